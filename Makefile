@@ -1,0 +1,70 @@
+# daestro — one binary, three services (Postgres, Temporal, Docker).
+# `make dev` runs the system locally; `make test` runs the whole suite (CI calls it).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO              ?= go
+TOOLS_DIR       ?= $(shell $(GO) env GOPATH)/bin
+WORKFLOWCHECK_VERSION := v0.6.0
+WORKFLOWCHECK   := $(TOOLS_DIR)/workflowcheck-$(WORKFLOWCHECK_VERSION)
+# -race where the time allows: on by default, RACE= turns it off.
+RACE            ?= -race
+TEST_FLAGS      ?=
+PKGS            ?= ./...
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build bin/daestro
+	$(GO) build -o bin/daestro ./cmd/daestro
+
+.PHONY: dev
+dev: ## start Postgres + Temporal (with Web UI) and run `daestro dev`; Ctrl-C stops
+	scripts/dev.sh
+
+.PHONY: services
+services: ## start what the tests need: Postgres, headless Temporal, local test images
+	scripts/postgres.sh start >/dev/null
+	scripts/temporal.sh start test >/dev/null
+	scripts/docker-images.sh >/dev/null
+
+.PHONY: stop
+stop: ## stop the project-local Postgres and Temporal servers
+	scripts/temporal.sh stop test
+	scripts/temporal.sh stop dev
+	scripts/postgres.sh stop
+
+.PHONY: test
+test: ## start the services and run every test (unit, workflow, integration)
+	eval "$$(scripts/postgres.sh start)"; \
+	eval "$$(scripts/temporal.sh start test)"; \
+	eval "$$(scripts/docker-images.sh)"; \
+	export DAESTRO_TEST_REQUIRE_SERVICES=1; \
+	mkdir -p .data; \
+	$(GO) test $(RACE) -count=1 -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk
+
+.PHONY: bench
+bench: ## run the benchmarks and print their figures
+	eval "$$(scripts/postgres.sh start)"; \
+	eval "$$(scripts/temporal.sh start test)"; \
+	eval "$$(scripts/docker-images.sh)"; \
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: lint
+lint: $(WORKFLOWCHECK) ## go vet, gofmt and Temporal's workflowcheck
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(WORKFLOWCHECK) ./...
+
+$(WORKFLOWCHECK):
+	tmp=$$(mktemp -d); GOBIN=$$tmp $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION); \
+	mkdir -p $(TOOLS_DIR); mv $$tmp/workflowcheck $@; rm -rf $$tmp
+
+.PHONY: image
+image: ## build the daestro Docker image (needs a registry for the base images)
+	docker build -t daestro:dev .

@@ -1,0 +1,78 @@
+package apiserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/domain"
+)
+
+const ctxLogger = "daestro.logger"
+
+// requestID gives every request an ID (the client's, when it sent a sane one),
+// echoes it on the response and puts it on every log line of the request.
+func (s *Server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader(HeaderRequestID)
+		if !saneRequestID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Header(HeaderRequestID, id)
+		c.Set(ctxLogger, s.logger.With("request_id", id))
+		c.Next()
+	}
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if r < '!' || r > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one line per request.
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		level := slog.LevelInfo
+		if c.Request.URL.Path == PathHealthz || c.Request.URL.Path == PathReadyz {
+			level = slog.LevelDebug
+		}
+		logger(c).Log(c.Request.Context(), level, "http request",
+			"method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "duration_ms", time.Since(start).Milliseconds())
+	}
+}
+
+// recoverPanic turns a panic into a 500 with the envelope and logs it.
+func (s *Server) recoverPanic() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger(c).Error("panic in handler", "panic", r)
+				writeError(c, domain.Errorf(domain.EINTERNAL, "internal error"))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// logger returns the request-scoped logger.
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(ctxLogger); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}

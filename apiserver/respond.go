@@ -1,0 +1,57 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/domain"
+)
+
+// envelope is Daestro's response shape: {"ok":true,"data":…} or {"ok":false,"message":"…"}.
+type envelope struct {
+	OK      bool   `json:"ok"`
+	Data    any    `json:"data,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// writeData answers with status and the success envelope around data.
+func writeData(c *gin.Context, status int, data any) {
+	c.JSON(status, envelope{OK: true, Data: data})
+}
+
+// writeError answers with the status that fits err's code and its user-facing message.
+func writeError(c *gin.Context, err error) {
+	status := httpStatus(domain.ErrorCode(err))
+	if status == http.StatusInternalServerError {
+		logger(c).Error("request failed", "error", err)
+	}
+	c.AbortWithStatusJSON(status, envelope{OK: false, Message: domain.ErrorMessage(err)})
+}
+
+// httpStatus is the one place domain error codes become HTTP statuses.
+func httpStatus(code string) int {
+	switch code {
+	case domain.EINVALID:
+		return http.StatusBadRequest
+	case domain.ENOTFOUND:
+		return http.StatusNotFound
+	case domain.ECONFLICT:
+		return http.StatusConflict
+	case domain.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case domain.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func notFoundRoute(c *gin.Context) error {
+	return domain.Errorf(domain.ENOTFOUND, "no route %s %s; /v1/openapi.json lists every route", c.Request.Method, c.Request.URL.Path)
+}
+
+func methodNotAllowed(c *gin.Context) error {
+	return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}
+}

@@ -1,0 +1,76 @@
+// Package apiserver speaks HTTP: the REST API for users and agents. It reads
+// the catalog through internal/store and starts, signals and queries
+// workflows through the Temporal client; it never scans Temporal to list things.
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"daestro/internal/store"
+)
+
+// Server is the HTTP API with its dependencies.
+type Server struct {
+	store    *store.Store
+	temporal client.Client
+	logger   *slog.Logger
+	engine   *gin.Engine
+}
+
+// Options are what a Server needs.
+type Options struct {
+	// Store is the Postgres handle.
+	Store *store.Store
+	// Temporal is the Temporal client (a lazy one is fine: readiness reports it).
+	Temporal client.Client
+	// Logger receives one line per request and every internal error.
+	Logger *slog.Logger
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	s := &Server{store: o.Store, temporal: o.Temporal, logger: o.Logger}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
+	e.NoRoute(func(c *gin.Context) { writeError(c, notFoundRoute(c)) })
+	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
+	e.GET(PathHealthz, s.healthz)
+	e.GET(PathReadyz, s.readyz)
+	s.engine = e
+	return s
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Serve listens on ln until ctx ends, then shuts down gracefully within grace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

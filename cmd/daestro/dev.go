@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"daestro/activities"
+	"daestro/apiserver"
+	"daestro/internal/config"
+	"daestro/internal/domain"
+	"daestro/internal/store"
+	"daestro/internal/temporalx"
+	"daestro/worker"
+)
+
+// runDev runs API and control worker in one process for a laptop, bootstraps
+// a default project and prints how to reach everything. `make dev` starts the
+// Postgres and Temporal it points at.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".data", "directory for the dev master key and bootstrap API key")
+	project := fs.String("project", "default", "code of the project to bootstrap")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if os.Getenv(config.EnvLogFormat) == "" {
+		_ = os.Setenv(config.EnvLogFormat, "text")
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return fmt.Errorf("dev state dir %s: %w", *dir, err)
+	}
+	if os.Getenv(config.EnvMasterKey) == "" {
+		key, err := devMasterKey(filepath.Join(*dir, "master.key"))
+		if err != nil {
+			return err
+		}
+		_ = os.Setenv(config.EnvMasterKey, key)
+	}
+	cfg, log, err := loadConfig(stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	apiKey, err := devBootstrapKey(ctx, st, *project, filepath.Join(*dir, "dev-api-key"))
+	if err != nil {
+		return err
+	}
+
+	w := worker.New(tc, temporalx.ControlTaskQueue, &activities.Activities{Store: st})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start control worker: %w", err)
+	}
+	defer w.Stop()
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	srv := apiserver.New(apiserver.Options{Store: st, Temporal: tc, Logger: log})
+	ui := cfg.TemporalUIURL
+	if ui == "" {
+		ui = "(not set: DAESTRO_TEMPORAL_UI_URL)"
+	}
+	fmt.Fprintf(stdout, `
+daestro dev is up.
+  API:              %s   (readiness: %s%s)
+  Temporal Web UI:  %s
+  Temporal:         %s namespace %s
+  Project:          %s
+  API key:          %s
+Try: curl -H "Authorization: Bearer %s" %s%s
+Ctrl-C stops.
+`, cfg.PublicURL, cfg.PublicURL, apiserver.PathReadyz, ui, cfg.TemporalAddress, cfg.TemporalNamespace,
+		*project, apiKey, apiKey, cfg.PublicURL, apiserver.PathReadyz)
+	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+	log.Info("daestro dev stopped")
+	return err
+}
+
+// devMasterKey reads the dev master key from path, creating it on first use.
+func devMasterKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read dev master key: %w", err)
+	}
+	var k [config.MasterKeySize]byte
+	_, _ = rand.Read(k[:])
+	key := base64.StdEncoding.EncodeToString(k[:])
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev master key: %w", err)
+	}
+	return key, nil
+}
+
+// devBootstrapKey makes sure the dev project exists and returns a working API
+// key for it, kept in path so every `daestro dev` start prints the same key.
+func devBootstrapKey(ctx context.Context, st *store.Store, code, path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if p, _, err := st.AuthenticateAPIKey(ctx, key); err == nil && p.Code == code {
+			return key, nil
+		}
+	}
+	p, err := st.ProjectByCode(ctx, code)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		p, err = st.CreateProject(ctx, code, "Default project")
+	}
+	if err != nil {
+		return "", err
+	}
+	_, secret, err := st.CreateAPIKey(ctx, p.ID, "dev bootstrap")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev API key: %w", err)
+	}
+	return secret, nil
+}

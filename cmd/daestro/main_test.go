@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"daestro/internal/config"
+	"daestro/internal/testenv"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestUnknownCommandAndMissingCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bogus"}, &out, &errOut)
+	require.ErrorContains(t, err, `unknown command "bogus"`)
+	assert.Contains(t, errOut.String(), "Commands:")
+
+	require.ErrorContains(t, run(context.Background(), nil, &out, &errOut), "no command given")
+}
+
+func TestServerRefusesBadConfigNamingTheVariable(t *testing.T) {
+	t.Setenv(config.EnvTemporalAddress, "no-port")
+	t.Setenv(config.EnvMasterKey, "")
+	err := run(context.Background(), []string{"server"}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TEMPORAL_ADDRESS")
+}
+
+func TestServerRefusesToStartWithoutMasterKey(t *testing.T) {
+	t.Setenv(config.EnvMasterKey, "")
+	err := run(context.Background(), []string{"server"}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorContains(t, err, "DAESTRO_MASTER_KEY: not set")
+}
+
+// `daestro dev` brings API and worker up against the real services, reports
+// ready, prints a working bootstrap key (the same one on every start) and
+// stops cleanly when cancelled — what `make dev` and Ctrl-C do.
+func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
+	dbURL := testenv.NewDatabase(t)
+	testenv.Temporal(t) // fail or skip here, with a clear message, when Temporal is missing
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	t.Setenv(config.EnvDatabaseURL, dbURL)
+	t.Setenv(config.EnvTemporalAddress, testenv.TemporalAddress())
+	t.Setenv(config.EnvHTTPAddr, addr)
+	t.Setenv(config.EnvTemporalUIURL, "http://127.0.0.1:8233")
+	t.Setenv(config.EnvMasterKey, "")
+	t.Setenv(config.EnvLogFormat, "")
+	t.Setenv(config.EnvLogLevel, "warn")
+
+	startDev := func() (stop func() error, stdout *syncBuffer) {
+		ctx, cancel := context.WithCancel(context.Background())
+		stdout = &syncBuffer{}
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"dev", "--dir", dir}, stdout, &syncBuffer{}) }()
+		require.Eventually(t, func() bool {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			var body struct{ Data struct{ Ready bool } }
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			return resp.StatusCode == http.StatusOK && body.Data.Ready
+		}, 60*time.Second, 200*time.Millisecond, "dev never became ready; output:\n%s", stdout)
+		return func() error {
+			cancel()
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(20 * time.Second):
+				return context.DeadlineExceeded
+			}
+		}, stdout
+	}
+
+	stop, out := startDev()
+	keyRE := regexp.MustCompile(`API key:\s+(dst_\S+)`)
+	m := keyRE.FindStringSubmatch(out.String())
+	require.Len(t, m, 2, "dev prints a bootstrap API key:\n%s", out)
+	assert.Contains(t, out.String(), "http://"+addr)
+	assert.Contains(t, out.String(), "http://127.0.0.1:8233", "the Temporal Web UI URL is printed")
+	require.NoError(t, stop(), "Ctrl-C stops dev cleanly")
+
+	saved, err := os.ReadFile(filepath.Join(dir, "dev-api-key"))
+	require.NoError(t, err)
+	assert.Equal(t, m[1], strings.TrimSpace(string(saved)))
+	_, err = os.Stat(filepath.Join(dir, "master.key"))
+	require.NoError(t, err, "dev keeps a generated master key")
+
+	stop, out = startDev()
+	assert.Contains(t, out.String(), m[1], "a second start prints the same key")
+	require.NoError(t, stop())
+}

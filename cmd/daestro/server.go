@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"daestro/apiserver"
+	"daestro/internal/temporalx"
+)
+
+func runServer(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("server takes no arguments, got %q: %w", args, errUsage)
+	}
+	cfg, log, err := loadConfig(stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireMasterKey(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// A lazy client lets the API start while Temporal is still coming up; /readyz says so.
+	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log))
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	log.Info("API listening", "url", cfg.PublicURL)
+	srv := apiserver.New(apiserver.Options{Store: st, Temporal: tc, Logger: log})
+	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+}

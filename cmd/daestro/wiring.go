@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+
+	"daestro/internal/config"
+	"daestro/internal/logging"
+	"daestro/internal/store"
+	"daestro/internal/temporalx"
+)
+
+// loadConfig reads the environment and builds the logger every role shares.
+func loadConfig(stderr io.Writer) (config.Config, *slog.Logger, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	slog.SetDefault(log)
+	return cfg, log, nil
+}
+
+// openStore connects to Postgres and, when asked, applies pending migrations.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied migrations", "versions", applied)
+		}
+	}
+	return st, nil
+}
+
+// temporalOptions turns config into client options.
+func temporalOptions(cfg config.Config, log *slog.Logger) temporalx.Options {
+	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}
+}
+
+// dialTemporal connects (waiting for Temporal while ctx lasts) and registers search attributes.
+func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
+	c, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+	if err != nil {
+		return nil, err
+	}
+	if err := temporalx.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}

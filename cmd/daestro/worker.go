@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"daestro/activities"
+	"daestro/worker"
+)
+
+func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("worker takes no arguments, got %q: %w", args, errUsage)
+	}
+	cfg, log, err := loadConfig(stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireMasterKey(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	log.Info("control worker polling", "task_queue", "daestro-control", "temporal", cfg.TemporalAddress)
+	return worker.Run(ctx, tc, &activities.Activities{Store: st})
+}

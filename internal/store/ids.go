@@ -1,0 +1,28 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// NewID returns a new UUID v7: time-ordered, so primary-key indexes stay compact.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// validUUID reports whether s parses as a UUID; a malformed ID is "not found",
+// never a database error.
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// isUniqueViolation reports whether err is a unique-constraint violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// isNoRows reports whether err means the query matched nothing.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"daestro/internal/domain"
+)
+
+// APIKeyPrefix starts every API key, so a leaked key is recognisable by scanners.
+const APIKeyPrefix = "dst_"
+
+// CreateProject inserts a project; a taken code is ECONFLICT.
+func (s *Store) CreateProject(ctx context.Context, code, name string) (domain.Project, error) {
+	if err := domain.ValidateProjectCode(code); err != nil {
+		return domain.Project{}, err
+	}
+	if name == "" {
+		name = code
+	}
+	rows, err := s.Pool.Query(ctx, `INSERT INTO projects (id, code, name) VALUES ($1, $2, $3)
+		RETURNING id, code, name, created_at, updated_at`, NewID(), code, name)
+	if err != nil {
+		return domain.Project{}, err
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	if isUniqueViolation(err) {
+		return domain.Project{}, domain.Errorf(domain.ECONFLICT, "project code %q is taken", code)
+	}
+	return p, err
+}
+
+// ProjectByCode finds a project by its code.
+func (s *Store) ProjectByCode(ctx context.Context, code string) (domain.Project, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, code, name, created_at, updated_at FROM projects WHERE code = $1`, code)
+	if err != nil {
+		return domain.Project{}, err
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	if isNoRows(err) {
+		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with code %q", code)
+	}
+	return p, err
+}
+
+// ProjectByID finds a project by its ID.
+func (s *Store) ProjectByID(ctx context.Context, id string) (domain.Project, error) {
+	if !validUUID(id) {
+		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with id %q", id)
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT id, code, name, created_at, updated_at FROM projects WHERE id = $1`, id)
+	if err != nil {
+		return domain.Project{}, err
+	}
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	if isNoRows(err) {
+		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with id %q", id)
+	}
+	return p, err
+}
+
+// CreateAPIKey makes a key for projectID and returns it with its secret,
+// which exists only in this return value: the database keeps a hash.
+func (s *Store) CreateAPIKey(ctx context.Context, projectID, name string) (domain.APIKey, string, error) {
+	secret, prefix := newAPIKeySecret()
+	hash := sha256.Sum256([]byte(secret))
+	var k domain.APIKey
+	err := s.Pool.QueryRow(ctx, `INSERT INTO api_keys (id, project_id, name, prefix, secret_hash)
+		VALUES ($1, $2, $3, $4, $5)
+		RETURNING id, project_id, name, prefix, created_at, last_used_at, revoked_at`,
+		NewID(), projectID, name, prefix, hash[:]).
+		Scan(&k.ID, &k.ProjectID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	if err != nil {
+		return domain.APIKey{}, "", fmt.Errorf("create api key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// newAPIKeySecret returns a key "dst_<8 prefix chars>_<43 secret chars>" and its visible prefix.
+func newAPIKeySecret() (secret, prefix string) {
+	var p [6]byte
+	var b [32]byte
+	_, _ = rand.Read(p[:])
+	_, _ = rand.Read(b[:])
+	prefix = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(p[:])
+	return prefix + "_" + base64.RawURLEncoding.EncodeToString(b[:]), prefix
+}
+
+// AuthenticateAPIKey resolves a presented key to its project, records its
+// use, and says exactly why a key is refused (EUNAUTHORIZED).
+func (s *Store) AuthenticateAPIKey(ctx context.Context, presented string) (domain.Project, domain.APIKey, error) {
+	prefix, _, ok := strings.Cut(strings.TrimPrefix(presented, APIKeyPrefix), "_")
+	if !strings.HasPrefix(presented, APIKeyPrefix) || !ok || prefix == "" {
+		return domain.Project{}, domain.APIKey{}, domain.Errorf(domain.EUNAUTHORIZED,
+			"malformed API key: expected %s<prefix>_<secret> as issued by `daestro admin create-project` or POST /v1/api-keys", APIKeyPrefix)
+	}
+	var (
+		k    domain.APIKey
+		p    domain.Project
+		hash []byte
+	)
+	err := s.Pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at, k.secret_hash,
+			p.id, p.code, p.name, p.created_at, p.updated_at
+		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.prefix = $1`, APIKeyPrefix+prefix).
+		Scan(&k.ID, &k.ProjectID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt, &hash,
+			&p.ID, &p.Code, &p.Name, &p.CreatedAt, &p.UpdatedAt)
+	sum := sha256.Sum256([]byte(presented))
+	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], hash) != 1) {
+		return domain.Project{}, domain.APIKey{}, domain.Errorf(domain.EUNAUTHORIZED, "unknown API key %s…: check for a typo or create a new key", APIKeyPrefix+prefix)
+	}
+	if err != nil {
+		return domain.Project{}, domain.APIKey{}, err
+	}
+	if k.RevokedAt != nil {
+		return domain.Project{}, domain.APIKey{}, domain.Errorf(domain.EUNAUTHORIZED, "API key %s was revoked at %s: use another key", k.Prefix, k.RevokedAt.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	// Coarse last-used tracking: one write a minute per key at most.
+	if _, err := s.Pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now()
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, k.ID); err != nil {
+		return domain.Project{}, domain.APIKey{}, err
+	}
+	return p, k, nil
+}

@@ -1,0 +1,123 @@
+// Package temporalx holds the names daestro uses in Temporal (task queues,
+// search attributes) and the helpers every role uses to reach it.
+package temporalx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"daestro/internal/logging"
+)
+
+// ControlTaskQueue is the task queue of the control-plane worker (workflows and activities that touch Postgres).
+const ControlTaskQueue = "daestro-control"
+
+// SpawnTaskQueue is the task queue of the agent on one compute spawn.
+func SpawnTaskQueue(spawnID string) string { return "spawn-" + spawnID }
+
+// Custom search attributes, all Keyword: they make daestro's runs findable in
+// the Web UI and `temporal workflow list --query`. Postgres stays the source of truth.
+const (
+	SearchAttrProjectID = "DaestroProjectID"
+	SearchAttrJobQueue  = "DaestroJobQueue"
+	SearchAttrJobState  = "DaestroJobState"
+	SearchAttrSpawnID   = "DaestroSpawnID"
+)
+
+// SearchAttributes lists every custom search attribute with its type.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	SearchAttrProjectID: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SearchAttrJobQueue:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SearchAttrJobState:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	SearchAttrSpawnID:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// Options describe how to reach Temporal.
+type Options struct {
+	// Address is the frontend host:port.
+	Address string
+	// Namespace is the namespace daestro's workflows live in.
+	Namespace string
+	// Logger receives the SDK's own log lines.
+	Logger *slog.Logger
+}
+
+// NewLazyClient returns a client that connects on first use, so a process can
+// start (and report "not ready") while Temporal is still coming up.
+func NewLazyClient(o Options) (client.Client, error) {
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  o.Address,
+		Namespace: o.Namespace,
+		Logger:    logging.Temporal(o.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client for %s: %w", o.Address, err)
+	}
+	return c, nil
+}
+
+// Dial connects to Temporal, retrying until ctx ends, so a worker started
+// alongside the server waits for it instead of exiting.
+func Dial(ctx context.Context, o Options) (client.Client, error) {
+	var lastErr error
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:  o.Address,
+			Namespace: o.Namespace,
+			Logger:    logging.Temporal(o.Logger),
+		})
+		if err == nil {
+			return c, nil
+		}
+		lastErr = err
+		o.Logger.Warn("temporal not reachable yet, retrying", "address", o.Address, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal at %s does not answer: %w (is it running? `scripts/temporal.sh start` starts a dev server)", o.Address, lastErr)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// CheckHealth reports whether the Temporal frontend answers.
+func CheckHealth(ctx context.Context, c client.Client) error {
+	_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
+// EnsureSearchAttributes registers daestro's custom search attributes in the
+// namespace when missing. It is idempotent: a persisted dev server ignores
+// `--search-attribute` flags, so every worker start calls this instead.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	svc := c.OperatorService()
+	have, err := svc.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = svc.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace:        namespace,
+		SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
