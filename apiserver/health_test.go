@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
+	tclient "go.temporal.io/sdk/client"
 
 	"daestro/apiserver"
 	"daestro/internal/store"
@@ -26,7 +26,7 @@ type readyBody struct {
 	} `json:"data"`
 }
 
-func serve(t *testing.T, st *store.Store, tc client.Client) *httptest.Server {
+func serve(t *testing.T, st *store.Store, tc tclient.Client) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Temporal: tc, Logger: testenv.Logger(t)}).Handler())
 	t.Cleanup(srv.Close)

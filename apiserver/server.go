@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/cloud"
 	"daestro/internal/store"
 )
 
@@ -21,6 +22,7 @@ import (
 type Server struct {
 	store    *store.Store
 	temporal client.Client
+	clouds   *cloud.Registry
 	logger   *slog.Logger
 	engine   *gin.Engine
 }
@@ -31,6 +33,8 @@ type Options struct {
 	Store *store.Store
 	// Temporal is the Temporal client (a lazy one is fine: readiness reports it).
 	Temporal client.Client
+	// Clouds validates cloud credentials; nil means no provider is wired.
+	Clouds *cloud.Registry
 	// Logger receives one line per request and every internal error.
 	Logger *slog.Logger
 }
@@ -39,7 +43,10 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, temporal: o.Temporal, logger: o.Logger}
+	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, logger: o.Logger}
+	if s.clouds == nil {
+		s.clouds = cloud.NewRegistry()
+	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
@@ -47,6 +54,7 @@ func New(o Options) *Server {
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)
+	s.routes(e)
 	s.engine = e
 	return s
 }

@@ -27,6 +27,7 @@ const (
 	EnvHTTPAddr          = "DAESTRO_HTTP_ADDR"
 	EnvPublicURL         = "DAESTRO_PUBLIC_URL"
 	EnvMasterKey         = "DAESTRO_MASTER_KEY"
+	EnvOldMasterKeys     = "DAESTRO_OLD_MASTER_KEYS"
 	EnvLogFormat         = "DAESTRO_LOG_FORMAT"
 	EnvLogLevel          = "DAESTRO_LOG_LEVEL"
 	EnvMigrateOnStart    = "DAESTRO_MIGRATE_ON_START"
@@ -53,6 +54,9 @@ type Config struct {
 	PublicURL string
 	// MasterKey is the 32-byte AES-256-GCM key for secrets at rest; nil when unset.
 	MasterKey []byte
+	// OldMasterKeys are previous master keys, still accepted for reading
+	// while `daestro admin rotate-key` re-encrypts under MasterKey.
+	OldMasterKeys [][]byte
 	// LogFormat is "json" (production) or "text" (development).
 	LogFormat string
 	// LogLevel is the minimum level logged.
@@ -140,6 +144,16 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			bad(EnvMasterKey, "%v", err)
 		}
 		cfg.MasterKey = key
+	}
+	if raw := get(EnvOldMasterKeys, ""); raw != "" {
+		for i, part := range strings.Split(raw, ",") {
+			key, err := ParseMasterKey(part)
+			if err != nil {
+				bad(EnvOldMasterKeys, "key %d %v", i+1, err)
+				continue
+			}
+			cfg.OldMasterKeys = append(cfg.OldMasterKeys, key)
+		}
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = publicURLFor(cfg.HTTPAddr)

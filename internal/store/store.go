@@ -8,12 +8,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"daestro/internal/secrets"
 )
 
 // Store is the handle every other package uses to reach Postgres.
 type Store struct {
 	// Pool is the shared connection pool.
 	Pool *pgxpool.Pool
+	// Secrets seals and opens secret columns; nil in roles that never touch secrets.
+	Secrets *secrets.Keyring
 }
 
 // Open connects to Postgres at url and checks that it answers.

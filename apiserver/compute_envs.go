@@ -1,0 +1,5 @@
+package apiserver
+
+import "github.com/gin-gonic/gin"
+
+func (s *Server) computeEnvRoutes(_ *gin.RouterGroup) {}
