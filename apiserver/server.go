@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/cloud"
+	"daestro/internal/config"
 	"daestro/internal/store"
 )
 
@@ -23,6 +24,7 @@ type Server struct {
 	store    *store.Store
 	temporal client.Client
 	clouds   *cloud.Registry
+	bash     string
 	logger   *slog.Logger
 	engine   *gin.Engine
 }
@@ -35,6 +37,8 @@ type Options struct {
 	Temporal client.Client
 	// Clouds validates cloud credentials; nil means no provider is wired.
 	Clouds *cloud.Registry
+	// BashImage is the image bash-script job definitions run in (config.DefaultBashImage when empty).
+	BashImage string
 	// Logger receives one line per request and every internal error.
 	Logger *slog.Logger
 }
@@ -43,7 +47,10 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, logger: o.Logger}
+	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger}
+	if s.bash == "" {
+		s.bash = config.DefaultBashImage
+	}
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()
 	}
