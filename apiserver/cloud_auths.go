@@ -1,5 +1,115 @@
 package apiserver
 
-import "github.com/gin-gonic/gin"
+import (
+	"fmt"
+	"net/http"
 
-func (s *Server) cloudAuthRoutes(_ *gin.RouterGroup) {}
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/cloud"
+	"daestro/internal/domain"
+)
+
+// cloudAuthResponse is a cloud auth plus what the provider said of its
+// credentials and any warning about the change just made.
+type cloudAuthResponse struct {
+	domain.CloudAuth
+	Validation *cloud.Validation `json:"validation,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
+}
+
+func (s *Server) cloudAuthRoutes(g *gin.RouterGroup) {
+	g.POST("/cloud-auths", s.createCloudAuth)
+	g.GET("/cloud-auths", s.listCloudAuths)
+	g.GET("/cloud-auths/:id", s.getCloudAuth)
+	g.PATCH("/cloud-auths/:id", s.updateCloudAuth)
+	g.DELETE("/cloud-auths/:id", s.deleteCloudAuth)
+}
+
+// createCloudAuth checks the credentials with the provider before storing
+// them, so rejected credentials leave nothing behind.
+func (s *Server) createCloudAuth(c *gin.Context) {
+	var in domain.CloudAuthInput
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := in.Validate(); err != nil {
+		writeError(c, err)
+		return
+	}
+	creds := cloud.Credentials{AccessKeyID: in.AccessKeyID, SecretAccessKey: in.SecretAccessKey, AccessToken: in.AccessToken}
+	v, err := s.clouds.Validate(c.Request.Context(), in.Provider, creds, in.DefaultRegion)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ca, err := s.store.CreateCloudAuth(c.Request.Context(), project(c).ID, in)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusCreated, cloudAuthResponse{CloudAuth: ca, Validation: &v})
+}
+
+func (s *Server) listCloudAuths(c *gin.Context) {
+	page, err := pageRequest(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out, err := s.store.ListCloudAuths(c.Request.Context(), project(c).ID, page)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, out)
+}
+
+func (s *Server) getCloudAuth(c *gin.Context) {
+	ca, err := s.store.CloudAuth(c.Request.Context(), project(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, cloudAuthResponse{CloudAuth: ca})
+}
+
+// updateCloudAuth renames a cloud auth, changes its default region or
+// replaces its keys; new keys are checked with the provider first.
+func (s *Server) updateCloudAuth(c *gin.Context) {
+	var p domain.CloudAuthPatch
+	if err := bindJSON(c, &p); err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx, projectID, id := c.Request.Context(), project(c).ID, c.Param("id")
+	want, creds, err := s.store.PrepareCloudAuthUpdate(ctx, projectID, id, p)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	resp := cloudAuthResponse{}
+	if p.ChangesKeys() {
+		v, err := s.clouds.Validate(ctx, want.Provider, creds, want.DefaultRegion)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		resp.Validation = &v
+		resp.Warnings = []string{fmt.Sprintf("the new keys must belong to the same %s account as the old ones: machines created with the old keys are managed and terminated with the new ones", cloud.DisplayName(want.Provider))}
+	}
+	if resp.CloudAuth, err = s.store.UpdateCloudAuth(ctx, projectID, id, p); err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, resp)
+}
+
+func (s *Server) deleteCloudAuth(c *gin.Context) {
+	if err := s.store.DeleteCloudAuth(c.Request.Context(), project(c).ID, c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	writeDeleted(c, c.Param("id"))
+}

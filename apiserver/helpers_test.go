@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"daestro/apiserver"
+	"daestro/internal/cloud"
 	"daestro/internal/domain"
 	"daestro/internal/secrets"
 	"daestro/internal/store"
@@ -30,13 +31,19 @@ type api struct {
 // newAPI starts the API against a fresh database with a random master key.
 func newAPI(t *testing.T) *api {
 	t.Helper()
+	return newAPIWith(t, nil)
+}
+
+// newAPIWith is newAPI with the given cloud provider registry.
+func newAPIWith(t *testing.T, clouds *cloud.Registry) *api {
+	t.Helper()
 	st := testenv.Store(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	ring, err := secrets.NewKeyring(key)
 	require.NoError(t, err)
 	st.Secrets = ring
-	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Logger: testenv.Logger(t)}).Handler())
+	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Clouds: clouds, Logger: testenv.Logger(t)}).Handler())
 	t.Cleanup(srv.Close)
 	return &api{t: t, url: srv.URL, st: st}
 }
@@ -128,3 +135,6 @@ func (a *api) count(table string) int {
 	require.NoError(a.t, a.st.Pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n))
 	return n
 }
+
+// decodeJSON decodes one JSON value from r into v.
+func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -1,5 +1,72 @@
 package apiserver
 
-import "github.com/gin-gonic/gin"
+import (
+	"net/http"
+	"strings"
 
-func (s *Server) projectRoutes(_ *gin.RouterGroup) {}
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/domain"
+)
+
+func (s *Server) projectRoutes(g *gin.RouterGroup) {
+	g.GET("/project", s.getProject)
+	g.POST("/api-keys", s.createAPIKey)
+	g.GET("/api-keys", s.listAPIKeys)
+	g.DELETE("/api-keys/:id", s.revokeAPIKey)
+}
+
+func (s *Server) getProject(c *gin.Context) {
+	writeData(c, http.StatusOK, project(c))
+}
+
+// createdAPIKey is the only response that ever carries a key's secret.
+type createdAPIKey struct {
+	domain.APIKey
+	Secret string `json:"secret"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) createAPIKey(c *gin.Context) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 128 {
+		writeError(c, domain.Errorf(domain.EINVALID, "name: required, 1-128 characters saying what the key is for"))
+		return
+	}
+	k, secret, err := s.store.CreateAPIKey(c.Request.Context(), project(c).ID, in.Name)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusCreated, createdAPIKey{APIKey: k, Secret: secret, Note: "the secret is shown only now: store it safely"})
+}
+
+func (s *Server) listAPIKeys(c *gin.Context) {
+	page, err := pageRequest(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out, err := s.store.ListAPIKeys(c.Request.Context(), project(c).ID, page)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, out)
+}
+
+func (s *Server) revokeAPIKey(c *gin.Context) {
+	k, err := s.store.RevokeAPIKey(c.Request.Context(), project(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, k)
+}

@@ -55,3 +55,8 @@ func notFoundRoute(c *gin.Context) error {
 func methodNotAllowed(c *gin.Context) error {
 	return &domain.Error{Code: domain.EINVALID, Message: fmt.Sprintf("method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path)}
 }
+
+// writeDeleted answers a successful delete.
+func writeDeleted(c *gin.Context, id string) {
+	writeData(c, http.StatusOK, gin.H{"id": id, "deleted": true})
+}

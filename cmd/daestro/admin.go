@@ -23,6 +23,8 @@ Tasks:
   create-project --code CODE [--name NAME]   create a project and print its first API key (shown once)
   gen-key                                    print a new random master key for DAESTRO_MASTER_KEY
   check                                      run a health-check workflow through the control worker
+  rotate-key                                 re-encrypt every secret under DAESTRO_MASTER_KEY; the previous
+                                             key(s) go in DAESTRO_OLD_MASTER_KEYS (comma-separated)
 `
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,6 +42,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	case "check":
 		return adminCheck(ctx, stdout, stderr)
+	case "rotate-key":
+		return adminRotateKey(ctx, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, adminUsage)
 		return fmt.Errorf("unknown admin task %q: %w", args[0], errUsage)
@@ -108,5 +112,29 @@ func adminCheck(ctx context.Context, stdout, stderr io.Writer) error {
 		return fmt.Errorf("health check did not finish (is a `daestro worker` running?): %w", err)
 	}
 	fmt.Fprintf(stdout, "ok: control worker answered; database schema at version %d\n", res.SchemaVersion)
+	return nil
+}
+
+// adminRotateKey re-encrypts every secret sealed under an old key. Run it with
+// the new key in DAESTRO_MASTER_KEY and the old one in DAESTRO_OLD_MASTER_KEYS;
+// servers started with both read old and new values meanwhile.
+func adminRotateKey(ctx context.Context, stdout, stderr io.Writer) error {
+	cfg, log, err := loadConfig(stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireMasterKey(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.RotateSecrets(ctx)
+	if err != nil {
+		return fmt.Errorf("rotation stopped after %d secrets (run it again: it is idempotent): %w", n, err)
+	}
+	fmt.Fprintf(stdout, "re-encrypted %d secrets under key %s; DAESTRO_OLD_MASTER_KEYS can now be removed\n", n, st.Secrets.CurrentKeyID())
 	return nil
 }

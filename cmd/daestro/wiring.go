@@ -10,6 +10,7 @@ import (
 
 	"daestro/internal/config"
 	"daestro/internal/logging"
+	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 )
@@ -26,10 +27,17 @@ func loadConfig(stderr io.Writer) (config.Config, *slog.Logger, error) {
 }
 
 // openStore connects to Postgres and, when asked, applies pending migrations.
+// With a master key configured, the store can also seal and open secrets.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if len(cfg.MasterKey) > 0 {
+		if st.Secrets, err = secrets.NewKeyring(cfg.MasterKey, cfg.OldMasterKeys...); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	if migrate {
 		applied, err := st.Migrate(ctx)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -83,13 +84,15 @@ func (s *Store) CreateAPIKey(ctx context.Context, projectID, name string) (domai
 	return k, secret, nil
 }
 
-// newAPIKeySecret returns a key "dst_<8 prefix chars>_<43 secret chars>" and its visible prefix.
+// newAPIKeySecret returns a key "dst_<12 hex prefix chars>_<43 secret chars>"
+// and its visible prefix. The prefix is hex so it never contains the '_'
+// separator (the secret's base64url alphabet may).
 func newAPIKeySecret() (secret, prefix string) {
 	var p [6]byte
 	var b [32]byte
 	_, _ = rand.Read(p[:])
 	_, _ = rand.Read(b[:])
-	prefix = APIKeyPrefix + base64.RawURLEncoding.EncodeToString(p[:])
+	prefix = APIKeyPrefix + hex.EncodeToString(p[:])
 	return prefix + "_" + base64.RawURLEncoding.EncodeToString(b[:]), prefix
 }
 
@@ -127,4 +130,62 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, presented string) (domai
 		return domain.Project{}, domain.APIKey{}, err
 	}
 	return p, k, nil
+}
+
+const apiKeyCols = `id, project_id, name, prefix, created_at, last_used_at, revoked_at`
+
+// ListAPIKeys returns one page of the project's keys, revoked ones included.
+func (s *Store) ListAPIKeys(ctx context.Context, projectID string, page domain.PageRequest) (domain.Page[domain.APIKey], error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+apiKeyCols+` FROM api_keys
+		WHERE project_id = $1 AND ($2 = '' OR id > $2::uuid) ORDER BY id LIMIT $3`, projectID, page.After, page.Limit+1)
+	if err != nil {
+		return domain.Page[domain.APIKey]{}, err
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.APIKey])
+	if err != nil {
+		return domain.Page[domain.APIKey]{}, err
+	}
+	return domain.NewPage(items, page, func(k domain.APIKey) string { return k.ID }), nil
+}
+
+// RevokeAPIKey revokes a key for good. The project's last active key cannot
+// be revoked: that would lock everyone out of the API.
+func (s *Store) RevokeAPIKey(ctx context.Context, projectID, id string) (domain.APIKey, error) {
+	notFound := domain.Errorf(domain.ENOTFOUND, "no API key with id %q in this project", id)
+	if !validUUID(id) {
+		return domain.APIKey{}, notFound
+	}
+	var k domain.APIKey
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// Lock all the project's keys: two concurrent revocations must not
+		// both see "another key is still active".
+		rows, err := tx.Query(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE project_id = $1 ORDER BY id FOR UPDATE`, projectID)
+		if err != nil {
+			return err
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.APIKey])
+		if err != nil {
+			return err
+		}
+		active, found := 0, false
+		for _, key := range keys {
+			if key.RevokedAt == nil {
+				active++
+			}
+			if key.ID == id {
+				k, found = key, true
+			}
+		}
+		if !found {
+			return notFound
+		}
+		if k.RevokedAt != nil {
+			return domain.Errorf(domain.ECONFLICT, "API key %s is already revoked", k.Prefix)
+		}
+		if active == 1 {
+			return domain.Errorf(domain.ECONFLICT, "API key %s is the project's last active key: create another key before revoking it", k.Prefix)
+		}
+		return tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1 RETURNING revoked_at`, id).Scan(&k.RevokedAt)
+	})
+	return k, err
 }

@@ -110,7 +110,7 @@ func quoteNames(names []string) string {
 }
 
 // namesOf runs a query returning one text column and collects it.
-func namesOf(ctx context.Context, q pgx.Tx, sql string, args ...any) ([]string, error) {
+func namesOf(ctx context.Context, q querier, sql string, args ...any) ([]string, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err

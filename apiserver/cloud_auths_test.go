@@ -1,0 +1,227 @@
+package apiserver_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"daestro/internal/cloud"
+	"daestro/internal/domain"
+)
+
+var doToken = "dop_v1_0123456789abcdef0123456789abcdefWXYZ"
+
+func awsAuth(name string) map[string]any {
+	return map[string]any{"name": name, "provider": "aws", "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+		"secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "default_region": "us-east-1"}
+}
+
+func TestCloudAuthCreateShowsHintAndHonestValidation(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+
+	r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "do-main", "provider": "digitalocean", "access_token": doToken})
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	d := r.data(t)
+	assert.Equal(t, "do-main", d["name"])
+	assert.Equal(t, "digitalocean", d["provider"])
+	assert.Equal(t, "…WXYZ", d["credentials_hint"])
+	assert.Equal(t, map[string]any{"status": "unavailable", "message": "validation not available for digitalocean: the credentials were stored unchecked"}, d["validation"],
+		"without a provider the API never pretends the credentials are valid")
+	assert.NotContains(t, r.Raw, doToken)
+	assert.NotEmpty(t, d["created_at"])
+
+	r = c.do(http.MethodPost, "/v1/cloud-auths", awsAuth("aws-main"))
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	assert.Equal(t, "…MPLE", r.data(t)["credentials_hint"])
+	assert.NotContains(t, r.Raw, "wJalrXUtnFEMI")
+
+	get := c.do(http.MethodGet, "/v1/cloud-auths/"+r.id(t), nil)
+	require.Equal(t, http.StatusOK, get.Status)
+	assert.Equal(t, "us-east-1", get.data(t)["default_region"])
+	assert.NotContains(t, get.Raw, "wJalrXUtnFEMI")
+}
+
+// rejectingValidator stands in for a provider that refuses every credential.
+type rejectingValidator struct{}
+
+func (rejectingValidator) ValidateCredentials(context.Context, cloud.Credentials, string) error {
+	return domain.Errorf(domain.EINVALID, "DigitalOcean rejected this access token")
+}
+
+func TestCloudAuthRejectedByProviderWritesNothing(t *testing.T) {
+	t.Parallel()
+	reg := cloud.NewRegistry()
+	reg.SetValidator(cloud.DigitalOcean, rejectingValidator{})
+	a := newAPIWith(t, reg)
+	c := a.newProject("acme")
+	r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "x", "provider": "digitalocean", "access_token": doToken})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Equal(t, "DigitalOcean rejected this access token", r.Message)
+	assert.Equal(t, 0, a.count("cloud_auths"))
+}
+
+func TestCloudAuthInvalidInput(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	with := func(k string, v any) map[string]any {
+		m := awsAuth("ok")
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		body any
+		want string
+	}{
+		{"no name", with("name", nil), "name: cloud auth name is required"},
+		{"bad name", with("name", "has space"), `name: "has space" is not a valid cloud auth name`},
+		{"long name", with("name", string(make([]byte, 129))), "name:"},
+		{"unknown provider", with("provider", "gcp"), `provider: "gcp" is not one of aws, digitalocean, linode, vultr`},
+		{"aws without key id", with("access_key_id", nil), "access_key_id: required for aws"},
+		{"aws bad key id", with("access_key_id", "akia-lower"), "access_key_id:"},
+		{"aws without secret", with("secret_access_key", nil), "secret_access_key: required for aws"},
+		{"aws without region", with("default_region", nil), "default_region: required for aws"},
+		{"aws bad region", with("default_region", "Mars"), `default_region: "Mars" is not an AWS region`},
+		{"aws with token", with("access_token", "x"), "access_token: aws uses access_key_id"},
+		{"do without token", map[string]any{"name": "x", "provider": "linode"}, "access_token: required for linode"},
+		{"do with region", map[string]any{"name": "x", "provider": "vultr", "access_token": doToken, "default_region": "ewr"}, "default_region: only aws"},
+		{"do with key pair", map[string]any{"name": "x", "provider": "vultr", "access_token": doToken, "access_key_id": "AKIAIOSFODNN7EXAMPLE"}, "vultr uses access_token"},
+		{"unknown field", `{"name":"x","provider":"vultr","access_token":"t","colour":"red"}`, `unknown field "colour"`},
+		{"wrong type", `{"name":5}`, "name: must be a string"},
+		{"not json", `{"name":`, "request body is"},
+		{"empty", ``, "request body is empty"},
+		{"array", `[1]`, "request body must be a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.do(http.MethodPost, "/v1/cloud-auths", tt.body)
+			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+			assert.False(t, r.OK)
+			assert.Contains(t, r.Message, tt.want)
+		})
+	}
+	assert.Equal(t, 0, a.count("cloud_auths"), "no rejected request wrote anything")
+}
+
+func TestCloudAuthNamesAreUniquePerProject(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	acme, other := a.newProject("acme"), a.newProject("other")
+	require.Equal(t, http.StatusCreated, acme.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main")).Status)
+	r := acme.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main"))
+	assert.Equal(t, http.StatusConflict, r.Status)
+	assert.Equal(t, "a cloud auth named 'main' already exists", r.Message)
+	assert.Equal(t, http.StatusCreated, other.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main")).Status, "another project may use the same name")
+}
+
+func TestCloudAuthUpdate(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	id := c.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main")).id(t)
+	c.do(http.MethodPost, "/v1/cloud-auths", awsAuth("taken")).id(t)
+
+	r := c.do(http.MethodPatch, "/v1/cloud-auths/"+id, map[string]any{"name": "renamed"})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, "renamed", r.data(t)["name"])
+	assert.Nil(t, r.data(t)["warnings"], "a rename changes no keys")
+
+	r = c.do(http.MethodPatch, "/v1/cloud-auths/"+id, map[string]any{"access_key_id": "AKIANEWKEY000000ABCD", "secret_access_key": "new-secret"})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, "…ABCD", r.data(t)["credentials_hint"])
+	assert.Contains(t, r.data(t)["warnings"], "the new keys must belong to the same AWS account as the old ones: machines created with the old keys are managed and terminated with the new ones")
+	_, creds, err := a.st.CloudAuthCredentials(context.Background(), c.project.ID, id)
+	require.NoError(t, err)
+	assert.Equal(t, cloud.Credentials{AccessKeyID: "AKIANEWKEY000000ABCD", SecretAccessKey: "new-secret"}, creds)
+
+	for _, tt := range []struct {
+		body any
+		code int
+		want string
+	}{
+		{map[string]any{"access_key_id": "AKIAONLYHALF00000000"}, http.StatusBadRequest, "secret_access_key: required for aws"},
+		{map[string]any{"access_token": "x"}, http.StatusBadRequest, "access_token: aws uses"},
+		{map[string]any{"provider": "vultr"}, http.StatusBadRequest, `unknown field "provider"`},
+		{map[string]any{"name": "taken"}, http.StatusConflict, "a cloud auth named 'taken' already exists"},
+		{map[string]any{"name": "bad name"}, http.StatusBadRequest, "name:"},
+	} {
+		r := c.do(http.MethodPatch, "/v1/cloud-auths/"+id, tt.body)
+		assert.Equal(t, tt.code, r.Status, r.Raw)
+		assert.Contains(t, r.Message, tt.want)
+	}
+	r = c.do(http.MethodGet, "/v1/cloud-auths/"+id, nil)
+	assert.Equal(t, "renamed", r.data(t)["name"], "rejected updates changed nothing")
+	assert.Equal(t, "…ABCD", r.data(t)["credentials_hint"])
+}
+
+func TestCloudAuthDeleteOnlyWhenNoComputeEnvUsesIt(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	id := c.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main")).id(t)
+	_, err := a.st.Pool.Exec(context.Background(), `INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, instance_type, region)
+		VALUES (gen_random_uuid(), $1, 'big-box', 'cloud', $2, 't3.large', 'us-east-1'),
+		       (gen_random_uuid(), $1, 'small-box', 'cloud', $2, 't3.small', 'us-east-1')`, c.project.ID, id)
+	require.NoError(t, err)
+
+	r := c.do(http.MethodDelete, "/v1/cloud-auths/"+id, nil)
+	assert.Equal(t, http.StatusConflict, r.Status)
+	assert.Equal(t, "cloud auth 'main' is used by compute environments 'big-box' and 'small-box': delete them first", r.Message)
+
+	_, err = a.st.Pool.Exec(context.Background(), `DELETE FROM compute_envs`)
+	require.NoError(t, err)
+	r = c.do(http.MethodDelete, "/v1/cloud-auths/"+id, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, true, r.data(t)["deleted"])
+	assert.Equal(t, http.StatusNotFound, c.do(http.MethodGet, "/v1/cloud-auths/"+id, nil).Status)
+}
+
+func TestCloudAuthListPaginates(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	var want []string
+	for _, n := range []string{"a1", "a2", "a3", "a4", "a5"} {
+		c.do(http.MethodPost, "/v1/cloud-auths", awsAuth(n)).id(t)
+		want = append(want, n)
+	}
+	var got []string
+	token, pages := "", 0
+	for {
+		r := c.do(http.MethodGet, "/v1/cloud-auths?limit=2&next_token="+token, nil)
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		var page domain.Page[domain.CloudAuth]
+		r.decode(t, &page)
+		for _, ca := range page.Items {
+			got = append(got, ca.Name)
+		}
+		pages++
+		if page.NextToken == "" {
+			break
+		}
+		token = page.NextToken
+	}
+	assert.Equal(t, want, got, "every item once, in creation order")
+	assert.Equal(t, 3, pages)
+
+	for q, msg := range map[string]string{
+		"limit=0":          "limit: \"0\" must be a whole number from 1 to 500",
+		"limit=501":        "limit:",
+		"limit=x":          "limit:",
+		"next_token=bogus": "next_token:",
+	} {
+		r := c.do(http.MethodGet, "/v1/cloud-auths?"+q, nil)
+		assert.Equal(t, http.StatusBadRequest, r.Status, q)
+		assert.Contains(t, r.Message, msg)
+	}
+}
