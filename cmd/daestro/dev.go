@@ -88,10 +88,10 @@ daestro dev is up.
   Temporal:         %s namespace %s
   Project:          %s
   API key:          %s
-Try: curl -H "Authorization: Bearer %s" %s%s
+Try: curl -H "Authorization: Bearer %s" %s/v1/project
 Ctrl-C stops.
 `, cfg.PublicURL, cfg.PublicURL, apiserver.PathReadyz, ui, cfg.TemporalAddress, cfg.TemporalNamespace,
-		*project, apiKey, apiKey, cfg.PublicURL, apiserver.PathReadyz)
+		*project, apiKey, apiKey, cfg.PublicURL)
 	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 	log.Info("daestro dev stopped")
 	return err
