@@ -23,19 +23,19 @@ import (
 
 // api is a real HTTP server over a fresh, migrated database of the test's own.
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	url string
 	st  *store.Store
 }
 
 // newAPI starts the API against a fresh database with a random master key.
-func newAPI(t *testing.T) *api {
+func newAPI(t testing.TB) *api {
 	t.Helper()
 	return newAPIWith(t, nil)
 }
 
 // newAPIWith is newAPI with the given cloud provider registry.
-func newAPIWith(t *testing.T, clouds *cloud.Registry) *api {
+func newAPIWith(t testing.TB, clouds *cloud.Registry) *api {
 	t.Helper()
 	st := testenv.Store(t)
 	key := make([]byte, 32)
@@ -106,7 +106,7 @@ func (c client) do(method, path string, body any) response {
 }
 
 // data decodes the envelope's data into a map for field assertions.
-func (r response) data(t *testing.T) map[string]any {
+func (r response) data(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Data, &m), "data is not an object: %s", r.Raw)
@@ -120,7 +120,7 @@ func (r response) decode(t *testing.T, v any) {
 }
 
 // id returns data.id of a create response, failing when the request did not succeed.
-func (r response) id(t *testing.T) string {
+func (r response) id(t testing.TB) string {
 	t.Helper()
 	require.True(t, r.OK, "request failed: %d %s", r.Status, r.Raw)
 	id, _ := r.data(t)["id"].(string)
@@ -138,3 +138,6 @@ func (a *api) count(table string) int {
 
 // decodeJSON decodes one JSON value from r into v.
 func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// tb is the test the api was made for.
+func (a *api) tb() testing.TB { return a.t }

@@ -5,6 +5,7 @@ package apiserver
 const (
 	PathHealthz = "/healthz"
 	PathReadyz  = "/readyz"
+	PathOpenAPI = "/v1/openapi.json"
 )
 
 // HeaderRequestID carries the request ID on every response (and is honoured when a client sends one).

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,6 +18,7 @@ import (
 	"daestro/internal/cloud"
 	"daestro/internal/config"
 	"daestro/internal/store"
+	"daestro/schemas"
 )
 
 // Server is the HTTP API with its dependencies.
@@ -61,9 +63,32 @@ func New(o Options) *Server {
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)
+	e.GET(PathOpenAPI, func(c *gin.Context) { c.Data(http.StatusOK, "application/json", schemas.OpenAPI) })
 	s.routes(e)
 	s.engine = e
 	return s
+}
+
+// Route is one method and path the API serves, in OpenAPI's {param} syntax.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Routes lists every route the server registers; the OpenAPI test compares
+// it with the document.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.engine.Routes() {
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		out = append(out, Route{Method: r.Method, Path: strings.Join(parts, "/")})
+	}
+	return out
 }
 
 // Handler returns the http.Handler serving every route.

@@ -8,3 +8,8 @@ import "embed"
 //
 //go:embed migrations/*.sql
 var Migrations embed.FS
+
+// OpenAPI is the OpenAPI 3 document of the REST API, served at /v1/openapi.json.
+//
+//go:embed openapi.json
+var OpenAPI []byte

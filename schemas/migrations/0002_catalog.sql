@@ -29,9 +29,12 @@ CREATE TABLE compute_envs (
     enabled          boolean     NOT NULL DEFAULT true,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (project_id, name),
-    CHECK ((kind = 'cloud') = (cloud_auth_id IS NOT NULL))
+    -- Deleting hides the row (spawns keep referring to it) and frees its name
+    -- and its cloud auth.
+    deleted_at       timestamptz,
+    CHECK (deleted_at IS NOT NULL OR (kind = 'cloud') = (cloud_auth_id IS NOT NULL))
 );
+CREATE UNIQUE INDEX compute_envs_name_key ON compute_envs (project_id, name) WHERE deleted_at IS NULL;
 CREATE INDEX compute_envs_cloud_auth_idx ON compute_envs (cloud_auth_id);
 
 CREATE TABLE job_queues (
@@ -47,8 +50,10 @@ CREATE TABLE job_queues (
     enabled          boolean     NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (project_id, name)
+    -- Deleting hides the row (jobs and spawns keep referring to it) and frees its name.
+    deleted_at       timestamptz
 );
+CREATE UNIQUE INDEX job_queues_name_key ON job_queues (project_id, name) WHERE deleted_at IS NULL;
 
 -- The compute environments a queue may spawn on, in the order they were added
 -- (round robin follows it).

@@ -1,0 +1,177 @@
+package domain
+
+import (
+	"math"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Compute environment kinds, as they appear in the API and the database.
+const (
+	ComputeEnvCloud      = "cloud"
+	ComputeEnvSelfHosted = "selfhosted"
+)
+
+// Bounds of a self-hosted compute environment's usable share of its machine.
+const (
+	MinUsableCPUPct = 10
+	MaxUsableCPUPct = 100
+)
+
+// maxInt32 bounds every integer setting: the columns are Postgres integers,
+// and a larger number must be a 400, not a database error.
+const maxInt32 = math.MaxInt32
+
+// maxCloudFieldLen bounds instance_type and region; provider names are short.
+const maxCloudFieldLen = 128
+
+// ComputeEnv is a template for machines: a cloud auth, instance type and
+// region, or the self-hosted kind (the user's own machines running the agent).
+type ComputeEnv struct {
+	// ID is a UUID v7.
+	ID string `json:"id"`
+	// Name is unique among the project's live compute environments.
+	Name string `json:"name"`
+	// Kind is ComputeEnvCloud or ComputeEnvSelfHosted.
+	Kind string `json:"kind"`
+	// CloudAuthID is the provider account machines are created with; nil for self-hosted.
+	CloudAuthID *string `json:"cloud_auth_id"`
+	// InstanceType is the provider's machine size ("t3.large"); empty for self-hosted.
+	InstanceType string `json:"instance_type"`
+	// Region is where machines are created ("us-east-1"); empty for self-hosted.
+	Region string `json:"region"`
+	// UsableCPUPct caps the share of a self-hosted machine's CPU that jobs may
+	// use (10-100); nil means all of it.
+	UsableCPUPct *int `json:"usable_cpu_pct"`
+	// UsableMemoryMB caps the memory of a self-hosted machine that jobs may
+	// use; nil means all of it.
+	UsableMemoryMB *int `json:"usable_memory_mb"`
+	// Enabled environments can be spawned on; only disabled ones can be deleted.
+	Enabled bool `json:"enabled"`
+	// CreatedAt and UpdatedAt are set by the store.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ComputeEnvInput is the body of a create request.
+type ComputeEnvInput struct {
+	// Name is required.
+	Name string `json:"name"`
+	// Kind is "cloud" (the default when empty) or "selfhosted".
+	Kind string `json:"kind"`
+	// CloudAuthID, InstanceType and Region are required for the cloud kind and
+	// refused for the self-hosted one.
+	CloudAuthID  string `json:"cloud_auth_id"`
+	InstanceType string `json:"instance_type"`
+	Region       string `json:"region"`
+	// UsableCPUPct and UsableMemoryMB are optional and only for the self-hosted kind.
+	UsableCPUPct   *int `json:"usable_cpu_pct"`
+	UsableMemoryMB *int `json:"usable_memory_mb"`
+	// Enabled defaults to true: a new environment is meant to be used.
+	Enabled *bool `json:"enabled"`
+}
+
+// ResolvedKind is the kind the input asks for, with the default applied.
+func (in ComputeEnvInput) ResolvedKind() string {
+	if in.Kind == "" {
+		return ComputeEnvCloud
+	}
+	return in.Kind
+}
+
+// Validate checks every rule that needs no database; the store checks that
+// the cloud auth exists in the project.
+func (in ComputeEnvInput) Validate() error {
+	if err := ValidateName("compute environment", in.Name); err != nil {
+		return err
+	}
+	switch in.ResolvedKind() {
+	case ComputeEnvCloud:
+		if in.CloudAuthID == "" {
+			return Errorf(EINVALID, "cloud_auth_id: is required for a cloud compute environment (or set kind to %q for your own machines)", ComputeEnvSelfHosted)
+		}
+		if err := validateCloudField("instance_type", in.InstanceType, "t3.large or s-2vcpu-4gb"); err != nil {
+			return err
+		}
+		if err := validateCloudField("region", in.Region, "us-east-1 or fra1"); err != nil {
+			return err
+		}
+		if in.UsableCPUPct != nil {
+			return Errorf(EINVALID, "usable_cpu_pct: only a selfhosted compute environment takes it; a cloud machine is sized by its instance_type")
+		}
+		if in.UsableMemoryMB != nil {
+			return Errorf(EINVALID, "usable_memory_mb: only a selfhosted compute environment takes it; a cloud machine is sized by its instance_type")
+		}
+	case ComputeEnvSelfHosted:
+		for _, f := range []struct{ name, v string }{{"cloud_auth_id", in.CloudAuthID}, {"instance_type", in.InstanceType}, {"region", in.Region}} {
+			if f.v != "" {
+				return Errorf(EINVALID, "%s: a selfhosted compute environment runs on your own machines and takes no %s; leave it out", f.name, f.name)
+			}
+		}
+		if in.UsableCPUPct != nil {
+			if err := CheckRange("usable_cpu_pct", *in.UsableCPUPct, MinUsableCPUPct, MaxUsableCPUPct); err != nil {
+				return err
+			}
+		}
+		if in.UsableMemoryMB != nil {
+			if err := CheckRange("usable_memory_mb", *in.UsableMemoryMB, 1, maxInt32); err != nil {
+				return err
+			}
+		}
+	default:
+		return Errorf(EINVALID, "kind: %q is not a compute environment kind: use %q (the default) or %q", in.Kind, ComputeEnvCloud, ComputeEnvSelfHosted)
+	}
+	return nil
+}
+
+// validateCloudField checks instance_type and region: required, short, and
+// free of whitespace, because they are passed verbatim to the provider.
+func validateCloudField(field, v, example string) error {
+	if v == "" {
+		return Errorf(EINVALID, "%s: is required for a cloud compute environment (e.g. %s)", field, example)
+	}
+	if len(v) > maxCloudFieldLen {
+		return Errorf(EINVALID, "%s: is %d characters long; the limit is %d", field, len(v), maxCloudFieldLen)
+	}
+	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return Errorf(EINVALID, "%s: %q must not contain spaces or control characters", field, v)
+	}
+	return nil
+}
+
+// ComputeEnvPatch is the body of an update: only the name and the enabled
+// state of a compute environment can change, because spawns already created
+// from it must keep matching what it says.
+type ComputeEnvPatch struct {
+	// Name renames the environment when set.
+	Name *string `json:"name"`
+	// Enabled enables or disables the environment when set.
+	Enabled *bool `json:"enabled"`
+}
+
+// Validate checks the patch's values.
+func (p ComputeEnvPatch) Validate() error {
+	if p.Name != nil {
+		return ValidateName("compute environment", *p.Name)
+	}
+	return nil
+}
+
+// IsEmpty reports whether the patch changes nothing.
+func (p ComputeEnvPatch) IsEmpty() bool { return p.Name == nil && p.Enabled == nil }
+
+// CheckRange returns the EINVALID error "<field>: <v> is out of range lo-hi"
+// when v is outside [lo, hi].
+func CheckRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return Errorf(EINVALID, "%s: %d is out of range %d-%d", field, v, lo, hi)
+	}
+	return nil
+}
+
+// FrozenField is the error for a PATCH that tries to change a field fixed at
+// creation; what names the resource ("compute environment").
+func FrozenField(field, what string) error {
+	return Errorf(EINVALID, "%s cannot be changed: create a new %s", field, what)
+}
