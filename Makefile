@@ -54,6 +54,11 @@ bench: ## run the benchmarks and print their figures
 	eval "$$(scripts/docker-images.sh)"; \
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+.PHONY: fuzz
+fuzz: ## fuzz every create route with arbitrary bodies for FUZZTIME (default 60s)
+	eval "$$(scripts/postgres.sh start)"; \
+	$(GO) test ./apiserver -run '^$$' -fuzz FuzzCreateBodies -fuzztime $${FUZZTIME:-60s}
+
 .PHONY: lint
 lint: $(WORKFLOWCHECK) ## go vet, gofmt and Temporal's workflowcheck
 	$(GO) vet ./...

@@ -467,6 +467,51 @@ func TestJobDefinitionConcurrentRevisions(t *testing.T) {
 	assert.Equal(t, want, versions)
 }
 
+// Concurrent creates of one name: one wins, the others are told it exists.
+func TestJobDefinitionConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	const n = 8
+	results := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = c.do("POST", "/v1/job-definitions", dockerJobDef("etl")) })
+	}
+	wg.Wait()
+	statuses := map[int]int{}
+	for _, r := range results {
+		statuses[r.Status]++
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: n - 1}, statuses)
+	assert.Equal(t, 1, a.count("job_definitions"))
+}
+
+// What GET shows, sent back as a revision, keeps the sensitive values it
+// could not show: a value-less sensitive entry inherits the value.
+func TestJobDefinitionRevisionFromReadBack(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	c.do("POST", "/v1/job-definitions", bodyWith(dockerJobDef("etl"), map[string]any{"env": map[string]any{
+		"TOKEN": map[string]any{"value": "tok-123456", "sensitive": true},
+		"MODE":  map[string]any{"value": "fast"},
+	}})).id(t)
+	got := c.do("GET", "/v1/job-definitions/etl", nil).data(t)
+	body := map[string]any{"image": "python:3.13", "env": got["env"]}
+	v2 := decodeJobDef(t, c.do("POST", "/v1/job-definitions/etl/revisions", body))
+	assert.Equal(t, map[string]map[string]any{"TOKEN": {"sensitive": true}, "MODE": {"value": "fast", "sensitive": false}}, v2.Env)
+	stored, err := a.st.ResolveJobDefinition(context.Background(), c.project.ID, "etl:2")
+	require.NoError(t, err)
+	assert.Equal(t, domain.EnvVar{Value: "tok-123456", Sensitive: true}, stored.Env["TOKEN"])
+
+	// Marking a plain value sensitive without resending it keeps it too.
+	c.do("POST", "/v1/job-definitions/etl/revisions", map[string]any{"env": map[string]any{"MODE": map[string]any{"sensitive": true}}}).id(t)
+	stored, err = a.st.ResolveJobDefinition(context.Background(), c.project.ID, "etl")
+	require.NoError(t, err)
+	assert.Equal(t, domain.EnvVar{Value: "fast", Sensitive: true}, stored.Env["MODE"])
+}
+
 func TestJobDefinitionDelete(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)

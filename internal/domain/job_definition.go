@@ -138,25 +138,37 @@ type EnvVarInput struct {
 // version, a given one replaces it, and one given as JSON null goes back to
 // its default; env is merged per key instead (see EnvVarInput).
 type JobDefinitionInput struct {
-	Name           *string                `json:"name"`
-	Type           *string                `json:"type"`
-	Image          *string                `json:"image"`
-	RegistryAuthID *string                `json:"registry_auth_id"`
-	Script         *string                `json:"script"`
-	Command        []string               `json:"command"`
-	Parameters     map[string]string      `json:"parameters"`
-	Env            map[string]EnvVarInput `json:"env"`
-	CPUQuotaPct    *int                   `json:"cpu_quota_pct"`
-	MemoryMB       *int                   `json:"memory_mb"`
-	Privileged     *bool                  `json:"privileged"`
-	TimeoutSeconds *int                   `json:"timeout_seconds"`
+	// Name is required to create and refused in a revision.
+	Name *string `json:"name"`
+	// Type is docker or bash.
+	Type *string `json:"type"`
+	// Image is required for docker and refused for bash.
+	Image *string `json:"image"`
+	// RegistryAuthID is a registry auth of the same project; "" or null for none.
+	RegistryAuthID *string `json:"registry_auth_id"`
+	// Script is required for bash and refused for docker.
+	Script *string `json:"script"`
+	// Command replaces the whole command; nil means omitted.
+	Command []string `json:"command"`
+	// Parameters replaces all default parameter values; nil means omitted.
+	Parameters map[string]string `json:"parameters"`
+	// Env is merged into the inherited environment key by key.
+	Env map[string]EnvVarInput `json:"env"`
+	// CPUQuotaPct and MemoryMB are set together or not at all.
+	CPUQuotaPct *int `json:"cpu_quota_pct"`
+	MemoryMB    *int `json:"memory_mb"`
+	// Privileged runs the container privileged.
+	Privileged *bool `json:"privileged"`
+	// TimeoutSeconds is 0 for no timeout.
+	TimeoutSeconds *int `json:"timeout_seconds"`
 	// Null lists the JSON fields sent as null, which Go decoding cannot tell
 	// from omitted ones: a revision resets them instead of inheriting.
 	Null []string `json:"-"`
 }
 
-// UnmarshalJSON decodes strictly (unknown fields are errors) and records the
-// fields sent as null.
+// UnmarshalJSON records the fields sent as null. It decodes strictly itself
+// because a custom unmarshaler does not inherit the caller's
+// DisallowUnknownFields.
 func (in *JobDefinitionInput) UnmarshalJSON(b []byte) error {
 	type plain JobDefinitionInput
 	dec := json.NewDecoder(bytes.NewReader(b))
