@@ -31,6 +31,7 @@ services: ## start what the tests need: Postgres, headless Temporal, local test 
 	scripts/postgres.sh start >/dev/null
 	scripts/temporal.sh start test >/dev/null
 	scripts/docker-images.sh >/dev/null
+	scripts/agent-image.sh >/dev/null
 
 .PHONY: stop
 stop: ## stop the project-local Postgres and Temporal servers
@@ -43,6 +44,7 @@ test: ## start the services and run every test (unit, workflow, integration)
 	eval "$$(scripts/postgres.sh start)"; \
 	eval "$$(scripts/temporal.sh start test)"; \
 	eval "$$(scripts/docker-images.sh)"; \
+	eval "$$(scripts/agent-image.sh)"; \
 	export DAESTRO_TEST_REQUIRE_SERVICES=1; \
 	mkdir -p .data; \
 	$(GO) test $(RACE) -count=1 -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk

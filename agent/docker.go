@@ -113,3 +113,16 @@ func (d *Docker) RunOnce(ctx context.Context, spec ContainerSpec) (ContainerResu
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// HostCapacity reads the engine's host: the jobs run on the daemon's machine,
+// which runtime.NumCPU inside the agent's own container would not see.
+func (d *Docker) HostCapacity(ctx context.Context) (Capacity, error) {
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return Capacity{}, fmt.Errorf("docker engine info: %w", err)
+	}
+	return Capacity{CPUPct: info.NCPU * 100, MemoryMB: int(info.MemTotal >> 20)}, nil
+}
+
+// Client exposes the engine client to the job executor.
+func (d *Docker) Client() *client.Client { return d.cli }

@@ -10,15 +10,22 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	temporalclient "go.temporal.io/sdk/client"
 
+	"daestro/activities"
 	"daestro/apiserver"
+	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/domain"
 	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
+	"daestro/worker"
+	"daestro/workflows"
 )
 
 // api is a real HTTP server over a fresh, migrated database of the test's own.
@@ -26,6 +33,8 @@ type api struct {
 	t   testing.TB
 	url string
 	st  *store.Store
+	// temporal is the server's Temporal client (nil unless the test gave one).
+	temporal temporalclient.Client
 }
 
 // newAPI starts the API against a fresh database with a random master key.
@@ -37,15 +46,79 @@ func newAPI(t testing.TB) *api {
 // newAPIWith is newAPI with the given cloud provider registry.
 func newAPIWith(t testing.TB, clouds *cloud.Registry) *api {
 	t.Helper()
+	return serveAPI(t, newTestStore(t), apiserver.Options{Clouds: clouds})
+}
+
+// newTestStore is a fresh, migrated database with a random master key.
+func newTestStore(t testing.TB) *store.Store {
+	t.Helper()
 	st := testenv.Store(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	ring, err := secrets.NewKeyring(key)
 	require.NoError(t, err)
 	st.Secrets = ring
-	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Clouds: clouds, Logger: testenv.Logger(t)}).Handler())
+	return st
+}
+
+// serveAPI serves the API over st with o (Store and Logger filled in).
+func serveAPI(t testing.TB, st *store.Store, o apiserver.Options) *api {
+	t.Helper()
+	o.Store, o.Logger = st, testenv.Logger(t)
+	srv := httptest.NewServer(apiserver.New(o).Handler())
 	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL, st: st}
+	return &api{t: t, url: srv.URL, st: st, temporal: o.Temporal}
+}
+
+// Agent settings the spawn tests' servers hand out, asserted verbatim.
+const (
+	testPublicURL     = "https://daestro.example.com"
+	testAgentImage    = "ghcr.io/acme/daestro-agent:test"
+	testAgentTemporal = "temporal.example.com:7233"
+)
+
+// newSpawnAPI is newAPI wired to the real Temporal dev server, with a control
+// worker of the test's own (its own task queue) running the spawn workflows
+// against the test's database. unreachableAfter shortens the unreachable
+// timeout (0 keeps the default).
+func newSpawnAPI(t testing.TB, unreachableAfter time.Duration) *api {
+	t.Helper()
+	st := newTestStore(t)
+	tc := testenv.Temporal(t)
+	queue := testenv.TaskQueue(t)
+	w := worker.New(tc, queue, &activities.Activities{Store: st})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	a := serveAPI(t, st, apiserver.Options{Temporal: tc, ControlTaskQueue: queue, SpawnUnreachableAfter: unreachableAfter,
+		PublicURL: testPublicURL, AgentImage: testAgentImage,
+		AgentTemporal: agentapi.Temporal{Address: testAgentTemporal, Namespace: "default"}})
+	// Spawn workflows wait for pings forever: end the test's ones, so the
+	// shared dev server does not collect them. (Runs before the worker stops
+	// and the database is dropped: cleanups run last-in first-out.)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ids, err := pgx.CollectRows(mustQuery(t, st, `SELECT id::text FROM compute_spawns`), pgx.RowTo[string])
+		if err != nil {
+			return
+		}
+		for _, id := range ids {
+			_ = tc.TerminateWorkflow(ctx, workflows.SpawnWorkflowID(id), "", "test over")
+		}
+	})
+	return a
+}
+
+func mustQuery(t testing.TB, st *store.Store, sql string, args ...any) pgx.Rows {
+	t.Helper()
+	rows, err := st.Pool.Query(context.Background(), sql, args...)
+	require.NoError(t, err)
+	return rows
+}
+
+// agent returns a client that authenticates with an agent token.
+func (a *api) agent(token string) client {
+	return client{a: a, key: token}
 }
 
 // client calls the API with one project's key.

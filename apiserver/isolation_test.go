@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,16 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"daestro/apiserver"
+	"daestro/internal/domain"
 	"daestro/internal/testenv"
 )
 
 // catalogTables are every table an API request may write.
 var catalogTables = []string{"projects", "api_keys", "cloud_auths", "compute_envs", "job_queues", "job_queue_compute_envs",
-	"registry_auths", "job_definitions", "compute_spawns", "jobs", "cron_jobs"}
+	"registry_auths", "job_definitions", "compute_spawns", "compute_spawn_events", "agent_tokens", "jobs", "cron_jobs"}
 
 // fixture is one of every catalog resource in a project.
 type fixture struct {
-	cloudAuth, computeEnv, jobQueue, registryAuth, jobDefinition, apiKey string
+	cloudAuth, computeEnv, jobQueue, registryAuth, jobDefinition, apiKey, computeSpawn string
 }
 
 // seed creates one of every resource through the API.
@@ -35,6 +37,13 @@ func seed(t testing.TB, c client, definition string) fixture {
 		"registry_auth_id": f.registryAuth, "command": []string{"run", "Param::day"}}).id(t)
 	f.jobDefinition = definition
 	f.apiKey = c.do(http.MethodPost, "/v1/api-keys", map[string]any{"name": "second"}).id(t)
+	// Through the store: the API would start a workflow, and these servers
+	// have no Temporal. The row is what the routes read.
+	sp, _, err := c.a.st.CreateSelfHostedSpawn(context.Background(), c.project.ID,
+		domain.ComputeSpawnInput{ComputeEnvID: f.computeEnv, JobQueueID: f.jobQueue},
+		func(context.Context, domain.ComputeSpawn) error { return nil })
+	require.NoError(t, err)
+	f.computeSpawn = sp.ID
 	return f
 }
 
@@ -52,6 +61,8 @@ func (f fixture) fill(path string) string {
 		id = f.registryAuth
 	case strings.HasPrefix(path, "/v1/api-keys/"):
 		id = f.apiKey
+	case strings.HasPrefix(path, "/v1/compute-spawns/"):
+		id = f.computeSpawn
 	}
 	return strings.NewReplacer("{id}", id, "{ref}", f.jobDefinition, "{envId}", f.computeEnv).Replace(path)
 }
@@ -72,7 +83,7 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 	snapshot := func() map[string]string {
 		out := map[string]string{}
 		for _, p := range []string{"/v1/cloud-auths/{id}", "/v1/compute-envs/{id}", "/v1/job-queues/{id}", "/v1/registry-auths/{id}",
-			"/v1/job-definitions/{ref}", "/v1/job-queues/{id}/compute-envs"} {
+			"/v1/job-definitions/{ref}", "/v1/job-queues/{id}/compute-envs", "/v1/compute-spawns/{id}", "/v1/compute-spawns/{id}/events"} {
 			r := alpha.do(http.MethodGet, f.fill(p), nil)
 			require.Equal(t, http.StatusOK, r.Status, "%s: %s", p, r.Raw)
 			out[p] = r.Raw
@@ -81,6 +92,9 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 	}
 	alphaBefore := snapshot()
 
+	// The agent routes (/v1/agent/*) have no path parameter: the agent token
+	// itself names the spawn, so they never reach another project's
+	// resources; agent_api_test.go covers their tokens.
 	routes := apiserver.New(apiserver.Options{Logger: testenv.Logger(t)}).Routes()
 	checked := 0
 	for _, rt := range routes {
@@ -103,7 +117,7 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, r.Status, "%s %s with another project's key: %s", rt.Method, path, r.Raw)
 		checked++
 	}
-	assert.GreaterOrEqual(t, checked, 15, "every route with a resource in its path was tried")
+	assert.GreaterOrEqual(t, checked, 18, "every route with a resource in its path was tried")
 
 	for _, tbl := range catalogTables {
 		assert.Equal(t, before[tbl], a.count(tbl), "table %s changed", tbl)
@@ -117,7 +131,7 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		}
 		r := beta.do(http.MethodGet, rt.Path, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", rt.Path, r.Raw)
-		for _, id := range []string{f.cloudAuth, f.computeEnv, f.jobQueue, f.registryAuth, f.apiKey, alpha.project.ID} {
+		for _, id := range []string{f.cloudAuth, f.computeEnv, f.jobQueue, f.registryAuth, f.apiKey, f.computeSpawn, alpha.project.ID} {
 			assert.NotContains(t, r.Raw, id, "%s shows a resource of another project", rt.Path)
 		}
 	}

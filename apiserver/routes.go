@@ -4,6 +4,9 @@ import "github.com/gin-gonic/gin"
 
 // routes registers the versioned API. Each resource's routes live in its own file.
 func (s *Server) routes(e *gin.Engine) {
+	// The agent endpoints authenticate with an agent token, not an API key,
+	// so they stay outside the API-key group.
+	s.agentRoutes(e)
 	v1 := e.Group("/v1", s.requireAPIKey())
 	s.projectRoutes(v1)
 	s.cloudAuthRoutes(v1)
@@ -11,4 +14,5 @@ func (s *Server) routes(e *gin.Engine) {
 	s.jobQueueRoutes(v1)
 	s.registryAuthRoutes(v1)
 	s.jobDefinitionRoutes(v1)
+	s.computeSpawnRoutes(v1)
 }

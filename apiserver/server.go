@@ -15,11 +15,18 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/config"
 	"daestro/internal/store"
+	"daestro/internal/temporalx"
 	"daestro/schemas"
+	"daestro/workflows"
 )
+
+// DefaultAgentPingInterval is how often agents are told to ping: often enough
+// that a few lost pings never come near the unreachable timeout.
+const DefaultAgentPingInterval = 10 * time.Second
 
 // Server is the HTTP API with its dependencies.
 type Server struct {
@@ -29,6 +36,13 @@ type Server struct {
 	bash     string
 	logger   *slog.Logger
 	engine   *gin.Engine
+	// spawn settings, with the defaults of Options applied.
+	publicURL        string
+	agentImage       string
+	agentTemporal    agentapi.Temporal
+	controlQueue     string
+	unreachableAfter time.Duration
+	pingInterval     time.Duration
 }
 
 // Options are what a Server needs.
@@ -43,15 +57,44 @@ type Options struct {
 	BashImage string
 	// Logger receives one line per request and every internal error.
 	Logger *slog.Logger
+	// PublicURL is the URL agents reach the API at, put in the `docker run`
+	// line of a new spawn; the URL of the creating request when empty.
+	PublicURL string
+	// AgentImage is the agent's image in that line (config.DefaultAgentImage when empty).
+	AgentImage string
+	// AgentTemporal is how agents reach Temporal, handed out at registration.
+	AgentTemporal agentapi.Temporal
+	// ControlTaskQueue is where SpawnWorkflows are started
+	// (temporalx.ControlTaskQueue when empty; tests use a queue of their own).
+	ControlTaskQueue string
+	// SpawnUnreachableAfter is how long a spawn may go without a ping before
+	// it is unreachable (workflows.DefaultUnreachableAfter when zero; tests shorten it).
+	SpawnUnreachableAfter time.Duration
+	// AgentPingInterval is how often agents ping (DefaultAgentPingInterval when zero).
+	AgentPingInterval time.Duration
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
 // New builds the server and its routes.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger}
+	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
+		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, agentTemporal: o.AgentTemporal,
+		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
 	if s.bash == "" {
 		s.bash = config.DefaultBashImage
+	}
+	if s.agentImage == "" {
+		s.agentImage = config.DefaultAgentImage
+	}
+	if s.controlQueue == "" {
+		s.controlQueue = temporalx.ControlTaskQueue
+	}
+	if s.unreachableAfter <= 0 {
+		s.unreachableAfter = workflows.DefaultUnreachableAfter
+	}
+	if s.pingInterval <= 0 {
+		s.pingInterval = DefaultAgentPingInterval
 	}
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()

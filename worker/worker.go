@@ -16,6 +16,7 @@ import (
 // Register adds every control-plane workflow and activity to w.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.HealthCheckWorkflow)
+	w.RegisterWorkflow(workflows.SpawnWorkflow)
 	w.RegisterActivity(acts)
 }
 

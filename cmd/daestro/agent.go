@@ -2,13 +2,38 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"os"
+
+	"daestro/agent"
+	"daestro/internal/config"
+	"daestro/internal/logging"
 )
 
-// runAgent is the agent role. Registration, the spawn task queue and the job
-// executor arrive with the agent issue; until then the command says so
-// instead of pretending to run.
-func runAgent(_ context.Context, _ []string, _ io.Writer) error {
-	return errors.New("agent: not available in this build yet (self-hosted agents arrive with the agent issue); run `daestro dev` for a local system")
+// runAgent runs the agent of one compute spawn: `docker run … <agent image>`
+// starts it with DAESTRO_AUTH_TOKEN and DAESTRO_SERVER_URL.
+func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("agent takes no arguments, got %q: %w", args, errUsage)
+	}
+	cfg, err := agent.ConfigFromEnv()
+	if err != nil {
+		return fmt.Errorf("invalid agent configuration:\n%w", err)
+	}
+	// The agent shares the server's logging variables, not its other config.
+	format := os.Getenv(config.EnvLogFormat)
+	if format != "text" {
+		format = "json"
+	}
+	log := logging.New(stderr, format, 0)
+	docker, err := agent.NewDocker()
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	if err := docker.Ping(ctx); err != nil {
+		return err
+	}
+	return agent.New(cfg, log, docker).Run(ctx)
 }

@@ -76,7 +76,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
-	srv := apiserver.New(apiserver.Options{Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log})
+	srv := apiserver.New(serverOptions(cfg, st, tc, log))
 	ui := cfg.TemporalUIURL
 	if ui == "" {
 		ui = "(not set: DAESTRO_TEMPORAL_UI_URL)"

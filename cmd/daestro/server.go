@@ -38,6 +38,6 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	log.Info("API listening", "url", cfg.PublicURL)
-	srv := apiserver.New(apiserver.Options{Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log})
+	srv := apiserver.New(serverOptions(cfg, st, tc, log))
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 }

@@ -8,6 +8,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"daestro/apiserver"
+	"daestro/internal/agentapi"
 	"daestro/internal/config"
 	"daestro/internal/logging"
 	"daestro/internal/secrets"
@@ -68,4 +70,15 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 		return nil, err
 	}
 	return c, nil
+}
+
+// serverOptions are the API server's options from config, shared by
+// `server` and `dev`.
+func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
+	return apiserver.Options{
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log,
+		PublicURL:     cfg.PublicURL,
+		AgentImage:    cfg.AgentImage,
+		AgentTemporal: agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},
+	}
 }

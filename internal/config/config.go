@@ -33,6 +33,8 @@ const (
 	EnvMigrateOnStart    = "DAESTRO_MIGRATE_ON_START"
 	EnvBashImage         = "DAESTRO_BASH_IMAGE"
 	EnvShutdownTimeout   = "DAESTRO_SHUTDOWN_TIMEOUT"
+	EnvAgentImage        = "DAESTRO_AGENT_IMAGE"
+	EnvAgentTemporalAddr = "DAESTRO_AGENT_TEMPORAL_ADDRESS"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -67,6 +69,13 @@ type Config struct {
 	BashImage string
 	// ShutdownTimeout bounds how long a graceful stop may take.
 	ShutdownTimeout time.Duration
+	// AgentImage is the agent's Docker image, put in the `docker run` line a
+	// new self-hosted spawn answers with.
+	AgentImage string
+	// AgentTemporalAddress is the Temporal frontend as agents reach it, handed
+	// out at registration; TemporalAddress when unset (agents on the same
+	// network as the server).
+	AgentTemporalAddress string
 }
 
 // Defaults match the project's own service scripts (scripts/postgres.sh, scripts/temporal.sh).
@@ -76,6 +85,7 @@ const (
 	DefaultTemporalNamespace = "default"
 	DefaultHTTPAddr          = "127.0.0.1:8080"
 	DefaultBashImage         = "ubuntu:24.04"
+	DefaultAgentImage        = "daestro-agent:latest"
 )
 
 // FromEnv reads the configuration from the process environment.
@@ -104,13 +114,22 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		PublicURL:         strings.TrimRight(get(EnvPublicURL, ""), "/"),
 		LogFormat:         get(EnvLogFormat, "json"),
 		BashImage:         get(EnvBashImage, DefaultBashImage),
+		AgentImage:        get(EnvAgentImage, DefaultAgentImage),
 	}
+	cfg.AgentTemporalAddress = get(EnvAgentTemporalAddr, cfg.TemporalAddress)
 
 	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad(EnvDatabaseURL, "%q is not a postgres:// URL (example: %s)", redact(cfg.DatabaseURL), DefaultDatabaseURL)
 	}
 	if _, port, err := net.SplitHostPort(cfg.TemporalAddress); err != nil || port == "" {
 		bad(EnvTemporalAddress, "%q is not host:port (example: %s)", cfg.TemporalAddress, DefaultTemporalAddress)
+	}
+	// Checked only when set: a derived address is TEMPORAL_ADDRESS, already checked.
+	if _, port, err := net.SplitHostPort(cfg.AgentTemporalAddress); get(EnvAgentTemporalAddr, "") != "" && (err != nil || port == "") {
+		bad(EnvAgentTemporalAddr, "%q is not host:port as agents reach Temporal (example: temporal.example.com:7233)", cfg.AgentTemporalAddress)
+	}
+	if strings.ContainsAny(cfg.AgentImage, " \t\n'\"") {
+		bad(EnvAgentImage, "%q is not a Docker image reference like daestro-agent:latest", cfg.AgentImage)
 	}
 	if _, _, err := net.SplitHostPort(cfg.HTTPAddr); err != nil {
 		bad(EnvHTTPAddr, "%q is not a listen address like :8080 or 127.0.0.1:8080", cfg.HTTPAddr)

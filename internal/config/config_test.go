@@ -27,6 +27,8 @@ func TestDefaults(t *testing.T) {
 	assert.True(t, cfg.MigrateOnStart)
 	assert.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
 	assert.Equal(t, "ubuntu:24.04", cfg.BashImage)
+	assert.Equal(t, "daestro-agent:latest", cfg.AgentImage)
+	assert.Equal(t, config.DefaultTemporalAddress, cfg.AgentTemporalAddress, "agents reach Temporal where the server does unless told otherwise")
 	assert.Nil(t, cfg.MasterKey)
 	assert.ErrorContains(t, cfg.RequireMasterKey(), "DAESTRO_MASTER_KEY: not set")
 }
@@ -64,6 +66,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{config.EnvShutdownTimeout, "-1s", "DAESTRO_SHUTDOWN_TIMEOUT: \"-1s\" is not a positive duration"},
 		{config.EnvMasterKey, base64.StdEncoding.EncodeToString([]byte("short")), "DAESTRO_MASTER_KEY: decodes to 5 bytes, want 32"},
 		{config.EnvMasterKey, "not base64!", "DAESTRO_MASTER_KEY: is neither base64 nor hex"},
+		{config.EnvAgentTemporalAddr, "temporal", "DAESTRO_AGENT_TEMPORAL_ADDRESS: \"temporal\" is not host:port"},
+		{config.EnvAgentImage, "daestro agent", "DAESTRO_AGENT_IMAGE: \"daestro agent\" is not a Docker image reference"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -82,4 +86,16 @@ func TestPasswordIsRedactedInErrors(t *testing.T) {
 	_, err := config.Load(lookup(map[string]string{config.EnvDatabaseURL: "mysql://u:hunter2@h/db"}))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestAgentTemporalAddressFollowsTemporalAddress(t *testing.T) {
+	cfg, err := config.Load(lookup(map[string]string{config.EnvTemporalAddress: "temporal.internal:7233"}))
+	require.NoError(t, err)
+	assert.Equal(t, "temporal.internal:7233", cfg.AgentTemporalAddress)
+
+	cfg, err = config.Load(lookup(map[string]string{config.EnvTemporalAddress: "temporal.internal:7233",
+		config.EnvAgentTemporalAddr: "temporal.example.com:443", config.EnvAgentImage: "ghcr.io/acme/daestro-agent:1.2"}))
+	require.NoError(t, err)
+	assert.Equal(t, "temporal.example.com:443", cfg.AgentTemporalAddress)
+	assert.Equal(t, "ghcr.io/acme/daestro-agent:1.2", cfg.AgentImage)
 }

@@ -1,0 +1,179 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"daestro/internal/agentapi"
+	"daestro/internal/temporalx"
+)
+
+// Version is the agent's version, reported to the server (set with -ldflags at release).
+var Version = "dev"
+
+// Agent is the process on a compute spawn: it registers, offers the host's
+// capacity, polls the spawn's task queue and pings the server.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	docker *Docker
+	server *serverClient
+}
+
+// New builds an agent; Run starts it.
+func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
+	return &Agent{cfg: cfg, log: log, docker: docker, server: newServerClient(cfg.ServerURL, cfg.AuthToken)}
+}
+
+// identity is what the agent keeps in its state dir between restarts.
+type identity struct {
+	SpawnID      string    `json:"spawn_id"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// Run registers and serves until ctx ends (nil), the server asks the agent
+// to stop (nil), or the server rejects the token (an ErrRejected error).
+func (a *Agent) Run(ctx context.Context) error {
+	host, err := a.docker.HostCapacity(ctx)
+	if err != nil {
+		return err
+	}
+	hostname, _ := os.Hostname()
+	reg, err := a.register(ctx, agentapi.RegisterRequest{
+		AgentVersion: Version, Hostname: hostname, HostCPUPct: host.CPUPct, HostMemoryMB: host.MemoryMB,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.saveIdentity(identity{SpawnID: reg.SpawnID, RegisteredAt: time.Now().UTC()}); err != nil {
+		return err
+	}
+	offer := offeredCapacity(host, reg.UsableCPUPct, reg.UsableMemoryMB, a.cfg)
+	log := a.log.With("spawn_id", reg.SpawnID, "task_queue", reg.TaskQueue)
+	log.Info("registered", "cpu_pct", offer.CPUPct, "memory_mb", offer.MemoryMB, "temporal", reg.Temporal.Address)
+
+	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: reg.Temporal.Address, Namespace: reg.Temporal.Namespace, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{})
+	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)
+	}
+	defer w.Stop()
+
+	interval := time.Duration(reg.PingIntervalSeconds) * time.Second
+	if a.cfg.PingInterval > 0 {
+		interval = a.cfg.PingInterval
+	}
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	return a.pingLoop(ctx, log, interval, offer)
+}
+
+// register retries transient failures (the server restarting, a network
+// blip) until ctx ends; a rejected token ends it at once.
+func (a *Agent) register(ctx context.Context, in agentapi.RegisterRequest) (agentapi.RegisterResponse, error) {
+	backoff := time.Second
+	for {
+		reg, err := a.server.register(ctx, in)
+		if err == nil {
+			return reg, nil
+		}
+		if errors.Is(err, ErrRejected) {
+			return reg, fmt.Errorf("register: %w", err)
+		}
+		a.log.Warn("register failed, retrying", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return reg, fmt.Errorf("register: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// pingLoop reports liveness and capacity until told to stop.
+func (a *Agent) pingLoop(ctx context.Context, log *slog.Logger, interval time.Duration, offer Capacity) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		resp, err := a.server.ping(ctx, agentapi.PingRequest{
+			AgentVersion: Version, CapacityCPUPct: offer.CPUPct, CapacityMemoryMB: offer.MemoryMB, RunningRuns: []string{},
+		})
+		switch {
+		case errors.Is(err, ErrRejected):
+			return fmt.Errorf("ping: %w", err)
+		case err != nil && ctx.Err() == nil:
+			log.Warn("ping failed; the spawn turns unreachable if this lasts", "error", err)
+		case err == nil && resp.Terminate:
+			log.Info("the server terminated this spawn; stopping")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) saveIdentity(id identity) error {
+	if err := os.MkdirAll(a.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir %s (%s): %w", a.cfg.StateDir, EnvStateDir, err)
+	}
+	b, _ := json.MarshalIndent(id, "", "  ")
+	tmp := filepath.Join(a.cfg.StateDir, "identity.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write identity: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(a.cfg.StateDir, "identity.json"))
+}
+
+// Capacity is what a spawn offers jobs: CPU in percent of a core (100 = one
+// core, the quota's scale) and memory in MB.
+type Capacity struct {
+	CPUPct   int `json:"cpu_pct"`
+	MemoryMB int `json:"memory_mb"`
+}
+
+// offeredCapacity caps the host's capacity by the compute env's usable
+// share (a percentage of the host's CPU, an absolute memory) and by the
+// agent's own overrides.
+func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Config) Capacity {
+	c := host
+	if usableCPUPct != nil && *usableCPUPct > 0 {
+		c.CPUPct = host.CPUPct * *usableCPUPct / 100
+	}
+	if usableMemoryMB != nil && *usableMemoryMB > 0 {
+		c.MemoryMB = min(c.MemoryMB, *usableMemoryMB)
+	}
+	if cfg.CPUPct > 0 {
+		c.CPUPct = min(c.CPUPct, cfg.CPUPct)
+	}
+	if cfg.MemoryMB > 0 {
+		c.MemoryMB = min(c.MemoryMB, cfg.MemoryMB)
+	}
+	return c
+}
+
+// Activities run on the spawn's own task queue.
+type Activities struct {
+	docker   *Docker
+	capacity Capacity
+}
+
+// Capacity reports what this agent offers; workflows use it to check that the
+// agent on a spawn's task queue answers.
+func (a *Activities) Capacity(context.Context) (Capacity, error) { return a.capacity, nil }

@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"daestro/internal/agentapi"
+)
+
+func pingRequest() agentapi.PingRequest { return agentapi.PingRequest{AgentVersion: "test"} }
+
+func intp(n int) *int { return &n }
+
+func TestOfferedCapacityCapsHostByEnvAndOverrides(t *testing.T) {
+	host := Capacity{CPUPct: 800, MemoryMB: 16000}
+	tests := []struct {
+		name     string
+		cpu, mem *int
+		cfg      Config
+		want     Capacity
+	}{
+		{"whole host", nil, nil, Config{}, host},
+		{"env share", intp(50), intp(4000), Config{}, Capacity{CPUPct: 400, MemoryMB: 4000}},
+		{"env memory above host", nil, intp(64000), Config{}, host},
+		{"override below env", intp(50), nil, Config{CPUPct: 150, MemoryMB: 512}, Capacity{CPUPct: 150, MemoryMB: 512}},
+		{"override above env", intp(25), nil, Config{CPUPct: 700}, Capacity{CPUPct: 200, MemoryMB: 16000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, offeredCapacity(host, tt.cpu, tt.mem, tt.cfg))
+		})
+	}
+}
+
+func TestConfigFromEnvNamesEveryBadVariable(t *testing.T) {
+	t.Setenv(EnvAuthToken, "")
+	t.Setenv(EnvServerURL, "ftp://x")
+	t.Setenv(EnvCPUPct, "5")
+	t.Setenv(EnvMemoryMB, "lots")
+	_, err := ConfigFromEnv()
+	require.Error(t, err)
+	for _, want := range []string{EnvAuthToken + ": not set", EnvServerURL + `: "ftp://x"`, EnvCPUPct + `: "5" must be`, EnvMemoryMB + `: "lots"`} {
+		assert.Contains(t, err.Error(), want)
+	}
+
+	t.Setenv(EnvAuthToken, "dsa_x_y")
+	t.Setenv(EnvServerURL, "http://127.0.0.1:8080/")
+	t.Setenv(EnvCPUPct, "")
+	t.Setenv(EnvMemoryMB, "")
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8080", cfg.ServerURL)
+	assert.Equal(t, DefaultStateDir, cfg.StateDir)
+}
+
+// A token the server refuses ends the agent (it exits non-zero) instead of
+// retrying forever; a server error is transient.
+func TestServerClientTellsRejectionFromTrouble(t *testing.T) {
+	status := http.StatusUnauthorized
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "Bearer dsa_token", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"ok":false,"message":"agent token dsa_abc was revoked"}`))
+	}))
+	defer srv.Close()
+	c := newServerClient(srv.URL, "dsa_token")
+
+	_, err := c.ping(context.Background(), pingRequest())
+	require.ErrorIs(t, err, ErrRejected)
+	assert.Contains(t, err.Error(), "agent token dsa_abc was revoked")
+
+	status = http.StatusBadGateway
+	_, err = c.ping(context.Background(), pingRequest())
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, ErrRejected))
+}

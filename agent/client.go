@@ -1,0 +1,87 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"daestro/internal/agentapi"
+)
+
+// ErrRejected marks an answer that retrying cannot change: a bad, revoked or
+// terminated spawn's token. The agent exits non-zero on it.
+var ErrRejected = errors.New("rejected by the server")
+
+// serverClient speaks the agent endpoints of the daestro API.
+type serverClient struct {
+	baseURL string
+	token   string
+	http    *http.Client
+}
+
+func newServerClient(baseURL, token string) *serverClient {
+	return &serverClient{baseURL: baseURL, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// envelope is the API's response shape.
+type envelope struct {
+	OK      bool            `json:"ok"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// post sends in as JSON to path and decodes the envelope's data into out.
+// 401, 403, 404 and 409 wrap ErrRejected; anything else is transient.
+func (c *serverClient) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("daestro server at %s: %w", c.baseURL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("daestro server at %s: %w", c.baseURL, err)
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("daestro server at %s answered %d without the JSON envelope (is %s the daestro API?)", c.baseURL, resp.StatusCode, c.baseURL)
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
+		resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusConflict:
+		return fmt.Errorf("%w: %s", ErrRejected, env.Message)
+	case resp.StatusCode >= 300 || !env.OK:
+		return fmt.Errorf("daestro server answered %d: %s", resp.StatusCode, env.Message)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(env.Data, out)
+}
+
+func (c *serverClient) register(ctx context.Context, in agentapi.RegisterRequest) (agentapi.RegisterResponse, error) {
+	var out agentapi.RegisterResponse
+	err := c.post(ctx, agentapi.PathRegister, in, &out)
+	return out, err
+}
+
+func (c *serverClient) ping(ctx context.Context, in agentapi.PingRequest) (agentapi.PingResponse, error) {
+	var out agentapi.PingResponse
+	err := c.post(ctx, agentapi.PathPing, in, &out)
+	return out, err
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"daestro/internal/config"
+	"daestro/internal/testenv"
+	"daestro/workflows"
+)
+
+// agentTestImage is the agent image scripts/agent-image.sh builds (FROM scratch + the static binary).
+func agentTestImage(t *testing.T) string {
+	img := os.Getenv("DAESTRO_AGENT_TEST_IMAGE")
+	if img == "" {
+		img = "daestro-agent:test"
+	}
+	if err := exec.Command("docker", "image", "inspect", img).Run(); err != nil {
+		testenv.Missing(t, "agent image "+img, "scripts/agent-image.sh", err)
+	}
+	return img
+}
+
+// e2e is a server and a worker run by the `daestro` command as a user runs
+// them, against the real Postgres and Temporal.
+type e2e struct {
+	t       *testing.T
+	baseURL string
+	key     string
+}
+
+func startSystem(t *testing.T) *e2e {
+	testenv.Temporal(t) // fail (CI) or skip here with a clear message when Temporal is missing
+	testenv.Docker(t)
+	addr := freeAddr(t)
+	t.Setenv(config.EnvDatabaseURL, testenv.NewDatabase(t))
+	t.Setenv(config.EnvTemporalAddress, testenv.TemporalAddress())
+	t.Setenv(config.EnvHTTPAddr, addr)
+	t.Setenv(config.EnvPublicURL, "http://"+addr)
+	t.Setenv(config.EnvMasterKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	t.Setenv(config.EnvLogLevel, "warn")
+
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"admin", "create-project", "--code", "e2e"}, &out, io.Discard))
+	m := regexp.MustCompile(`(dst_\S+)`).FindStringSubmatch(out.String())
+	require.Len(t, m, 2, out.String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- run(ctx, []string{"server"}, io.Discard, io.Discard) }()
+	go func() { done <- run(ctx, []string{"worker"}, io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		for range 2 {
+			select {
+			case err := <-done:
+				assert.NoError(t, err, "server and worker stop cleanly")
+			case <-time.After(30 * time.Second):
+				t.Error("server or worker did not stop within 30s")
+			}
+		}
+	})
+	s := &e2e{t: t, baseURL: "http://" + addr, key: m[1]}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.baseURL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 200*time.Millisecond, "server never became ready")
+	return s
+}
+
+// call sends a JSON request with the project's key and returns the status and data.
+func (s *e2e) call(method, path string, body any) (int, map[string]any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.baseURL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	var env struct {
+		OK      bool           `json:"ok"`
+		Message string         `json:"message"`
+		Data    map[string]any `json:"data"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	require.NoError(s.t, json.Unmarshal(raw, &env), "%s", raw)
+	if !env.OK {
+		return resp.StatusCode, map[string]any{"message": env.Message}
+	}
+	return resp.StatusCode, env.Data
+}
+
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	require.NoError(t, err, "docker %s: %s", strings.Join(args, " "), out)
+	return strings.TrimSpace(string(out))
+}
+
+// The agent runs exactly as the spawn's `docker run` line says, registers,
+// turns the spawn idle, and stops when the spawn is terminated; a bad token
+// makes it exit non-zero with the reason.
+func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+
+	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "laptop", "kind": "selfhosted", "usable_cpu_pct": 50})
+	require.Equal(t, http.StatusCreated, status, env)
+	status, queue := s.call(http.MethodPost, "/v1/job-queues", map[string]any{"name": "etl", "priority": 10})
+	require.Equal(t, http.StatusCreated, status, queue)
+	status, body := s.call(http.MethodPost, fmt.Sprintf("/v1/job-queues/%s/compute-envs", queue["id"]), map[string]any{"compute_env_id": env["id"]})
+	require.Equal(t, http.StatusCreated, status, body)
+
+	status, created := s.call(http.MethodPost, "/v1/compute-spawns", map[string]any{"compute_env_id": env["id"], "job_queue_id": queue["id"]})
+	require.Equal(t, http.StatusCreated, status, created)
+	spawnID := created["spawn"].(map[string]any)["id"].(string)
+	line := created["docker_run"].(string)
+	token := created["agent_token"].(string)
+	require.Contains(t, line, token)
+	require.Contains(t, line, s.baseURL)
+	t.Cleanup(func() {
+		// A failed test must not leave a SpawnWorkflow running on the shared test server.
+		tc := testenv.Temporal(t)
+		_ = tc.TerminateWorkflow(context.Background(), workflows.SpawnWorkflowID(spawnID), "", "test cleanup")
+	})
+
+	// Run the line as printed, only with names of the test's own.
+	name := testenv.RandomName("daestro-agent-e2e")
+	volume := name + "-data"
+	args := strings.Fields(line)
+	require.Equal(t, []string{"docker", "run"}, args[:2])
+	for i, a := range args {
+		switch {
+		case a == "daestro-agent":
+			args[i] = name
+		case strings.HasPrefix(a, "daestro_agent_data:"):
+			args[i] = volume + ":/var/lib/daestro-agent"
+		case i == len(args)-1:
+			args[i] = image
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command("docker", "logs", name).CombinedOutput()
+			t.Logf("agent logs:\n%s", out)
+		}
+		_ = exec.Command("docker", "rm", "-f", name).Run()
+		_ = exec.Command("docker", "volume", "rm", "-f", volume).Run()
+	})
+	docker(t, args[1:]...)
+
+	var spawn map[string]any
+	require.Eventually(t, func() bool {
+		_, spawn = s.call(http.MethodGet, "/v1/compute-spawns/"+spawnID, nil)
+		return spawn["state"] == "idle"
+	}, 90*time.Second, 500*time.Millisecond, "the spawn never became idle; last: %v", spawn)
+	assert.NotEmpty(t, spawn["agent_version"])
+	assert.NotEmpty(t, spawn["last_ping_at"])
+	capacity, _ := spawn["capacity"].(map[string]any)
+	require.NotNil(t, capacity, "%v", spawn)
+	assert.Greater(t, capacity["total_cpu_pct"], 0.0, "the agent offers the host's CPU (capped at 50%%)")
+	assert.Greater(t, capacity["total_memory_mb"], 0.0)
+	assert.Equal(t, "true", docker(t, "inspect", "-f", "{{.State.Running}}", name))
+
+	status, body = s.call(http.MethodPost, "/v1/compute-spawns/"+spawnID+"/terminate", nil)
+	require.Equal(t, http.StatusAccepted, status, body)
+	exit := docker(t, "wait", name) // the agent learns from its next ping and exits
+	assert.Equal(t, "0", exit, "a terminated spawn's agent stops cleanly")
+	_, spawn = s.call(http.MethodGet, "/v1/compute-spawns/"+spawnID, nil)
+	assert.Equal(t, "terminated", spawn["state"])
+
+	// The same token again, or a made-up one: the agent exits non-zero and says why.
+	for _, bad := range []string{token, "dsa_000000000000_madeup"} {
+		out, err := exec.Command("docker", "run", "--rm", "--network", "host",
+			"-e", "DAESTRO_AUTH_TOKEN="+bad, "-e", "DAESTRO_SERVER_URL="+s.baseURL,
+			"-v", "/var/run/docker.sock:/var/run/docker.sock", image).CombinedOutput()
+		require.Error(t, err, "%s", out)
+		assert.Contains(t, string(out), "rejected by the server", "%s", out)
+	}
+}

@@ -1,0 +1,427 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"daestro/internal/agentapi"
+	"daestro/internal/domain"
+)
+
+// spawnAllocation is the capacity held by the runs placed on spawn s, as a
+// LATERAL subquery yielding cpu_pct and memory_mb. Nothing is placed on
+// spawns yet: the jobs issue replaces it with the sum over the spawn's live
+// allocations, and every read of a spawn's capacity follows.
+const spawnAllocation = `(SELECT 0 AS cpu_pct, 0 AS memory_mb)`
+
+// spawnSelect reads spawns with the names of their queue and environment
+// (deleted ones included: a spawn outlives both) and their allocation.
+const spawnSelect = `SELECT s.id, s.kind, s.state, q.id, q.name, e.id, e.name,
+		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct, a.memory_mb,
+		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at
+	FROM compute_spawns s
+	JOIN job_queues q ON q.id = s.job_queue_id
+	JOIN compute_envs e ON e.id = s.compute_env_id
+	CROSS JOIN LATERAL ` + spawnAllocation + ` a`
+
+// pingSignalEvery bounds how often pings signal a workflow that is waiting
+// for one, while it has not acted on the last.
+const pingSignalEvery = time.Minute
+
+func spawnNotFound(id string) error {
+	return domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q in this project", id)
+}
+
+// scanSpawn reads one row of spawnSelect.
+func scanSpawn(row pgx.CollectableRow) (domain.ComputeSpawn, error) {
+	var sp domain.ComputeSpawn
+	var c domain.SpawnCapacity
+	err := row.Scan(&sp.ID, &sp.Kind, &sp.State, &sp.JobQueue.ID, &sp.JobQueue.Name, &sp.ComputeEnv.ID, &sp.ComputeEnv.Name,
+		&c.TotalCPUPct, &c.TotalMemoryMB, &c.AllocatedCPUPct, &c.AllocatedMemoryMB,
+		&sp.LastPingAt, &sp.AgentVersion, &sp.Hostname, &sp.CreatedAt, &sp.UpdatedAt, &sp.StateChangedAt)
+	sp.Capacity = c.WithFree()
+	// Running runs come from the allocations the jobs issue adds.
+	sp.RunningRuns = []string{}
+	return sp, err
+}
+
+// CreateSelfHostedSpawn checks the rules of a self-hosted spawn, writes it
+// (state initialized, its first event and its agent token) and calls start
+// (which starts its workflow) before committing: when start fails nothing is
+// left behind. It returns the spawn and the agent token, which exists only in
+// this return value.
+func (s *Store) CreateSelfHostedSpawn(ctx context.Context, projectID string, in domain.ComputeSpawnInput,
+	start func(context.Context, domain.ComputeSpawn) error) (domain.ComputeSpawn, string, error) {
+	if err := in.Validate(); err != nil {
+		return domain.ComputeSpawn{}, "", err
+	}
+	var (
+		sp    domain.ComputeSpawn
+		token string
+	)
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// FOR UPDATE on the queue serialises the max_spawns count with other
+		// creates and waits out DeleteJobQueue and RemoveQueueComputeEnv;
+		// FOR SHARE on the environment waits out DeleteComputeEnv, whose
+		// "no active spawn" check cannot see the row inserted here.
+		q, err := s.jobQueue(ctx, tx, projectID, in.JobQueueID, "FOR UPDATE")
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return domain.Errorf(domain.EINVALID, "job_queue_id: no job queue with id %q in this project", in.JobQueueID)
+		}
+		if err != nil {
+			return err
+		}
+		env, err := s.computeEnv(ctx, tx, projectID, in.ComputeEnvID, "FOR SHARE")
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return domain.Errorf(domain.EINVALID, "compute_env_id: no compute environment with id %q in this project", in.ComputeEnvID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkSpawnRules(ctx, tx, q, env); err != nil {
+			return err
+		}
+		id := NewID()
+		if _, err := tx.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, projectID, q.ID, env.ID, domain.SpawnKindSelfHosted, domain.SpawnInitialized); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO compute_spawn_events (id, compute_spawn_id, state, reason, at, transition_key)
+			VALUES ($1, $2, $3, $4, now(), $5)`, NewID(), id, domain.SpawnInitialized,
+			"created via API: waiting for the agent's first ping", "create/"+id); err != nil {
+			return err
+		}
+		if token, err = createAgentToken(ctx, tx, projectID, id); err != nil {
+			return err
+		}
+		if sp, err = spawnByID(ctx, tx, projectID, id); err != nil {
+			return err
+		}
+		return start(ctx, sp)
+	})
+	if err != nil {
+		return domain.ComputeSpawn{}, "", err
+	}
+	return sp, token, nil
+}
+
+// checkSpawnRules holds the rules of a new self-hosted spawn: a selfhosted,
+// enabled environment of the queue, and room under the queue's max_spawns.
+func checkSpawnRules(ctx context.Context, tx pgx.Tx, q domain.JobQueue, env domain.ComputeEnv) error {
+	if env.Kind != domain.ComputeEnvSelfHosted {
+		return domain.Errorf(domain.EINVALID, "compute_env_id: compute environment '%s' is a %s environment: only a %s environment takes a spawn created by hand (cloud machines are spawned when jobs need them)",
+			env.Name, env.Kind, domain.ComputeEnvSelfHosted)
+	}
+	if !env.Enabled {
+		return domain.Errorf(domain.EINVALID, "compute_env_id: compute environment '%s' is disabled: enable it (PATCH /v1/compute-envs/%s enabled=true) first", env.Name, env.ID)
+	}
+	var inQueue bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM job_queue_compute_envs WHERE job_queue_id = $1 AND compute_env_id = $2)`,
+		q.ID, env.ID).Scan(&inQueue); err != nil {
+		return err
+	}
+	if !inQueue {
+		return domain.Errorf(domain.EINVALID, "compute_env_id: compute environment '%s' is not one of job queue '%s''s compute environments: add it (POST /v1/job-queues/%s/compute-envs) first",
+			env.Name, q.Name, q.ID)
+	}
+	if q.MaxSpawns > 0 {
+		var active int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM compute_spawns WHERE job_queue_id = $1 AND `+activeSpawnStates, q.ID).Scan(&active); err != nil {
+			return err
+		}
+		if active >= q.MaxSpawns {
+			return domain.Errorf(domain.ECONFLICT, "job queue '%s' already has %s, its max_spawns: terminate one first", q.Name, countNoun(active, "active compute spawn"))
+		}
+	}
+	return nil
+}
+
+// createAgentToken makes the agent token of a spawn and returns it; the
+// database keeps a hash, as for API keys.
+func createAgentToken(ctx context.Context, tx pgx.Tx, projectID, spawnID string) (string, error) {
+	var p [6]byte
+	var b [32]byte
+	_, _ = rand.Read(p[:])
+	_, _ = rand.Read(b[:])
+	// The prefix is hex so it never contains the '_' separator (the secret's
+	// base64url alphabet may).
+	prefix := agentapi.TokenPrefix + hex.EncodeToString(p[:])
+	token := prefix + "_" + base64.RawURLEncoding.EncodeToString(b[:])
+	hash := sha256.Sum256([]byte(token))
+	if _, err := tx.Exec(ctx, `INSERT INTO agent_tokens (id, project_id, compute_spawn_id, prefix, secret_hash)
+		VALUES ($1, $2, $3, $4, $5)`, NewID(), projectID, spawnID, prefix, hash[:]); err != nil {
+		return "", fmt.Errorf("create agent token: %w", err)
+	}
+	return token, nil
+}
+
+// ComputeSpawn returns one compute spawn of the project.
+func (s *Store) ComputeSpawn(ctx context.Context, projectID, id string) (domain.ComputeSpawn, error) {
+	return spawnByID(ctx, s.Pool, projectID, id)
+}
+
+func spawnByID(ctx context.Context, q querier, projectID, id string) (domain.ComputeSpawn, error) {
+	if !validUUID(id) {
+		return domain.ComputeSpawn{}, spawnNotFound(id)
+	}
+	rows, err := q.Query(ctx, spawnSelect+` WHERE s.project_id = $1 AND s.id = $2`, projectID, id)
+	if err != nil {
+		return domain.ComputeSpawn{}, err
+	}
+	sp, err := pgx.CollectExactlyOneRow(rows, scanSpawn)
+	if isNoRows(err) {
+		return domain.ComputeSpawn{}, spawnNotFound(id)
+	}
+	return sp, err
+}
+
+// ListComputeSpawns returns one page of the project's spawns, in creation
+// order, narrowed by f.
+func (s *Store) ListComputeSpawns(ctx context.Context, projectID string, f domain.SpawnFilter, page domain.PageRequest) (domain.Page[domain.ComputeSpawn], error) {
+	if f.JobQueueID != "" && !validUUID(f.JobQueueID) {
+		return domain.Page[domain.ComputeSpawn]{}, domain.Errorf(domain.EINVALID, "job_queue_id: %q is not a job queue id", f.JobQueueID)
+	}
+	if f.State != "" {
+		if err := domain.ValidateSpawnState("state", f.State); err != nil {
+			return domain.Page[domain.ComputeSpawn]{}, err
+		}
+	}
+	rows, err := s.Pool.Query(ctx, spawnSelect+` WHERE s.project_id = $1
+			AND ($2::text = '' OR s.id > $2::uuid)
+			AND ($3::text = '' OR s.job_queue_id = $3::uuid)
+			AND ($4::text = '' OR s.state = $4)
+		ORDER BY s.id LIMIT $5`, projectID, page.After, f.JobQueueID, f.State, page.Limit+1)
+	if err != nil {
+		return domain.Page[domain.ComputeSpawn]{}, err
+	}
+	items, err := pgx.CollectRows(rows, scanSpawn)
+	if err != nil {
+		return domain.Page[domain.ComputeSpawn]{}, err
+	}
+	return domain.NewPage(items, page, func(sp domain.ComputeSpawn) string { return sp.ID }), nil
+}
+
+// SpawnEvents returns one page of a spawn's state transitions, oldest first.
+func (s *Store) SpawnEvents(ctx context.Context, projectID, id string, page domain.PageRequest) (domain.Page[domain.SpawnEvent], error) {
+	if _, err := spawnByID(ctx, s.Pool, projectID, id); err != nil {
+		return domain.Page[domain.SpawnEvent]{}, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT id, state, reason, at FROM compute_spawn_events
+		WHERE compute_spawn_id = $1
+			AND ($2::text = '' OR (at, id) > (SELECT at, id FROM compute_spawn_events WHERE id = $2::uuid))
+		ORDER BY at, id LIMIT $3`, id, page.After, page.Limit+1)
+	if err != nil {
+		return domain.Page[domain.SpawnEvent]{}, err
+	}
+	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.SpawnEvent])
+	if err != nil {
+		return domain.Page[domain.SpawnEvent]{}, err
+	}
+	return domain.NewPage(items, page, func(e domain.SpawnEvent) string { return e.ID }), nil
+}
+
+// SpawnTransition is one state change of a spawn, decided by its workflow.
+type SpawnTransition struct {
+	// SpawnID is the spawn.
+	SpawnID string
+	// State is the state entered.
+	State string
+	// Reason is recorded with the event.
+	Reason string
+	// Key identifies the decision; a second write with the same key changes
+	// nothing, so a retried activity is harmless.
+	Key string
+	// RequireSilence, when > 0, applies the change only if the agent has
+	// not pinged for that long, checked under the spawn's row lock so that
+	// a ping racing the change wins.
+	RequireSilence time.Duration
+}
+
+// RecordSpawnTransition writes a state change and its event in one
+// transaction. It reports false when RequireSilence did not hold; a
+// transition already recorded under its key reports true.
+func (s *Store) RecordSpawnTransition(ctx context.Context, t SpawnTransition) (bool, error) {
+	if !validUUID(t.SpawnID) {
+		return false, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", t.SpawnID)
+	}
+	applied := false
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// Insert first: the unique key both detects a repeat and makes a
+		// concurrent repeat wait for this transaction.
+		tag, err := tx.Exec(ctx, `INSERT INTO compute_spawn_events (id, compute_spawn_id, state, reason, at, transition_key)
+			VALUES ($1, $2, $3, $4, now(), $5) ON CONFLICT (transition_key) DO NOTHING`,
+			NewID(), t.SpawnID, t.State, t.Reason, t.Key)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", t.SpawnID)
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			applied = true
+			return nil
+		}
+		var silent bool
+		err = tx.QueryRow(ctx, `SELECT last_ping_at IS NULL OR last_ping_at <= now() - make_interval(secs => $2)
+			FROM compute_spawns WHERE id = $1 FOR UPDATE`, t.SpawnID, t.RequireSilence.Seconds()).Scan(&silent)
+		if err != nil {
+			return err
+		}
+		if t.RequireSilence > 0 && !silent {
+			return errPreconditionFailed
+		}
+		if _, err := tx.Exec(ctx, `UPDATE compute_spawns SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
+			t.SpawnID, t.State); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
+	if errors.Is(err, errPreconditionFailed) {
+		return false, nil
+	}
+	return applied, err
+}
+
+// errPreconditionFailed rolls back a transition whose precondition did not hold.
+var errPreconditionFailed = errors.New("precondition failed")
+
+// SpawnLiveness returns when the spawn's agent last pinged (nil if never)
+// and how long ago by the database's clock, the same clock the ping wrote
+// with, so worker clock skew cannot make a spawn unreachable early.
+func (s *Store) SpawnLiveness(ctx context.Context, spawnID string) (*time.Time, time.Duration, error) {
+	if !validUUID(spawnID) {
+		return nil, 0, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
+	}
+	var (
+		last *time.Time
+		ms   *int64
+	)
+	err := s.Pool.QueryRow(ctx, `SELECT last_ping_at, (extract(epoch FROM now() - last_ping_at) * 1000)::bigint
+		FROM compute_spawns WHERE id = $1`, spawnID).Scan(&last, &ms)
+	if isNoRows(err) {
+		return nil, 0, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
+	}
+	if err != nil || ms == nil {
+		return last, 0, err
+	}
+	return last, time.Duration(*ms) * time.Millisecond, nil
+}
+
+// AuthenticateAgentToken resolves a presented agent token to its spawn,
+// records its use, and says exactly why a token is refused (EUNAUTHORIZED).
+func (s *Store) AuthenticateAgentToken(ctx context.Context, presented string) (domain.AgentSession, error) {
+	prefix, _, ok := strings.Cut(strings.TrimPrefix(presented, agentapi.TokenPrefix), "_")
+	if !strings.HasPrefix(presented, agentapi.TokenPrefix) || !ok || prefix == "" {
+		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
+			"malformed agent token: expected %s<prefix>_<secret> as printed when the compute spawn was created", agentapi.TokenPrefix)
+	}
+	var (
+		a         domain.AgentSession
+		tokenID   string
+		hash      []byte
+		revokedAt *time.Time
+	)
+	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.prefix, t.secret_hash, t.revoked_at, s.id, s.project_id, s.state, e.usable_cpu_pct, e.usable_memory_mb
+		FROM agent_tokens t
+		JOIN compute_spawns s ON s.id = t.compute_spawn_id
+		JOIN compute_envs e ON e.id = s.compute_env_id
+		WHERE t.prefix = $1`, agentapi.TokenPrefix+prefix).
+		Scan(&tokenID, &a.TokenPrefix, &hash, &revokedAt, &a.SpawnID, &a.ProjectID, &a.State, &a.UsableCPUPct, &a.UsableMemoryMB)
+	sum := sha256.Sum256([]byte(presented))
+	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], hash) != 1) {
+		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
+			"unknown agent token %s…: check %s for a typo, or create a new compute spawn for a new token", agentapi.TokenPrefix+prefix, agentapi.EnvAuthToken)
+	}
+	if err != nil {
+		return domain.AgentSession{}, err
+	}
+	if revokedAt != nil {
+		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED, "agent token %s was revoked at %s: create a new compute spawn and start the agent with its token",
+			a.TokenPrefix, revokedAt.UTC().Format(time.RFC3339))
+	}
+	// Coarse last-used tracking, as for API keys: one write a minute at most.
+	if _, err := s.Pool.Exec(ctx, `UPDATE agent_tokens SET last_used_at = now()
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, tokenID); err != nil {
+		return domain.AgentSession{}, err
+	}
+	return a, nil
+}
+
+// RevokeAgentTokens revokes every token of a spawn for good.
+func (s *Store) RevokeAgentTokens(ctx context.Context, spawnID string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE agent_tokens SET revoked_at = now() WHERE compute_spawn_id = $1 AND revoked_at IS NULL`, spawnID)
+	return err
+}
+
+// RecordAgentRegistration stores what a starting agent says about itself.
+func (s *Store) RecordAgentRegistration(ctx context.Context, spawnID string, r agentapi.RegisterRequest) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET registered_at = now(), agent_version = $2, hostname = $3,
+			host_cpu_pct = $4, host_memory_mb = $5, updated_at = now()
+		WHERE id = $1`, spawnID, r.AgentVersion, r.Hostname, r.HostCPUPct, r.HostMemoryMB)
+	return err
+}
+
+// PingResult is what recording a ping found.
+type PingResult struct {
+	// State is the spawn's state.
+	State string
+	// Signal says the spawn's workflow waits for a ping (initialized or
+	// unreachable) and has not been signalled in this state lately: the
+	// caller signals it.
+	Signal bool
+}
+
+// RecordAgentPing writes a ping: last_ping_at, the offered capacity (capped
+// by the compute environment's usable share) and the runs the agent runs.
+func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.PingRequest) (PingResult, error) {
+	var res PingResult
+	runs := p.RunningRuns
+	if runs == nil {
+		runs = []string{}
+	}
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// The row lock orders the ping against RecordSpawnTransition: either
+		// the unreachable check sees this ping, or this ping sees unreachable.
+		err := tx.QueryRow(ctx, `SELECT state,
+				state IN ('initialized', 'unreachable') AND (ping_signalled_at IS NULL
+					OR ping_signalled_at < state_changed_at
+					OR ping_signalled_at < now() - make_interval(secs => $2))
+			FROM compute_spawns WHERE id = $1 FOR UPDATE`, spawnID, pingSignalEvery.Seconds()).Scan(&res.State, &res.Signal)
+		if isNoRows(err) {
+			return domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE compute_spawns s SET last_ping_at = now(), agent_version = $2,
+				capacity_cpu_pct = CASE WHEN e.usable_cpu_pct IS NOT NULL AND s.host_cpu_pct IS NOT NULL
+					THEN LEAST($3, s.host_cpu_pct * e.usable_cpu_pct / 100) ELSE $3 END,
+				capacity_memory_mb = LEAST($4, COALESCE(e.usable_memory_mb, $4)),
+				reported_runs = $5,
+				ping_signalled_at = CASE WHEN $6 THEN now() ELSE s.ping_signalled_at END
+			FROM compute_envs e WHERE s.id = $1 AND e.id = s.compute_env_id`,
+			spawnID, p.AgentVersion, p.CapacityCPUPct, p.CapacityMemoryMB, runs, res.Signal)
+		return err
+	})
+	return res, err
+}
+
+// ForgetPingSignal clears the record of the last ping signal after the
+// signal could not be sent, so the next ping tries again at once.
+func (s *Store) ForgetPingSignal(ctx context.Context, spawnID string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET ping_signalled_at = NULL WHERE id = $1`, spawnID)
+	return err
+}

@@ -1,0 +1,387 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"daestro/activities"
+	"daestro/internal/domain"
+	"daestro/internal/temporalx"
+)
+
+// Signals and queries of SpawnWorkflow. They cross the process boundary (the
+// API server and the jobs' dispatcher send them), so they are constants here.
+const (
+	// SignalSpawnPing (PingSignal) tells the workflow the agent pinged. The
+	// API sends it only when the workflow waits for one: the first ping of an
+	// initialized spawn, or a ping of an unreachable one. Every other ping
+	// only lands in Postgres.
+	SignalSpawnPing = "spawn-ping"
+	// SignalAllocationsChanged (AllocationsChangedSignal) carries how many
+	// runs are allocated to the spawn now; it moves the spawn between idle and busy.
+	SignalAllocationsChanged = "allocations-changed"
+	// SignalTerminateSpawn (TerminateSignal) asks the workflow to terminate the spawn.
+	SignalTerminateSpawn = "terminate"
+	// QuerySpawnStatus answers the workflow's SpawnStatus.
+	QuerySpawnStatus = "status"
+)
+
+// DefaultUnreachableAfter is how long a spawn may go without a ping before it
+// is unreachable (the product's rule: 5 minutes).
+const DefaultUnreachableAfter = 5 * time.Minute
+
+// SpawnWorkflowID returns the workflow ID of the spawn with the given ID.
+func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
+
+// SpawnWorkflowInput is the input of SpawnWorkflow. It carries IDs only:
+// the agent token never enters a Temporal payload.
+type SpawnWorkflowInput struct {
+	// SpawnID is the spawn whose lifecycle this is.
+	SpawnID string
+	// ProjectID is the spawn's project (a search attribute).
+	ProjectID string
+	// Kind is domain.SpawnKindSelfHosted; cloud spawns arrive with the cloud issue.
+	Kind string
+	// UnreachableAfter is how long without a ping makes the spawn unreachable;
+	// DefaultUnreachableAfter when zero. Tests shorten it.
+	UnreachableAfter time.Duration
+	// State and Allocations carry the lifecycle across continue-as-new; a
+	// fresh spawn starts with State empty (initialized) and no allocations.
+	State       string
+	Allocations int
+}
+
+// PingSignal is the payload of SignalSpawnPing.
+type PingSignal struct {
+	// AgentVersion is the version the pinging agent reported.
+	AgentVersion string
+}
+
+// AllocationsChangedSignal is the payload of SignalAllocationsChanged.
+type AllocationsChangedSignal struct {
+	// Count is the number of runs allocated to the spawn now (not a delta, so
+	// a repeated or reordered signal cannot skew it).
+	Count int
+}
+
+// TerminateSignal is the payload of SignalTerminateSpawn.
+type TerminateSignal struct {
+	// Reason is recorded with the terminating event ("terminate requested via API").
+	Reason string
+}
+
+// SpawnStatus is the answer to QuerySpawnStatus.
+type SpawnStatus struct {
+	// State is the spawn's current state.
+	State string
+	// Allocations is the last allocation count received.
+	Allocations int
+}
+
+// spawnActivityOptions retry state writes without a limit on attempts: the
+// lifecycle cannot move on without them, and a database outage only delays
+// them. A vanished spawn is the one permanent error.
+var spawnActivityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrTypeSpawnNotFound},
+	},
+}
+
+// SpawnWorkflow is the lifecycle of one compute spawn, `spawn/<spawnID>`.
+// Self-hosted: initialized → idle at the agent's first ping; idle ↔ busy as
+// runs are allocated; unreachable after UnreachableAfter without a ping and
+// back when pings resume; terminating → terminated on the terminate signal.
+// Every transition is written to Postgres through RecordSpawnState.
+func SpawnWorkflow(ctx workflow.Context, in SpawnWorkflowInput) error {
+	w := &spawnImpl{in: in}
+	if err := w.setup(ctx); err != nil {
+		return err
+	}
+	return w.run(ctx)
+}
+
+// spawnImpl holds one run's state; setup validates and installs handlers,
+// run is the signal loop.
+type spawnImpl struct {
+	in          SpawnWorkflowInput
+	state       string
+	allocations int
+	// transitions numbers this run's state changes for idempotency keys.
+	transitions int
+	pings       workflow.ReceiveChannel
+	allocs      workflow.ReceiveChannel
+	terminates  workflow.ReceiveChannel
+	// liveness fires when the agent's silence may have reached
+	// UnreachableAfter; nil when no check is pending.
+	liveness       workflow.Future
+	cancelLiveness workflow.CancelFunc
+}
+
+func (w *spawnImpl) setup(ctx workflow.Context) error {
+	if w.in.SpawnID == "" {
+		return temporal.NewNonRetryableApplicationError("SpawnWorkflowInput.SpawnID is empty", "InvalidSpawnInput", nil)
+	}
+	if w.in.Kind != domain.SpawnKindSelfHosted {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("compute spawn %s: kind %q has no lifecycle yet: only %s spawns do", w.in.SpawnID, w.in.Kind, domain.SpawnKindSelfHosted),
+			"UnsupportedSpawnKind", nil)
+	}
+	if w.in.UnreachableAfter <= 0 {
+		w.in.UnreachableAfter = DefaultUnreachableAfter
+	}
+	w.state, w.allocations = w.in.State, w.in.Allocations
+	if w.state == "" {
+		w.state = domain.SpawnInitialized
+	}
+	w.pings = workflow.GetSignalChannel(ctx, SignalSpawnPing)
+	w.allocs = workflow.GetSignalChannel(ctx, SignalAllocationsChanged)
+	w.terminates = workflow.GetSignalChannel(ctx, SignalTerminateSpawn)
+	if err := workflow.SetQueryHandler(ctx, QuerySpawnStatus, func() (SpawnStatus, error) {
+		return SpawnStatus{State: w.state, Allocations: w.allocations}, nil
+	}); err != nil {
+		return err
+	}
+	// The workflow tags itself instead of relying on its starter: the API's
+	// start would fail on a namespace where no worker has registered the
+	// attributes yet, and a run started from the CLI gets them too. Checking
+	// first keeps continue-as-new runs (which inherit them) from adding an
+	// event each.
+	spawnKey := temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrSpawnID)
+	projectKey := temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID)
+	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(spawnKey); !ok {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, spawnKey.ValueSet(w.in.SpawnID), projectKey.ValueSet(w.in.ProjectID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *spawnImpl) run(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, spawnActivityOptions)
+	err := w.loop(ctx)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeSpawnNotFound {
+		workflow.GetLogger(ctx).Warn("compute spawn vanished; nothing left to manage", "spawn_id", w.in.SpawnID, "error", err)
+		return nil
+	}
+	return err
+}
+
+func (w *spawnImpl) loop(ctx workflow.Context) error {
+	for !domain.SpawnStateIsFinal(w.state) {
+		if w.live() && w.liveness == nil {
+			if err := w.checkLiveness(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		var err error
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(w.terminates, func(c workflow.ReceiveChannel, _ bool) {
+			var sig TerminateSignal
+			c.Receive(ctx, &sig)
+			err = w.onTerminate(ctx, sig)
+		})
+		sel.AddReceive(w.allocs, func(c workflow.ReceiveChannel, _ bool) {
+			var sig AllocationsChangedSignal
+			c.Receive(ctx, &sig)
+			err = w.onAllocations(ctx, sig)
+		})
+		sel.AddReceive(w.pings, func(c workflow.ReceiveChannel, _ bool) {
+			var sig PingSignal
+			c.Receive(ctx, &sig)
+			err = w.onPing(ctx, sig)
+		})
+		if w.liveness != nil {
+			sel.AddFuture(w.liveness, func(workflow.Future) {
+				// The silence may have reached UnreachableAfter: the next
+				// turn of the loop reads the last ping again. (A cancelled
+				// timer is never selected: stopLiveness forgets it first.)
+				w.liveness, w.cancelLiveness = nil, nil
+			})
+		}
+		sel.Select(ctx)
+		if err != nil {
+			return err
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !domain.SpawnStateIsFinal(w.state) {
+			return w.continueAsNew(ctx)
+		}
+	}
+	return nil
+}
+
+// live reports whether the spawn's agent is expected to ping.
+func (w *spawnImpl) live() bool {
+	return w.state == domain.SpawnIdle || w.state == domain.SpawnBusy
+}
+
+// checkLiveness reads the last ping and either arms a durable timer until it
+// is UnreachableAfter old or, when it already is, marks the spawn
+// unreachable. The mark re-checks the silence under the row lock, so a ping
+// that landed meanwhile keeps the spawn live and the check starts over.
+func (w *spawnImpl) checkLiveness(ctx workflow.Context) error {
+	var res activities.SpawnLivenessResult
+	if err := workflow.ExecuteActivity(ctx, a.SpawnLiveness, activities.SpawnLivenessInput{SpawnID: w.in.SpawnID}).Get(ctx, &res); err != nil {
+		return err
+	}
+	silence := res.SinceLastPing
+	if res.LastPingAt == nil {
+		silence = w.in.UnreachableAfter
+	}
+	if remaining := w.in.UnreachableAfter - silence; remaining > 0 {
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		w.liveness, w.cancelLiveness = workflow.NewTimer(timerCtx, remaining), cancel
+		return nil
+	}
+	applied, err := w.transition(ctx, domain.SpawnUnreachable, fmt.Sprintf("no ping for %s", w.in.UnreachableAfter), w.in.UnreachableAfter)
+	if err != nil || applied {
+		return err
+	}
+	workflow.GetLogger(ctx).Info("a ping arrived while marking the spawn unreachable; checking again", "spawn_id", w.in.SpawnID)
+	return nil
+}
+
+// stopLiveness cancels a pending liveness timer.
+func (w *spawnImpl) stopLiveness() {
+	if w.cancelLiveness != nil {
+		w.cancelLiveness()
+	}
+	w.liveness, w.cancelLiveness = nil, nil
+}
+
+// workingState is idle or busy, whichever the allocations say.
+func (w *spawnImpl) workingState() string {
+	if w.allocations > 0 {
+		return domain.SpawnBusy
+	}
+	return domain.SpawnIdle
+}
+
+func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
+	var reason string
+	switch w.state {
+	case domain.SpawnInitialized:
+		reason = "agent registered: first ping"
+		if sig.AgentVersion != "" {
+			reason += " from agent " + sig.AgentVersion
+		}
+	case domain.SpawnUnreachable:
+		reason = "pings resumed"
+	default:
+		// A ping the workflow does not wait for (a repeat, or one that
+		// raced a transition) changes nothing: liveness reads Postgres.
+		return nil
+	}
+	_, err := w.transition(ctx, w.workingState(), reason, 0)
+	return err
+}
+
+func (w *spawnImpl) onAllocations(ctx workflow.Context, sig AllocationsChangedSignal) error {
+	w.allocations = max(sig.Count, 0)
+	if !w.live() || w.state == w.workingState() {
+		// Initialized and unreachable spawns keep their state; the count
+		// decides between idle and busy when the agent pings.
+		return nil
+	}
+	reason := "no run allocated"
+	if w.allocations > 0 {
+		reason = fmt.Sprintf("%d %s allocated", w.allocations, plural(w.allocations, "run", "runs"))
+	}
+	_, err := w.transition(ctx, w.workingState(), reason, 0)
+	return err
+}
+
+func (w *spawnImpl) onTerminate(ctx workflow.Context, sig TerminateSignal) error {
+	if domain.SpawnStateIsFinal(w.state) {
+		return nil
+	}
+	w.stopLiveness()
+	reason := sig.Reason
+	if reason == "" {
+		reason = "terminate requested"
+	}
+	if _, err := w.transition(ctx, domain.SpawnTerminating, reason, 0); err != nil {
+		return err
+	}
+	// Self-hosted: there is no machine to release. The agent learns at its
+	// next ping (terminate: true) and stops taking work.
+	_, err := w.transition(ctx, domain.SpawnTerminated, "self-hosted spawn: no machine to release; the agent stops at its next ping", 0)
+	return err
+}
+
+// transition records a state change through the activity and, when it
+// applied, adopts it. requireSilence is passed to RecordSpawnState.
+func (w *spawnImpl) transition(ctx workflow.Context, state, reason string, requireSilence time.Duration) (bool, error) {
+	w.transitions++
+	in := activities.RecordSpawnStateInput{
+		SpawnID: w.in.SpawnID, State: state, Reason: reason, RequireSilence: requireSilence,
+		Key: fmt.Sprintf("%s/%s/%d", SpawnWorkflowID(w.in.SpawnID), workflow.GetInfo(ctx).WorkflowExecution.RunID, w.transitions),
+	}
+	var res activities.RecordSpawnStateResult
+	if err := workflow.ExecuteActivity(ctx, a.RecordSpawnState, in).Get(ctx, &res); err != nil {
+		return false, err
+	}
+	if !res.Applied {
+		return false, nil
+	}
+	w.state = state
+	if !w.live() {
+		w.stopLiveness()
+	}
+	return true, nil
+}
+
+// continueAsNew starts a fresh run with the current state once every signal
+// already delivered is handled: a signal left in a channel would be lost.
+func (w *spawnImpl) continueAsNew(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	for pending := true; pending; {
+		pending = false
+		var term TerminateSignal
+		for w.terminates.ReceiveAsync(&term) {
+			pending = true
+			if err := w.onTerminate(ctx, term); err != nil {
+				return err
+			}
+		}
+		var alloc AllocationsChangedSignal
+		for w.allocs.ReceiveAsync(&alloc) {
+			pending = true
+			if err := w.onAllocations(ctx, alloc); err != nil {
+				return err
+			}
+		}
+		var ping PingSignal
+		for w.pings.ReceiveAsync(&ping) {
+			pending = true
+			if err := w.onPing(ctx, ping); err != nil {
+				return err
+			}
+		}
+	}
+	if domain.SpawnStateIsFinal(w.state) {
+		return nil
+	}
+	next := w.in
+	next.State, next.Allocations = w.state, w.allocations
+	return workflow.NewContinueAsNewError(ctx, SpawnWorkflow, next)
+}
+
+// plural picks the singular or plural noun for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
