@@ -30,6 +30,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".data", "directory for the dev master key and bootstrap API key")
 	project := fs.String("project", "default", "code of the project to bootstrap")
+	noAgent := fs.Bool("no-agent", false, "do not run a local self-hosted agent")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +78,24 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	srv := apiserver.New(serverOptions(cfg, st, tc, log))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln, cfg.ShutdownTimeout) }()
+
+	agentLine := "off (--no-agent)"
+	agentDone := make(chan struct{})
+	if *noAgent {
+		close(agentDone)
+	} else {
+		sp, err := setUpLocalAgent(ctx, devAPI{baseURL: cfg.PublicURL, key: apiKey}, *dir)
+		if err != nil {
+			return fmt.Errorf("set up the local agent: %w", err)
+		}
+		agentLine = fmt.Sprintf("compute spawn %s in queue %q (compute env %q)", sp.SpawnID, devJobQueue, devComputeEnv)
+		go func() {
+			defer close(agentDone)
+			_ = runLocalAgent(ctx, log, cfg.PublicURL, *dir, sp)
+		}()
+	}
 	ui := cfg.TemporalUIURL
 	if ui == "" {
 		ui = "(not set: DAESTRO_TEMPORAL_UI_URL)"
@@ -88,11 +107,13 @@ daestro dev is up.
   Temporal:         %s namespace %s
   Project:          %s
   API key:          %s
+  Local agent:      %s
 Try: curl -H "Authorization: Bearer %s" %s/v1/project
 Ctrl-C stops.
 `, cfg.PublicURL, cfg.PublicURL, apiserver.PathReadyz, ui, cfg.TemporalAddress, cfg.TemporalNamespace,
-		*project, apiKey, apiKey, cfg.PublicURL)
-	err = srv.Serve(ctx, ln, cfg.ShutdownTimeout)
+		*project, apiKey, agentLine, apiKey, cfg.PublicURL)
+	err = <-served
+	<-agentDone
 	log.Info("daestro dev stopped")
 	return err
 }

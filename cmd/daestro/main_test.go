@@ -19,6 +19,7 @@ import (
 
 	"daestro/internal/config"
 	"daestro/internal/testenv"
+	"daestro/workflows"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes.
@@ -98,7 +99,7 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 			defer resp.Body.Close()
 			var body struct{ Data struct{ Ready bool } }
 			_ = json.NewDecoder(resp.Body).Decode(&body)
-			return resp.StatusCode == http.StatusOK && body.Data.Ready
+			return resp.StatusCode == http.StatusOK && body.Data.Ready && strings.Contains(stdout.String(), "daestro dev is up")
 		}, 60*time.Second, 200*time.Millisecond, "dev never became ready; output:\n%s", stdout)
 		return func() error {
 			cancel()
@@ -115,6 +116,19 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 	keyRE := regexp.MustCompile(`API key:\s+(dst_\S+)`)
 	m := keyRE.FindStringSubmatch(out.String())
 	require.Len(t, m, 2, "dev prints a bootstrap API key:\n%s", out)
+	spawnRE := regexp.MustCompile(`Local agent:\s+compute spawn (\S+) in queue "default"`)
+	sm := spawnRE.FindStringSubmatch(out.String())
+	require.Len(t, sm, 2, "dev runs a local agent:\n%s", out)
+	t.Cleanup(func() {
+		// Leave no SpawnWorkflow behind on the shared test server.
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), workflows.SpawnWorkflowID(sm[1]), "", "test cleanup")
+	})
+	api := devAPI{baseURL: "http://" + addr, key: m[1]}
+	var spawn struct{ State string }
+	require.Eventually(t, func() bool {
+		_, err := api.call(context.Background(), http.MethodGet, "/v1/compute-spawns/"+sm[1], nil, &spawn)
+		return err == nil && spawn.State == "idle"
+	}, 60*time.Second, 250*time.Millisecond, "the local agent's spawn never became idle: %+v", spawn)
 	assert.Contains(t, out.String(), "http://"+addr)
 	assert.Contains(t, out.String(), "http://127.0.0.1:8233", "the Temporal Web UI URL is printed")
 	require.NoError(t, stop(), "Ctrl-C stops dev cleanly")
@@ -127,5 +141,6 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 
 	stop, out = startDev()
 	assert.Contains(t, out.String(), m[1], "a second start prints the same key")
+	assert.Contains(t, out.String(), "compute spawn "+sm[1], "a second start reuses the local agent's spawn")
 	require.NoError(t, stop())
 }
