@@ -24,7 +24,7 @@ import (
 )
 
 // agentTestImage is the agent image scripts/agent-image.sh builds (FROM scratch + the static binary).
-func agentTestImage(t *testing.T) string {
+func agentTestImage(t testing.TB) string {
 	img := os.Getenv("DAESTRO_AGENT_TEST_IMAGE")
 	if img == "" {
 		img = "daestro-agent:test"
@@ -38,12 +38,12 @@ func agentTestImage(t *testing.T) string {
 // e2e is a server and a worker run by the `daestro` command as a user runs
 // them, against the real Postgres and Temporal.
 type e2e struct {
-	t       *testing.T
+	t       testing.TB
 	baseURL string
 	key     string
 }
 
-func startSystem(t *testing.T) *e2e {
+func startSystem(t testing.TB) *e2e {
 	testenv.Temporal(t) // fail (CI) or skip here with a clear message when Temporal is missing
 	testenv.Docker(t)
 	addr := freeAddr(t)
@@ -113,20 +113,23 @@ func (s *e2e) call(method, path string, body any) (int, map[string]any) {
 	return resp.StatusCode, env.Data
 }
 
-func docker(t *testing.T, args ...string) string {
+func docker(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	require.NoError(t, err, "docker %s: %s", strings.Join(args, " "), out)
 	return strings.TrimSpace(string(out))
 }
 
-// The agent runs exactly as the spawn's `docker run` line says, registers,
-// turns the spawn idle, and stops when the spawn is terminated; a bad token
-// makes it exit non-zero with the reason.
-func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
-	image := agentTestImage(t)
-	s := startSystem(t)
+// agentRun is an agent container started from a spawn's docker run line.
+type agentRun struct {
+	spawnID, token, container, line string
+}
 
+// startAgent creates a self-hosted env, a queue and a spawn through the API
+// and runs the spawn's `docker run` line as printed, only with a container
+// and volume name of the test's own and the test image.
+func (s *e2e) startAgent(image string) agentRun {
+	t := s.t
 	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "laptop", "kind": "selfhosted", "usable_cpu_pct": 50})
 	require.Equal(t, http.StatusCreated, status, env)
 	status, queue := s.call(http.MethodPost, "/v1/job-queues", map[string]any{"name": "etl", "priority": 10})
@@ -171,12 +174,30 @@ func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
 		_ = exec.Command("docker", "volume", "rm", "-f", volume).Run()
 	})
 	docker(t, args[1:]...)
+	return agentRun{spawnID: spawnID, token: token, container: name, line: line}
+}
 
+// waitIdle polls the spawn until it is idle and returns it.
+func (s *e2e) waitIdle(spawnID string) map[string]any {
 	var spawn map[string]any
-	require.Eventually(t, func() bool {
+	require.Eventually(s.t, func() bool {
 		_, spawn = s.call(http.MethodGet, "/v1/compute-spawns/"+spawnID, nil)
 		return spawn["state"] == "idle"
 	}, 90*time.Second, 500*time.Millisecond, "the spawn never became idle; last: %v", spawn)
+	return spawn
+}
+
+// The agent runs exactly as the spawn's `docker run` line says, registers,
+// turns the spawn idle, and stops when the spawn is terminated; a bad token
+// makes it exit non-zero with the reason.
+func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+
+	ar := s.startAgent(image)
+	spawnID, token, name := ar.spawnID, ar.token, ar.container
+
+	spawn := s.waitIdle(spawnID)
 	assert.NotEmpty(t, spawn["agent_version"])
 	assert.NotEmpty(t, spawn["last_ping_at"])
 	capacity, _ := spawn["capacity"].(map[string]any)
@@ -185,7 +206,7 @@ func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
 	assert.Greater(t, capacity["total_memory_mb"], 0.0)
 	assert.Equal(t, "true", docker(t, "inspect", "-f", "{{.State.Running}}", name))
 
-	status, body = s.call(http.MethodPost, "/v1/compute-spawns/"+spawnID+"/terminate", nil)
+	status, body := s.call(http.MethodPost, "/v1/compute-spawns/"+spawnID+"/terminate", nil)
 	require.Equal(t, http.StatusAccepted, status, body)
 	exit := docker(t, "wait", name) // the agent learns from its next ping and exits
 	assert.Equal(t, "0", exit, "a terminated spawn's agent stops cleanly")
@@ -200,4 +221,37 @@ func TestAgentContainerRegistersAndFollowsItsSpawn(t *testing.T) {
 		require.Error(t, err, "%s", out)
 		assert.Contains(t, string(out), "rejected by the server", "%s", out)
 	}
+}
+
+// BenchmarkAgentIdleRSS reports the memory an idle agent container uses
+// (registered, polling its task queue, pinging): what a user pays on every
+// machine for having it there.
+func BenchmarkAgentIdleRSS(b *testing.B) {
+	image := agentTestImage(b)
+	s := startSystem(b)
+	ar := s.startAgent(image)
+	s.waitIdle(ar.spawnID)
+	time.Sleep(3 * time.Second) // let start-up allocations settle
+	var mb float64
+	for b.Loop() {
+		raw := docker(b, "stats", "--no-stream", "--format", "{{.MemUsage}}", ar.container) // "12.3MiB / 15.6GiB"
+		used, _, _ := strings.Cut(raw, " / ")
+		mb = parseMiB(b, used)
+	}
+	b.ReportMetric(mb, "idle-MiB")
+}
+
+// parseMiB reads docker's human sizes (KiB, MiB, GiB) as MiB.
+func parseMiB(tb testing.TB, s string) float64 {
+	s = strings.TrimSpace(s)
+	for unit, f := range map[string]float64{"KiB": 1.0 / 1024, "MiB": 1, "GiB": 1024, "B": 1.0 / (1 << 20)} {
+		if num, ok := strings.CutSuffix(s, unit); ok && !strings.HasSuffix(num, "Ki") && !strings.HasSuffix(num, "Mi") && !strings.HasSuffix(num, "Gi") {
+			var v float64
+			_, err := fmt.Sscanf(num, "%g", &v)
+			require.NoError(tb, err, "docker stats said %q", s)
+			return v * f
+		}
+	}
+	tb.Fatalf("docker stats said %q", s)
+	return 0
 }
