@@ -12,6 +12,7 @@ import (
 
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"daestro/agent/executor"
 	"daestro/internal/agentapi"
 	"daestro/internal/temporalx"
 )
@@ -25,12 +26,14 @@ type Agent struct {
 	cfg    Config
 	log    *slog.Logger
 	docker *Docker
+	exec   *executor.Executor
 	server *serverClient
 }
 
 // New builds an agent; Run starts it.
 func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
-	return &Agent{cfg: cfg, log: log, docker: docker, server: newServerClient(cfg.ServerURL, cfg.AuthToken)}
+	return &Agent{cfg: cfg, log: log, docker: docker, server: newServerClient(cfg.ServerURL, cfg.AuthToken),
+		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
 }
 
 // identity is what the agent keeps in its state dir between restarts.
@@ -42,10 +45,11 @@ type identity struct {
 // Run registers and serves until ctx ends (nil), the server asks the agent
 // to stop (nil), or the server rejects the token (an ErrRejected error).
 func (a *Agent) Run(ctx context.Context) error {
-	host, err := a.docker.HostCapacity(ctx)
+	cpu, mem, err := a.exec.HostCapacity(ctx)
 	if err != nil {
 		return err
 	}
+	host := Capacity{CPUPct: cpu, MemoryMB: mem}
 	hostname, _ := os.Hostname()
 	reg, err := a.register(ctx, agentapi.RegisterRequest{
 		AgentVersion: Version, Hostname: hostname, HostCPUPct: host.CPUPct, HostMemoryMB: host.MemoryMB,
@@ -71,6 +75,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)
 	}
 	defer w.Stop()
+
+	go a.reapLoop(ctx, log)
 
 	interval := time.Duration(reg.PingIntervalSeconds) * time.Second
 	if a.cfg.PingInterval > 0 {
@@ -124,6 +130,35 @@ func (a *Agent) pingLoop(ctx context.Context, log *slog.Logger, interval time.Du
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Dangling run containers — labelled by daestro, no run of this agent
+// attached to them — are removed once older than reapAfter: long enough for
+// a retried activity to re-attach to its container after an agent restart.
+const (
+	reapEvery = 5 * time.Minute
+	reapAfter = 15 * time.Minute
+)
+
+// reapLoop removes dangling run containers until ctx ends. The executor
+// never reaps a run it is executing, so no run of this agent is lost.
+func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		removed, err := a.exec.ReapDangling(ctx, func(string) bool { return false }, reapAfter)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("reaping dangling containers failed", "error", err)
+		}
+		if len(removed) > 0 {
+			log.Info("removed dangling run containers", "containers", removed)
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-t.C:
 		}
 	}

@@ -4,14 +4,14 @@
 #   eval "$(scripts/docker-images.sh)"
 #
 # Images (imported from a tar rootfs, nothing is pulled):
-#   daestro-test/busybox:latest  static busybox (Debian busybox-static), a /bin
+#   daestro-test/busybox:1  static busybox (Debian busybox-static), a /bin
 #                                symlink per applet, /tmp (1777), /etc/passwd and
 #                                /etc/group with root and nobody; PATH=/bin, CMD /bin/sh
-#   daestro-test/bash:latest     the same plus /bin/bash (Debian bash-static): the
+#   daestro-test/bash:1     the same plus /bin/bash (Debian bash-static): the
 #                                stand-in for ubuntu:24.04 in bash-script jobs
 # STDOUT is only:
-#   export DAESTRO_TEST_IMAGE=daestro-test/busybox:latest
-#   export DAESTRO_BASH_IMAGE=daestro-test/bash:latest
+#   export DAESTRO_TEST_IMAGE=daestro-test/busybox:1
+#   export DAESTRO_BASH_IMAGE=daestro-test/bash:1
 #
 # Idempotent: each image carries a label daestro.test.hash (hash of this script
 # and the binaries); a re-run with an up-to-date image only checks the label.
@@ -22,8 +22,8 @@ LOG_NAME=docker-images
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-BUSYBOX_IMAGE=daestro-test/busybox:latest
-BASH_IMAGE=daestro-test/bash:latest
+BUSYBOX_IMAGE=daestro-test/busybox:1
+BASH_IMAGE=daestro-test/bash:1
 BUSYBOX_BIN=/bin/busybox
 BASH_BIN=/bin/bash-static
 HASH_LABEL=daestro.test.hash

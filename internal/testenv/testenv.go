@@ -157,11 +157,13 @@ func TaskQueue(tb testing.TB) string {
 }
 
 // TestImage is the local image built by scripts/docker-images.sh (busybox).
+// Its tag is not "latest" on purpose: the executor always pulls "latest",
+// and tests must send no traffic to a registry.
 func TestImage() string {
 	if img := os.Getenv("DAESTRO_TEST_IMAGE"); img != "" {
 		return img
 	}
-	return "daestro-test/busybox:latest"
+	return "daestro-test/busybox:1"
 }
 
 // BashImage is the local stand-in for ubuntu:24.04 (busybox + bash-static).
@@ -169,7 +171,7 @@ func BashImage() string {
 	if img := os.Getenv(config.EnvBashImage); img != "" {
 		return img
 	}
-	return "daestro-test/bash:latest"
+	return "daestro-test/bash:1"
 }
 
 // Docker returns a client of the real Docker engine, closed at cleanup.
