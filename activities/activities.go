@@ -4,6 +4,8 @@
 package activities
 
 import (
+	"go.temporal.io/sdk/client"
+
 	"daestro/internal/store"
 )
 
@@ -11,4 +13,10 @@ import (
 type Activities struct {
 	// Store is the Postgres handle.
 	Store *store.Store
+	// Temporal signals and starts workflows (the dispatcher, spawns);
+	// worker.New sets it to the worker's own client.
+	Temporal client.Client
+	// ControlTaskQueue is where the dispatcher runs; worker.New sets it to
+	// the worker's own task queue.
+	ControlTaskQueue string
 }

@@ -70,7 +70,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer tc.Close()
 	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{})
-	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer})
+	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, exec: a.exec, server: a.server,
+		newSink: func() executor.Sink { return newHTTPSink(a.server) }})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)
 	}
@@ -207,6 +208,10 @@ func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Confi
 type Activities struct {
 	docker   *Docker
 	capacity Capacity
+	exec     *executor.Executor
+	server   *serverClient
+	// newSink ships a run's logs and metrics to the server.
+	newSink func() executor.Sink
 }
 
 // Capacity reports what this agent offers; workflows use it to check that the

@@ -36,7 +36,6 @@ type envelope struct {
 }
 
 // post sends in as JSON to path and decodes the envelope's data into out.
-// 401, 403, 404 and 409 wrap ErrRejected; anything else is transient.
 func (c *serverClient) post(ctx context.Context, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -46,8 +45,14 @@ func (c *serverClient) post(ctx context.Context, path string, in, out any) error
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, out)
+}
+
+// do sends req with the agent's token and decodes the envelope's data into
+// out. 401, 403, 404 and 409 wrap ErrRejected; anything else is transient.
+func (c *serverClient) do(req *http.Request, out any) error {
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("daestro server at %s: %w", c.baseURL, err)
@@ -84,4 +89,22 @@ func (c *serverClient) ping(ctx context.Context, in agentapi.PingRequest) (agent
 	var out agentapi.PingResponse
 	err := c.post(ctx, agentapi.PathPing, in, &out)
 	return out, err
+}
+
+func (c *serverClient) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+path, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out)
+}
+
+func (c *serverClient) runSpec(ctx context.Context, runID string) (agentapi.RunSpec, error) {
+	var out agentapi.RunSpec
+	err := c.get(ctx, agentapi.RunPath(agentapi.PathRunSpec, runID), &out)
+	return out, err
+}
+
+func (c *serverClient) runStarted(ctx context.Context, runID, containerID string) error {
+	return c.post(ctx, agentapi.RunPath(agentapi.PathRunStarted, runID), agentapi.RunStartedRequest{ContainerID: containerID}, nil)
 }

@@ -17,11 +17,19 @@ import (
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.HealthCheckWorkflow)
 	w.RegisterWorkflow(workflows.SpawnWorkflow)
+	w.RegisterWorkflow(workflows.JobWorkflow)
+	w.RegisterWorkflow(workflows.DispatcherWorkflow)
 	w.RegisterActivity(acts)
 }
 
 // New builds a worker polling taskQueue (temporalx.ControlTaskQueue in production; tests use their own).
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	if acts.Temporal == nil {
+		acts.Temporal = c
+	}
+	if acts.ControlTaskQueue == "" {
+		acts.ControlTaskQueue = taskQueue
+	}
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	Register(w, acts)
 	return w

@@ -1,15 +1,46 @@
 package workflows
 
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"daestro/activities"
+	"daestro/internal/agentapi"
+	"daestro/internal/domain"
+	"daestro/internal/temporalx"
+)
+
 // JobWorkflowID returns the workflow ID of a job: every run of the job (a
 // submission or a resubmission) is a new run of this one workflow ID.
 func JobWorkflowID(jobID string) string { return "job/" + jobID }
 
-// Signals a JobWorkflow accepts.
+// Signals and queries a JobWorkflow accepts.
 const (
 	// SignalJobCancel asks the job to stop in whatever phase it is.
 	SignalJobCancel = "cancel"
 	// SignalJobAssigned tells a runnable job where to run (JobAssignedSignal).
 	SignalJobAssigned = "assigned"
+	// QueryJobState answers the run's current state.
+	QueryJobState = "state"
+)
+
+// Job states, as the product names them (one definition, in domain).
+const (
+	JobSubmitted  = domain.JobSubmitted
+	JobPending    = domain.JobPending
+	JobRunnable   = domain.JobRunnable
+	JobStarting   = domain.JobStarting
+	JobRunning    = domain.JobRunning
+	JobCancelling = domain.JobCancelling
+	JobCancelled  = domain.JobCancelled
+	JobTimeout    = domain.JobTimeout
+	JobCompleted  = domain.JobCompleted
+	JobFailed     = domain.JobFailed
+	JobError      = domain.JobError
 )
 
 // JobWorkflowInput is the input of JobWorkflow. Everything else (command,
@@ -21,8 +52,232 @@ type JobWorkflowInput struct {
 	ProjectID string
 }
 
+// JobWorkflowResult is the run's outcome.
+type JobWorkflowResult struct {
+	// State is the final state: completed, failed, timeout, cancelled or error.
+	State string
+	// SystemNote explains it.
+	SystemNote string
+}
+
 // JobAssignedSignal is the dispatcher's answer to a runnable job.
 type JobAssignedSignal struct {
 	// SpawnID is the compute spawn whose agent runs the job.
 	SpawnID string
+}
+
+// Activity timeouts of a job run. The pull allowance keeps image pulls from
+// eating the execution timeout (the agent enforces the timeout precisely).
+const (
+	pullAllowance       = 15 * time.Minute
+	noTimeoutRunLimit   = 7 * 24 * time.Hour
+	agentPickupTimeout  = 10 * time.Minute
+	runHeartbeatTimeout = time.Minute
+)
+
+// JobWorkflow is one run of a job: wait for schedule_at, queue as runnable
+// until the dispatcher assigns a spawn, run on that spawn's agent, record the
+// outcome and give the capacity back. Cancel works in every phase.
+func JobWorkflow(ctx workflow.Context, in JobWorkflowInput) (JobWorkflowResult, error) {
+	j := &jobRun{in: in, state: JobSubmitted}
+	if err := j.setup(ctx); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	return j.run(ctx)
+}
+
+// jobRun is the state of one JobWorkflow run.
+type jobRun struct {
+	in        JobWorkflowInput
+	state     string
+	spawnID   string
+	cancelled bool
+	cancelCh  workflow.ReceiveChannel
+	assignCh  workflow.ReceiveChannel
+}
+
+func (j *jobRun) setup(ctx workflow.Context) error {
+	j.cancelCh = workflow.GetSignalChannel(ctx, SignalJobCancel)
+	j.assignCh = workflow.GetSignalChannel(ctx, SignalJobAssigned)
+	return workflow.SetQueryHandler(ctx, QueryJobState, func() (string, error) { return j.state, nil })
+}
+
+// db runs a control-plane activity: short, retried until the database answers.
+func db(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+}
+
+// record writes a state change through an activity and mirrors it in the
+// run's search attribute.
+func (j *jobRun) record(ctx workflow.Context, state, reason string, fields activities.RunFields) error {
+	err := workflow.ExecuteActivity(db(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
+		RunID: j.in.RunID, State: state, Reason: reason, Fields: fields,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	j.state = state
+	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobState).ValueSet(state))
+}
+
+func (j *jobRun) finish(ctx workflow.Context, state, note string, fields activities.RunFields) (JobWorkflowResult, error) {
+	fields.SystemNote = note
+	// The outcome and the capacity must be recorded even when the workflow
+	// was cancelled from outside.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	if err := j.record(ctx, state, note, fields); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	if err := workflow.ExecuteActivity(db(ctx), a.ReleaseRun, activities.ReleaseRunInput{
+		RunID: j.in.RunID, ProjectID: j.in.ProjectID,
+	}).Get(ctx, nil); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	return JobWorkflowResult{State: state, SystemNote: note}, nil
+}
+
+func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID).ValueSet(j.in.ProjectID)); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	var info activities.JobRunInfo
+	if err := workflow.ExecuteActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobQueue).ValueSet(info.QueueName)); err != nil {
+		return JobWorkflowResult{}, err
+	}
+
+	// Phase 1: schedule_at is a durable timer; a past time runs now.
+	if info.ScheduleAt != nil {
+		if wait := info.ScheduleAt.Sub(workflow.Now(ctx)); wait > 0 {
+			if err := j.record(ctx, JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), activities.RunFields{}); err != nil {
+				return JobWorkflowResult{}, err
+			}
+			timerCtx, stopTimer := workflow.WithCancel(ctx)
+			fired := false
+			sel := workflow.NewSelector(ctx)
+			sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { fired = true })
+			sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); j.cancelled = true })
+			sel.Select(ctx)
+			stopTimer()
+			if !fired {
+				return j.finish(ctx, JobCancelled, "cancelled before its scheduled time", activities.RunFields{})
+			}
+		}
+	}
+
+	// Phase 2: runnable until the dispatcher assigns a spawn.
+	if err := j.record(ctx, JobRunnable, "waiting for capacity in queue "+info.QueueName, activities.RunFields{}); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	if err := workflow.ExecuteActivity(db(ctx), a.WakeDispatcher, activities.WakeDispatcherInput{ProjectID: j.in.ProjectID}).Get(ctx, nil); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(j.assignCh, func(c workflow.ReceiveChannel, _ bool) {
+		var s JobAssignedSignal
+		c.Receive(ctx, &s)
+		j.spawnID = s.SpawnID
+	})
+	sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); j.cancelled = true })
+	sel.Select(ctx)
+	if j.cancelled {
+		// An assignment may race the cancel: ReleaseRun frees whatever was allocated.
+		return j.finish(ctx, JobCancelled, "cancelled while queued", activities.RunFields{})
+	}
+
+	// Phase 3: run on the assigned spawn's agent.
+	if err := j.record(ctx, JobStarting, "assigned to compute spawn "+j.spawnID, activities.RunFields{SpawnID: j.spawnID}); err != nil {
+		return JobWorkflowResult{}, err
+	}
+	limit := noTimeoutRunLimit
+	if info.TimeoutSeconds > 0 {
+		limit = time.Duration(info.TimeoutSeconds)*time.Second + pullAllowance
+	}
+	runCtx, cancelRun := workflow.WithCancel(ctx)
+	runCtx = workflow.WithActivityOptions(runCtx, workflow.ActivityOptions{
+		TaskQueue:              temporalx.SpawnTaskQueue(j.spawnID),
+		ScheduleToStartTimeout: agentPickupTimeout,
+		StartToCloseTimeout:    limit,
+		HeartbeatTimeout:       runHeartbeatTimeout,
+		WaitForCancellation:    true,
+		// A retry after an agent restart re-attaches to the same container.
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, MaximumAttempts: 5,
+			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage},
+		},
+	})
+	var res agentapi.RunJobResult
+	runFuture := workflow.ExecuteActivity(runCtx, agentapi.RunJobActivity, agentapi.RunJobInput{RunID: j.in.RunID, JobID: j.in.JobID})
+	var runErr error
+	done := false
+	for !done {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(runFuture, func(f workflow.Future) { runErr = f.Get(ctx, &res); done = true })
+		sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			if j.cancelled {
+				return
+			}
+			j.cancelled = true
+			cancelRun()
+			_ = j.record(ctx, JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", activities.RunFields{})
+		})
+		sel.Select(ctx)
+	}
+	cancelRun()
+
+	fields := activities.RunFields{ContainerID: res.ContainerID, ImageDigest: res.ImageDigest, OOMKilled: res.OOMKilled}
+	if !res.StartedAt.IsZero() {
+		fields.StartedAt = &res.StartedAt
+	}
+	switch {
+	case j.cancelled || res.Cancelled:
+		return j.finish(ctx, JobCancelled, "cancelled while running", fields)
+	case runErr != nil:
+		return j.finish(ctx, JobError, runErrorNote(runErr), fields)
+	}
+	fields.ExitCode = &res.ExitCode
+	switch {
+	case res.TimedOut:
+		note := res.SystemNote
+		if note == "" {
+			note = fmt.Sprintf("exceeded execution timeout of %ds", info.TimeoutSeconds)
+		}
+		return j.finish(ctx, JobTimeout, note, fields)
+	case res.OOMKilled:
+		return j.finish(ctx, JobFailed, fmt.Sprintf("killed: out of memory at %d MB", info.MemoryMB), fields)
+	case res.ExitCode != 0:
+		note := res.SystemNote
+		if note == "" {
+			note = fmt.Sprintf("exited with code %d", res.ExitCode)
+		}
+		return j.finish(ctx, JobFailed, note, fields)
+	default:
+		return j.finish(ctx, JobCompleted, "exited with code 0", fields)
+	}
+}
+
+// runErrorNote says why the system, not the job, failed the run.
+func runErrorNote(err error) string {
+	var timeoutErr *temporal.TimeoutError
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType().String() == "ScheduleToStart":
+		return "the compute spawn's agent did not pick up the job within " + agentPickupTimeout.String() + ": is it running?"
+	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType().String() == "Heartbeat":
+		return "lost contact with the compute spawn's agent while the job ran"
+	case errors.As(err, &timeoutErr):
+		return "the run exceeded its time limit on the agent"
+	case errors.As(err, &appErr):
+		return appErr.Message()
+	default:
+		return err.Error()
+	}
 }

@@ -136,6 +136,8 @@ func (s *e2e) startAgent(image string) agentRun {
 	require.Equal(t, http.StatusCreated, status, queue)
 	status, body := s.call(http.MethodPost, fmt.Sprintf("/v1/job-queues/%s/compute-envs", queue["id"]), map[string]any{"compute_env_id": env["id"]})
 	require.Equal(t, http.StatusCreated, status, body)
+	status, body = s.call(http.MethodPatch, fmt.Sprintf("/v1/job-queues/%s", queue["id"]), map[string]any{"enabled": true})
+	require.Equal(t, http.StatusOK, status, body)
 
 	status, created := s.call(http.MethodPost, "/v1/compute-spawns", map[string]any{"compute_env_id": env["id"], "job_queue_id": queue["id"]})
 	require.Equal(t, http.StatusCreated, status, created)

@@ -5,7 +5,10 @@
 // definition. It imports nothing of daestro itself, to stay a leaf.
 package agentapi
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // HTTP paths of the agent endpoints. They authenticate with
 // `Authorization: Bearer <agent token>`, not with an API key.
@@ -111,4 +114,172 @@ func DockerRun(token, serverURL, image string) string {
 		"--network host",
 		image,
 	}, " ")
+}
+
+// RunJobActivity is the name of the activity the agent runs on its spawn's
+// task queue: one job run as a container. JobWorkflow schedules it by name
+// so the control plane never imports the agent.
+const RunJobActivity = "RunJob"
+
+// RunJobInput is the activity's input: IDs only. The agent fetches the run's
+// spec (env values, registry password) from the server with its own token,
+// so no secret ever enters a Temporal payload.
+type RunJobInput struct {
+	// RunID is the job run to execute.
+	RunID string
+	// JobID is the run's job.
+	JobID string
+}
+
+// RunJobResult is how the run's container ended.
+type RunJobResult struct {
+	// ContainerID is the engine's container.
+	ContainerID string
+	// ImageDigest identifies the exact image that ran.
+	ImageDigest string
+	// ExitCode is the main process's exit status (-1 when it never started).
+	ExitCode int
+	// OOMKilled, TimedOut and Cancelled say why it ended, when not by itself.
+	OOMKilled, TimedOut, Cancelled bool
+	// SystemNote is the agent's sentence about the ending ("exceeded execution timeout of 30s").
+	SystemNote string
+	// StartedAt and FinishedAt are the engine's times.
+	StartedAt, FinishedAt time.Time
+}
+
+// Error types of RunJob that retrying cannot fix; the workflow does not retry them.
+const (
+	// ErrTypeInvalidJobSpec: the spec cannot run here (quota above the host, memory under 6 MB…).
+	ErrTypeInvalidJobSpec = "InvalidJobSpec"
+	// ErrTypeImage: the image does not exist or the registry refused the credentials.
+	ErrTypeImage = "ImageUnavailable"
+)
+
+// Paths of a run's spec and start report, under the agent's token. The
+// server answers only for runs allocated to the token's spawn.
+const (
+	PathRunSpec    = "/v1/agent/runs/{run}/spec"
+	PathRunStarted = "/v1/agent/runs/{run}/started"
+)
+
+// RunPath fills a run path with the run's ID.
+func RunPath(path, runID string) string { return strings.Replace(path, "{run}", runID, 1) }
+
+// RunSpec is everything the agent needs to run one job run. It carries the
+// secrets (env values, registry password) and so travels only over this
+// authenticated HTTP call, never through Temporal.
+type RunSpec struct {
+	RunID, JobID, JobName, QueueName string
+	// Image is the image to run; for bash definitions the server's bash image.
+	Image string
+	// Registry is nil for anonymous pulls.
+	Registry *RegistryCredentials `json:",omitempty"`
+	// Command replaces the image's command (docker definitions).
+	Command []string
+	// Script is the bash script (bash definitions).
+	Script string
+	// Env is KEY=value: definition env, job overrides, then the injected DAESTRO_* variables.
+	Env []string
+	// CPUQuotaPct and MemoryMB are 0 when the job has no quotas.
+	CPUQuotaPct, MemoryMB int
+	Privileged            bool
+	// TimeoutSeconds is the execution timeout (0 = none).
+	TimeoutSeconds int
+}
+
+// RegistryCredentials authenticate an image pull.
+type RegistryCredentials struct {
+	ServerAddress, Username, Password string
+}
+
+// RunStartedRequest reports that the run's container exists and starts.
+type RunStartedRequest struct {
+	ContainerID string `json:"container_id"`
+}
+
+// Paths the agent ships a run's output to, under its token (fill them with
+// RunPath). The server takes output only for runs placed on the token's
+// spawn and answers 404 for any other run.
+const (
+	PathRunLogs    = "/v1/agent/runs/{run}/logs"
+	PathRunMetrics = "/v1/agent/runs/{run}/metrics"
+)
+
+// Bounds of one shipment. The executor batches far below them (500 lines,
+// about 1 MiB); they exist so a broken agent cannot make the server buffer
+// an unbounded body, and the agent's sink splits anything larger.
+const (
+	// MaxLogLines is the most lines one POST PathRunLogs carries.
+	MaxLogLines = 5000
+	// MaxLogTextBytes bounds the sum of the lines' text in one POST.
+	MaxLogTextBytes = 4 << 20
+	// MaxLogLineBytes bounds one line's text: the executor splits longer
+	// lines into Partial pieces of this size.
+	MaxLogLineBytes = 64 << 10
+	// MaxLogBodyBytes bounds the request body: MaxLogTextBytes of text plus
+	// room for JSON escaping and the other fields.
+	MaxLogBodyBytes = 16 << 20
+	// MaxMetricSamples is the most samples one POST PathRunMetrics carries.
+	MaxMetricSamples = 5000
+)
+
+// Log streams of a container.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
+
+// LogLine is one line of a run's output as the agent ships it. It is the
+// agent's side of the contract, kept apart from the user API's line
+// (domain.LogLine) so that each may grow without breaking older agents.
+type LogLine struct {
+	// Seq numbers the run's lines from 1 without gaps; a resent line keeps
+	// its Seq, which makes a resend harmless.
+	Seq int64 `json:"seq"`
+	// Stream is StreamStdout or StreamStderr.
+	Stream string `json:"stream"`
+	// Time is when the engine received the line.
+	Time time.Time `json:"time"`
+	// Text is the line without its newline, at most MaxLogLineBytes.
+	Text string `json:"text"`
+	// Partial means the line goes on in the next line of the same stream.
+	Partial bool `json:"partial"`
+}
+
+// LogsRequest is the body of POST PathRunLogs: lines in Seq order. An empty
+// list only asks for the acknowledgement.
+type LogsRequest struct {
+	// Lines are the batch.
+	Lines []LogLine `json:"lines"`
+}
+
+// LogsResponse acknowledges stored lines.
+type LogsResponse struct {
+	// AckedSeq is the highest N such that lines 1..N of the run are all
+	// stored: what the agent may forget. Lines above a gap are kept but not
+	// acknowledged until the gap is filled.
+	AckedSeq int64 `json:"acked_seq"`
+}
+
+// MetricSample is one CPU/memory sample of a run's container.
+type MetricSample struct {
+	// Time is when the engine took the sample; a resent sample keeps it,
+	// which makes a resend harmless.
+	Time time.Time `json:"time"`
+	// CPUPct is CPU use over the last interval, 100 = one core.
+	CPUPct float64 `json:"cpu_pct"`
+	// MemoryBytes is memory in use without the page cache.
+	MemoryBytes int64 `json:"memory_bytes"`
+}
+
+// MetricsRequest is the body of POST PathRunMetrics.
+type MetricsRequest struct {
+	// Samples are the batch, in any order.
+	Samples []MetricSample `json:"samples"`
+}
+
+// MetricsResponse acknowledges a batch of samples.
+type MetricsResponse struct {
+	// Stored is how many samples were new; resent ones are not counted.
+	Stored int `json:"stored"`
 }

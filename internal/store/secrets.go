@@ -40,6 +40,7 @@ var secretColumns = []struct{ table, column string }{
 	{"cloud_auths", "credentials"},
 	{"registry_auths", "password"},
 	{"job_definitions", "env"},
+	{"jobs", "env"},
 }
 
 // RotateSecrets re-encrypts every secret not sealed under the current master

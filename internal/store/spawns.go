@@ -20,10 +20,10 @@ import (
 )
 
 // spawnAllocation is the capacity held by the runs placed on spawn s, as a
-// LATERAL subquery yielding cpu_pct and memory_mb. Nothing is placed on
-// spawns yet: the jobs issue replaces it with the sum over the spawn's live
-// allocations, and every read of a spawn's capacity follows.
-const spawnAllocation = `(SELECT 0 AS cpu_pct, 0 AS memory_mb)`
+// LATERAL subquery yielding cpu_pct and memory_mb: every read of a spawn's
+// capacity follows the allocations table.
+const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, COALESCE(sum(al.memory_mb), 0)::int AS memory_mb
+	FROM allocations al WHERE al.compute_spawn_id = s.id)`
 
 // spawnSelect reads spawns with the names of their queue and environment
 // (deleted ones included: a spawn outlives both) and their allocation.

@@ -73,6 +73,13 @@ CREATE TABLE run_logs (
     at      timestamptz NOT NULL,
     line    text        NOT NULL,
     partial boolean     NOT NULL DEFAULT false,
+    -- True once every line 1..seq of the run is stored. The agent's
+    -- acknowledgement (the highest such seq) is then an index lookup
+    -- instead of a scan of the whole run per batch, and readers that page
+    -- by seq are shown only this prefix while the run lasts, so a line
+    -- that arrives late is never skipped. No index of its own: the primary
+    -- key's backward scan finds the top at once, as lines arrive in order.
+    contiguous boolean  NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, seq)
 );
 

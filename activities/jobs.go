@@ -1,0 +1,129 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"daestro/internal/domain"
+	"daestro/internal/store"
+)
+
+// Names shared by the dispatcher's activities and workflow. They live here
+// (not in workflows) because activities start and signal the dispatcher.
+const (
+	// DispatcherWorkflowName is the registered name of workflows.DispatcherWorkflow.
+	DispatcherWorkflowName = "DispatcherWorkflow"
+	// SignalDispatcherWake tells the dispatcher there may be work to place.
+	SignalDispatcherWake = "wake"
+	// SignalAllocationsChanged is SpawnWorkflow's signal with the spawn's allocation count.
+	SignalAllocationsChanged = "allocations-changed"
+)
+
+// DispatcherWorkflowID returns the ID of a project's dispatcher.
+func DispatcherWorkflowID(projectID string) string { return "dispatch/" + projectID }
+
+// DispatcherInput is the input of the dispatcher workflow.
+type DispatcherInput struct {
+	// ProjectID is the project whose runnable jobs the dispatcher places.
+	ProjectID string
+}
+
+// RunFields are the optional columns a state change also sets.
+type RunFields struct {
+	SpawnID     string
+	ContainerID string
+	ImageDigest string
+	ExitCode    *int
+	OOMKilled   bool
+	SystemNote  string
+	StartedAt   *time.Time
+}
+
+// SetJobRunStateInput is one state change of a job run.
+type SetJobRunStateInput struct {
+	RunID, State, Reason string
+	Fields               RunFields
+}
+
+// SetJobRunState writes a run's state (mirrored on its job) and an event.
+func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput) error {
+	f := in.Fields
+	sf := store.RunFields{ExitCode: f.ExitCode, StartedAt: f.StartedAt}
+	if f.SpawnID != "" {
+		sf.SpawnID = &f.SpawnID
+	}
+	if f.ContainerID != "" {
+		sf.ContainerID = &f.ContainerID
+	}
+	if f.ImageDigest != "" {
+		sf.ImageDigest = &f.ImageDigest
+	}
+	if f.OOMKilled {
+		sf.OOMKilled = &f.OOMKilled
+	}
+	if f.SystemNote != "" {
+		sf.SystemNote = &f.SystemNote
+	}
+	err := a.Store.SetJobRunState(ctx, in.RunID, in.State, in.Reason, sf)
+	if domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND {
+		// A run already final (cancelled from the API while the workflow was
+		// away) or gone: retrying cannot change that.
+		return temporal.NewNonRetryableApplicationError(err.Error(), "RunStateConflict", err)
+	}
+	return err
+}
+
+// LoadJobRunInput names the run.
+type LoadJobRunInput struct{ RunID string }
+
+// JobRunInfo is what JobWorkflow needs to know of its run: no secrets.
+type JobRunInfo struct {
+	JobID, ProjectID, QueueID, QueueName string
+	ScheduleAt                           *time.Time
+	TimeoutSeconds                       int
+	CPUQuotaPct, MemoryMB                int
+}
+
+// LoadJobRun reads the run's scheduling facts.
+func (a *Activities) LoadJobRun(ctx context.Context, in LoadJobRunInput) (JobRunInfo, error) {
+	r, err := a.Store.JobRunInfo(ctx, in.RunID)
+	if err != nil {
+		return JobRunInfo{}, err
+	}
+	return JobRunInfo(r), nil
+}
+
+// WakeDispatcherInput names the project.
+type WakeDispatcherInput struct{ ProjectID string }
+
+// WakeDispatcher signals the project's dispatcher, starting it when it is not running.
+func (a *Activities) WakeDispatcher(ctx context.Context, in WakeDispatcherInput) error {
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, DispatcherWorkflowID(in.ProjectID), SignalDispatcherWake, nil,
+		client.StartWorkflowOptions{ID: DispatcherWorkflowID(in.ProjectID), TaskQueue: a.ControlTaskQueue},
+		DispatcherWorkflowName, DispatcherInput(in))
+	if err != nil {
+		return fmt.Errorf("wake dispatcher of project %s: %w", in.ProjectID, err)
+	}
+	return nil
+}
+
+// ReleaseRunInput names the run whose capacity to give back.
+type ReleaseRunInput struct{ RunID, ProjectID string }
+
+// ReleaseRun frees the run's allocation (idempotent), tells its spawn how
+// many runs it still holds, and wakes the dispatcher to use the capacity.
+func (a *Activities) ReleaseRun(ctx context.Context, in ReleaseRunInput) error {
+	spawnID, remaining, err := a.Store.ReleaseAllocation(ctx, in.RunID)
+	if err != nil {
+		return err
+	}
+	if spawnID != "" {
+		// A spawn workflow that is gone has nothing to update.
+		_ = a.Temporal.SignalWorkflow(ctx, "spawn/"+spawnID, "", SignalAllocationsChanged, struct{ Count int }{remaining})
+	}
+	return a.WakeDispatcher(ctx, WakeDispatcherInput{ProjectID: in.ProjectID})
+}

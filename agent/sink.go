@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"daestro/agent/executor"
+	"daestro/internal/agentapi"
+)
+
+// HTTPSink ships a run's logs and metrics to the daestro server with the
+// spawn's agent token. Every error but a rejection is transient and the
+// executor retries it; a rejection (the server has no such run on this
+// spawn, or the token is no longer valid) wraps ErrRejected, which no retry
+// can change.
+type HTTPSink struct {
+	server *serverClient
+}
+
+var _ executor.Sink = (*HTTPSink)(nil)
+
+// NewHTTPSink returns a sink that ships to the server at serverURL,
+// authenticating with the spawn's agent token.
+func NewHTTPSink(serverURL, token string) *HTTPSink {
+	return newHTTPSink(newServerClient(serverURL, token))
+}
+
+// newHTTPSink ships through the agent's own server client.
+func newHTTPSink(c *serverClient) *HTTPSink { return &HTTPSink{server: c} }
+
+// logLineOverhead bounds the JSON of a line around its text (seq, stream,
+// time, partial, field names); with a worst case of 6 bytes of JSON per
+// byte of text ("\u0001") it keeps every request under MaxLogBodyBytes
+// without encoding a batch twice.
+const logLineOverhead = 160
+
+// ShipLogs sends lines in order, split into requests within the server's
+// bounds, and returns nil only once the server acknowledged every line up to
+// the last one: the executor moves its cursor past them on nil.
+func (s *HTTPSink) ShipLogs(ctx context.Context, runID string, lines []executor.LogLine) error {
+	path := agentapi.RunPath(agentapi.PathRunLogs, runID)
+	for len(lines) > 0 {
+		var (
+			chunk       []agentapi.LogLine
+			text, bytes int
+		)
+		for _, l := range lines {
+			t := wireText(l.Text)
+			cost := 6*len(t) + logLineOverhead
+			if len(chunk) > 0 && (len(chunk) == agentapi.MaxLogLines || text+len(t) > agentapi.MaxLogTextBytes ||
+				bytes+cost > agentapi.MaxLogBodyBytes) {
+				break
+			}
+			chunk = append(chunk, agentapi.LogLine{Seq: l.Seq, Stream: l.Stream, Time: l.Time, Text: t, Partial: l.Partial})
+			text, bytes = text+len(t), bytes+cost
+		}
+		first, last := chunk[0].Seq, chunk[len(chunk)-1].Seq
+		var ack agentapi.LogsResponse
+		if err := s.server.post(ctx, path, agentapi.LogsRequest{Lines: chunk}, &ack); err != nil {
+			return fmt.Errorf("ship log lines %d-%d of run %s: %w", first, last, runID, err)
+		}
+		if ack.AckedSeq < last {
+			// Lines before this batch are missing on the server. Moving the
+			// cursor on would lose them for good; failing makes a retried
+			// run re-read the container's log from the last real ack.
+			return fmt.Errorf("ship log lines %d-%d of run %s: the server holds lines 1-%d only, so earlier lines are missing", first, last, runID, ack.AckedSeq)
+		}
+		lines = lines[len(chunk):]
+	}
+	return nil
+}
+
+// wireText makes a line's text survive JSON within the server's bound:
+// encoding/json turns each invalid UTF-8 byte into a three-byte U+FFFD, which
+// could push a full-length piece over MaxLogLineBytes (and the server would
+// refuse the batch on every retry). Such a piece gets '?' instead, which
+// never lengthens it.
+func wireText(t string) string {
+	if utf8.ValidString(t) {
+		return t
+	}
+	if v := strings.ToValidUTF8(t, "\uFFFD"); len(v) <= agentapi.MaxLogLineBytes {
+		return v
+	}
+	return strings.ToValidUTF8(t, "?")
+}
+
+// ShipMetrics sends samples in requests within the server's bound.
+func (s *HTTPSink) ShipMetrics(ctx context.Context, runID string, samples []executor.Metric) error {
+	path := agentapi.RunPath(agentapi.PathRunMetrics, runID)
+	for len(samples) > 0 {
+		n := min(len(samples), agentapi.MaxMetricSamples)
+		batch := make([]agentapi.MetricSample, n)
+		for i, m := range samples[:n] {
+			batch[i] = agentapi.MetricSample{Time: m.Time, CPUPct: m.CPUPct, MemoryBytes: m.MemoryBytes}
+		}
+		if err := s.server.post(ctx, path, agentapi.MetricsRequest{Samples: batch}, nil); err != nil {
+			return fmt.Errorf("ship %d metric samples of run %s: %w", n, runID, err)
+		}
+		samples = samples[n:]
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package apiserver
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/agentapi"
+	"daestro/internal/domain"
+	"daestro/internal/store"
+)
+
+// Agent-facing run paths in gin's syntax.
+var (
+	pathAgentRunSpec    = ginPath(agentapi.PathRunSpec)
+	pathAgentRunStarted = ginPath(agentapi.PathRunStarted)
+)
+
+// ginPath turns agentapi's {run} into gin's :runId.
+func ginPath(p string) string { return agentapi.RunPath(p, ":runId") }
+
+// agentRunRoutes are the endpoints an agent uses while it runs a job.
+func (s *Server) agentRunRoutes(e *gin.Engine) {
+	e.GET(pathAgentRunSpec, s.requireAgentToken(false), s.agentRunSpec)
+	e.POST(pathAgentRunStarted, s.requireAgentToken(false), s.agentRunStarted)
+}
+
+// agentRun reads a run's spec and checks it belongs to the calling spawn: the
+// server hands secrets only to the agent the run was placed on.
+func (s *Server) agentRun(c *gin.Context) (domain.RunSpec, domain.AgentSession, bool) {
+	sess := agentSession(c)
+	runID := c.Param("runId")
+	spec, err := s.store.JobRunSpec(c.Request.Context(), runID)
+	if err == nil && (spec.ComputeSpawnID == nil || *spec.ComputeSpawnID != sess.SpawnID || spec.ProjectID != sess.ProjectID) {
+		err = domain.Errorf(domain.ENOTFOUND, "no run %s on compute spawn %s", runID, sess.SpawnID)
+	}
+	if err != nil {
+		writeError(c, err)
+		return spec, sess, false
+	}
+	return spec, sess, true
+}
+
+// agentRunSpec hands the agent everything it needs to run the run,
+// secrets included — the only way they reach an agent.
+func (s *Server) agentRunSpec(c *gin.Context) {
+	spec, sess, ok := s.agentRun(c)
+	if !ok {
+		return
+	}
+	if domain.JobStateIsFinal(spec.State) {
+		writeError(c, domain.Errorf(domain.ECONFLICT, "run %s is %s: there is nothing left to run", spec.RunID, spec.State))
+		return
+	}
+	ctx := c.Request.Context()
+	out := agentapi.RunSpec{
+		RunID: spec.RunID, JobID: spec.JobID, JobName: spec.JobName, QueueName: spec.JobQueueName,
+		Image: spec.Image, Command: spec.Command, Script: spec.Script, Privileged: spec.Privileged, TimeoutSeconds: spec.TimeoutSeconds,
+	}
+	if spec.CPUQuotaPct != nil && spec.MemoryMB != nil {
+		out.CPUQuotaPct, out.MemoryMB = *spec.CPUQuotaPct, *spec.MemoryMB
+	}
+	if spec.RegistryAuthID != nil {
+		ra, err := s.store.RegistryAuth(ctx, spec.ProjectID, *spec.RegistryAuthID)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		user, password, err := s.store.RegistryAuthSecret(ctx, spec.ProjectID, ra.ID)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		out.Registry = &agentapi.RegistryCredentials{ServerAddress: ra.RegistryURL, Username: user, Password: password}
+	}
+	sp, err := s.store.ComputeSpawn(ctx, sess.ProjectID, sess.SpawnID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out.Env = append(spec.Env, injectedEnv(spec, sp)...)
+	writeData(c, http.StatusOK, out)
+}
+
+// injectedEnv are the DAESTRO_* variables every job container gets (those
+// that apply: a self-hosted spawn has no cloud provider or instance type).
+func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
+	env := []string{
+		"DAESTRO_JOB_ID=" + spec.JobID,
+		"DAESTRO_JOB_RUN_ID=" + spec.RunID,
+		"DAESTRO_JOB_QUEUE_NAME=" + spec.JobQueueName,
+		"DAESTRO_COMPUTE_SPAWN_ID=" + sp.ID,
+		"DAESTRO_COMPUTE_ENV_NAME=" + sp.ComputeEnv.Name,
+	}
+	if sp.Kind == domain.SpawnKindSelfHosted {
+		env = append(env, "DAESTRO_CLOUD_PROVIDER=selfhosted")
+	}
+	return env
+}
+
+// agentRunStarted records that the run's container exists and is starting:
+// the job turns running. A run no longer starting (cancelling, finished) keeps its state.
+func (s *Server) agentRunStarted(c *gin.Context) {
+	spec, sess, ok := s.agentRun(c)
+	if !ok {
+		return
+	}
+	var in agentapi.RunStartedRequest
+	if err := bindAgentJSON(c, &in); err != nil {
+		writeError(c, err)
+		return
+	}
+	if spec.State == "starting" {
+		err := s.store.SetJobRunState(c.Request.Context(), spec.RunID, "running", "container started on compute spawn "+sess.SpawnID,
+			store.RunFields{ContainerID: &in.ContainerID})
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	writeData(c, http.StatusOK, gin.H{"run_id": spec.RunID})
+}

@@ -1,0 +1,317 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/agentapi"
+	"daestro/internal/domain"
+)
+
+// Following a run's logs. Notifications wake a follower at once; the
+// re-check catches what they cannot (the run finishing, a lost listening
+// connection), and the keep-alive stops proxies from closing a quiet stream.
+const (
+	logFollowRecheck   = time.Second
+	logFollowKeepAlive = 15 * time.Second
+)
+
+// runOutputRoutes registers where agents ship a run's output (agent token)
+// and where users read it (API key, under the job).
+func (s *Server) runOutputRoutes(e *gin.Engine, v1 *gin.RouterGroup) {
+	// Output of a spawn being terminated is still taken: its runs flush
+	// their last lines then, and they are the lines a user looks for.
+	e.POST(ginPath(agentapi.PathRunLogs), s.requireAgentToken(true), s.agentShipLogs)
+	e.POST(ginPath(agentapi.PathRunMetrics), s.requireAgentToken(true), s.agentShipMetrics)
+	v1.GET("/jobs/:id/logs", s.jobLogs)
+	v1.GET("/jobs/:id/metrics", s.jobMetrics)
+}
+
+// agentShipLogs stores a batch of a run's lines and acknowledges them.
+func (s *Server) agentShipLogs(c *gin.Context) {
+	var in agentapi.LogsRequest
+	if err := bindAgentBody(c, &in, agentapi.MaxLogBodyBytes); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := validateLogBatch(in); err != nil {
+		writeError(c, err)
+		return
+	}
+	acked, err := s.store.AppendRunLogs(c.Request.Context(), agentSession(c).SpawnID, c.Param("runId"), in.Lines)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, agentapi.LogsResponse{AckedSeq: acked})
+}
+
+// agentShipMetrics stores a batch of a run's samples.
+func (s *Server) agentShipMetrics(c *gin.Context) {
+	var in agentapi.MetricsRequest
+	if err := bindAgentBody(c, &in, maxBodyBytes); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := validateMetricBatch(in); err != nil {
+		writeError(c, err)
+		return
+	}
+	n, err := s.store.AppendRunMetrics(c.Request.Context(), agentSession(c).SpawnID, c.Param("runId"), in.Samples)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, agentapi.MetricsResponse{Stored: n})
+}
+
+// bindAgentBody is bindAgentJSON with a bound of its own: a log batch is
+// larger than any other request.
+func bindAgentBody(c *gin.Context, v any, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return domain.Errorf(domain.EINVALID, "request body is larger than %d bytes: ship fewer lines at once", limit)
+		}
+		return domain.Errorf(domain.EINVALID, "cannot read request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return domain.Errorf(domain.EINVALID, "request body is empty: send a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+func validateLogBatch(in agentapi.LogsRequest) error {
+	if in.Lines == nil {
+		return domain.Errorf(domain.EINVALID, "lines: is required (an array of log lines; an empty one asks only for the acknowledgement)")
+	}
+	if len(in.Lines) > agentapi.MaxLogLines {
+		return domain.Errorf(domain.EINVALID, "lines: a batch of %d lines; the limit is %d: ship them in smaller batches", len(in.Lines), agentapi.MaxLogLines)
+	}
+	total := 0
+	for i, l := range in.Lines {
+		switch {
+		case l.Seq < 1:
+			return domain.Errorf(domain.EINVALID, "lines[%d].seq: is %d; lines are numbered from 1", i, l.Seq)
+		case l.Stream != agentapi.StreamStdout && l.Stream != agentapi.StreamStderr:
+			return domain.Errorf(domain.EINVALID, "lines[%d].stream: %q is not a stream: use %s or %s", i, l.Stream, agentapi.StreamStdout, agentapi.StreamStderr)
+		case l.Time.IsZero():
+			return domain.Errorf(domain.EINVALID, "lines[%d].time: is required (RFC 3339)", i)
+		case len(l.Text) > agentapi.MaxLogLineBytes:
+			return domain.Errorf(domain.EINVALID, "lines[%d].text: is %d bytes long; the limit is %d: split it into partial lines", i, len(l.Text), agentapi.MaxLogLineBytes)
+		}
+		total += len(l.Text)
+	}
+	if total > agentapi.MaxLogTextBytes {
+		return domain.Errorf(domain.EINVALID, "lines: the batch carries %d bytes of text; the limit is %d: ship them in smaller batches", total, agentapi.MaxLogTextBytes)
+	}
+	return nil
+}
+
+func validateMetricBatch(in agentapi.MetricsRequest) error {
+	if in.Samples == nil {
+		return domain.Errorf(domain.EINVALID, "samples: is required (an array of samples)")
+	}
+	if len(in.Samples) > agentapi.MaxMetricSamples {
+		return domain.Errorf(domain.EINVALID, "samples: a batch of %d samples; the limit is %d: ship them in smaller batches", len(in.Samples), agentapi.MaxMetricSamples)
+	}
+	for i, m := range in.Samples {
+		switch {
+		case m.Time.IsZero():
+			return domain.Errorf(domain.EINVALID, "samples[%d].time: is required (RFC 3339)", i)
+		case m.CPUPct < 0:
+			return domain.Errorf(domain.EINVALID, "samples[%d].cpu_pct: is %g; it cannot be negative", i, m.CPUPct)
+		case m.MemoryBytes < 0:
+			return domain.Errorf(domain.EINVALID, "samples[%d].memory_bytes: is %d; it cannot be negative", i, m.MemoryBytes)
+		}
+	}
+	return nil
+}
+
+// jobLogs answers a page of a run's lines, or with follow=true streams them
+// as Server-Sent Events until the run has finished.
+func (s *Server) jobLogs(c *gin.Context) {
+	q, err := domain.ParseLogQuery(c.Query("after_seq"), c.Query("limit"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	follow := false
+	if v := c.Query("follow"); v != "" {
+		if follow, err = strconv.ParseBool(v); err != nil {
+			writeError(c, domain.Errorf(domain.EINVALID, "follow: %q must be true or false", v))
+			return
+		}
+	}
+	runID, err := s.store.JobRunForOutput(c.Request.Context(), project(c).ID, c.Param("id"), c.Query("run"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if !follow {
+		page, err := s.store.ReadRunLogs(c.Request.Context(), runID, q)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		writeData(c, http.StatusOK, page)
+		return
+	}
+	// An EventSource that reconnects says where it got to.
+	if id := c.GetHeader("Last-Event-ID"); id != "" {
+		if seq, err := strconv.ParseInt(id, 10, 64); err == nil && seq > q.AfterSeq {
+			q.AfterSeq = seq
+		}
+	}
+	s.followRunLogs(c, runID, q)
+}
+
+// followRunLogs streams the run's lines after q.AfterSeq as they are
+// stored: `event: line` per line (id = seq, data = the line), then
+// `event: end` once the run has finished and every line was sent. The
+// client going away cancels the request's context, which ends it.
+func (s *Server) followRunLogs(c *gin.Context, runID string, q domain.LogQuery) {
+	ctx := c.Request.Context()
+	// Subscribed before the first read, so no batch falls between the two.
+	sub := s.store.SubscribeRunLogs(ctx, runID)
+	defer sub.Close()
+	page, err := s.store.ReadRunLogs(ctx, runID, q)
+	if err != nil {
+		writeError(c, err) // nothing streamed yet: the envelope still fits
+		return
+	}
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx would otherwise hold the stream back
+	c.Status(http.StatusOK)
+	c.Writer.WriteHeaderNow()
+	c.Writer.Flush()
+
+	recheck := time.NewTicker(logFollowRecheck)
+	defer recheck.Stop()
+	keepAlive := time.NewTicker(logFollowKeepAlive)
+	defer keepAlive.Stop()
+	shutdown := serverShutdown(c)
+	for {
+		for _, l := range page.Lines {
+			if err := writeEvent(c.Writer, "line", strconv.FormatInt(l.Seq, 10), l); err != nil {
+				return
+			}
+		}
+		q.AfterSeq = page.NextAfterSeq
+		if page.RunFinished && len(page.Lines) < q.Limit {
+			_ = writeEvent(c.Writer, "end", "", gin.H{"run_id": runID, "next_after_seq": q.AfterSeq, "run_finished": true})
+			c.Writer.Flush()
+			return
+		}
+		c.Writer.Flush()
+		if len(page.Lines) < q.Limit {
+			if !waitForLines(c, shutdown, sub.C, recheck.C, keepAlive.C) {
+				return
+			}
+		}
+		if page, err = s.store.ReadRunLogs(ctx, runID, q); err != nil {
+			if ctx.Err() == nil {
+				logger(c).Error("follow run logs", "run_id", runID, "error", err)
+				_ = writeEvent(c.Writer, "error", "", gin.H{"message": domain.ErrorMessage(err)})
+				c.Writer.Flush()
+			}
+			return
+		}
+	}
+}
+
+// waitForLines waits for a reason to read again, keeping the stream alive
+// meanwhile; false means the client is gone or the server stops.
+func waitForLines(c *gin.Context, shutdown, wake <-chan struct{}, recheck, keepAlive <-chan time.Time) bool {
+	for {
+		select {
+		case <-c.Request.Context().Done():
+			return false
+		case <-shutdown:
+			// Without an end event: the client's EventSource reconnects,
+			// to another server, after its Last-Event-ID.
+			return false
+		case <-wake:
+			return true
+		case <-recheck:
+			return true
+		case <-keepAlive:
+			// A comment line: EventSource ignores it, proxies see traffic.
+			if _, err := io.WriteString(c.Writer, ": keep-alive\n\n"); err != nil {
+				return false
+			}
+			c.Writer.Flush()
+		}
+	}
+}
+
+// shutdownSignals holds, per http.Server, the channel its graceful shutdown
+// closes. A graceful shutdown waits for every request to end, and a
+// follower would otherwise hold it for the whole grace period; the request
+// carries its http.Server, so followers need nothing of Serve.
+var shutdownSignals sync.Map // *http.Server → chan struct{}; a server closed without Shutdown keeps its entry
+
+// serverShutdown returns a channel closed when the server serving c starts
+// shutting down (nil, never closed, when c has no http.Server).
+func serverShutdown(c *gin.Context) <-chan struct{} {
+	srv, ok := c.Request.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return nil
+	}
+	ch := make(chan struct{})
+	if prev, loaded := shutdownSignals.LoadOrStore(srv, ch); loaded {
+		return prev.(chan struct{})
+	}
+	srv.RegisterOnShutdown(func() {
+		shutdownSignals.Delete(srv)
+		close(ch)
+	})
+	return ch
+}
+
+// writeEvent writes one Server-Sent Event with data as JSON; JSON has no
+// raw newlines, so it is always a single data line.
+func writeEvent(w io.Writer, event, id string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "event: %s\n", event)
+	if id != "" {
+		fmt.Fprintf(&b, "id: %s\n", id)
+	}
+	fmt.Fprintf(&b, "data: %s\n\n", raw)
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// jobMetrics answers every CPU/memory sample of a run with their summary.
+func (s *Server) jobMetrics(c *gin.Context) {
+	runID, err := s.store.JobRunForOutput(c.Request.Context(), project(c).ID, c.Param("id"), c.Query("run"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	m, err := s.store.RunMetrics(c.Request.Context(), runID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, m)
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"daestro/activities"
+	"daestro/internal/testenv"
+)
+
+// waitJob polls the client API until the job reaches a final state.
+func (s *e2e) waitJob(id string, within time.Duration) map[string]any {
+	var job map[string]any
+	require.Eventually(s.t, func() bool {
+		_, job = s.call(http.MethodGet, "/v1/client/job/"+id, nil)
+		switch job["state"] {
+		case "completed", "failed", "timeout", "cancelled", "error":
+			return true
+		}
+		return false
+	}, within, 250*time.Millisecond, "job %s never finished; last: %v", id, job)
+	return job
+}
+
+// A job submitted through Daestro's client API runs as a container on a
+// self-hosted agent, and its outcome and logs come back — the product's
+// whole path, with every process as a user runs it.
+func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+	ar := s.startAgent(image)
+	s.waitIdle(ar.spawnID)
+	t.Cleanup(func() {
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
+	})
+
+	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
+		"name": "greet", "type": "docker", "image": testenv.TestImage(),
+		"command":       []string{"sh", "-c", "echo hello Param::who; echo job=$DAESTRO_JOB_ID; echo secret=$TOKEN; exit Param::code"},
+		"parameters":    map[string]string{"who": "world", "code": "0"},
+		"env":           map[string]any{"TOKEN": map[string]any{"value": "s3cr3t-value", "sensitive": true}},
+		"cpu_quota_pct": 50, "memory_mb": 64, "timeout_seconds": 60,
+	})
+	require.Equal(t, http.StatusCreated, status, def)
+
+	status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{
+		"job_definition": "e2e::greet", "job_queue": "e2e::etl",
+		"container_cmd_parameter": map[string]string{"who": "daestro"},
+	})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	jobID := sub["id"].(string)
+	job := s.waitJob(jobID, 120*time.Second)
+	assert.Equal(t, "completed", job["state"], "%v", job)
+
+	status, logs := s.call(http.MethodGet, "/v1/jobs/"+jobID+"/logs", nil)
+	require.Equal(t, http.StatusOK, status, logs)
+	var text []string
+	for _, l := range logs["lines"].([]any) {
+		text = append(text, l.(map[string]any)["text"].(string))
+	}
+	assert.Equal(t, []string{"hello daestro", "job=" + jobID, "secret=s3cr3t-value"}, text, "every line, in order; params substituted; env injected")
+
+	// A failing command fails the job with its exit code.
+	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
+		"job_definition": "e2e::greet", "job_queue": "e2e::etl", "container_cmd_parameter": map[string]string{"code": "3"},
+	})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	job = s.waitJob(sub["id"].(string), 120*time.Second)
+	assert.Equal(t, "failed", job["state"])
+	assert.Contains(t, fmt.Sprint(job["system_note"]), "3")
+
+	// A cancel reaches a running container.
+	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
+		"job_definition": "e2e::greet", "job_queue": "e2e::etl", "container_cmd": []string{"sleep", "300"},
+	})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	id := sub["id"].(string)
+	require.Eventually(t, func() bool {
+		_, j := s.call(http.MethodGet, "/v1/client/job/"+id, nil)
+		return j["state"] == "running"
+	}, 90*time.Second, 250*time.Millisecond)
+	status, body := s.call(http.MethodPost, "/v1/client/job/"+id+"/cancel", nil)
+	require.Equal(t, http.StatusAccepted, status, body)
+	job = s.waitJob(id, 60*time.Second)
+	assert.Equal(t, "cancelled", job["state"])
+	_, detail := s.call(http.MethodGet, "/v1/jobs/"+id, nil)
+	runs, _ := detail["runs"].([]any)
+	require.NotEmpty(t, runs, "%v", detail)
+	runID := runs[0].(map[string]any)["id"].(string)
+	require.Eventually(t, func() bool {
+		return docker(t, "ps", "-a", "--filter", "name=daestro-run-"+runID, "--format", "{{.Names}}") == ""
+	}, 30*time.Second, 500*time.Millisecond, "the cancelled run's container is removed")
+}
+
+// projectID is the key's project.
+func (s *e2e) projectID() string {
+	_, p := s.call(http.MethodGet, "/v1/project", nil)
+	return p["id"].(string)
+}

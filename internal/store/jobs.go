@@ -1,0 +1,577 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"daestro/internal/domain"
+)
+
+// jobSelect reads jobs with the names of their queue and definition (deleted
+// ones included: a job outlives both) and the attempt of the current run.
+const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id, q.name, d.id, d.name, d.version,
+		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0), j.runnable_at,
+		j.pending_reason, j.pending_detail, j.created_at, j.updated_at
+	FROM jobs j
+	JOIN job_queues q ON q.id = j.job_queue_id
+	JOIN job_definitions d ON d.id = j.job_definition_id
+	LEFT JOIN job_runs r ON r.id = j.current_run_id`
+
+const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, system_note, created_at, started_at, finished_at`
+
+// jobRandomNameTries bounds the retries of a random name that clashed. With
+// millions of names a second clash in a row means something else is wrong.
+const jobRandomNameTries = 5
+
+func jobNotFound(id string) error {
+	return domain.Errorf(domain.ENOTFOUND, "no job with id %q in this project", id)
+}
+
+func jobRunNotFound(id string) error {
+	return domain.Errorf(domain.ENOTFOUND, "no job run with id %q", id)
+}
+
+// jobRow scans one row of jobSelect and opens the job's env overrides.
+func (s *Store) jobRow(row pgx.CollectableRow) (domain.Job, error) {
+	var (
+		j                    domain.Job
+		env                  []byte
+		currentRun           *string
+		pendReason, pendNote string
+	)
+	err := row.Scan(&j.ID, &j.Name, &j.State, &j.SystemNote, &j.ScheduleAt, &j.JobQueue.ID, &j.JobQueue.Name,
+		&j.JobDefinition.ID, &j.JobDefinition.Name, &j.JobDefinition.Version,
+		&j.Command, &j.Parameters, &env, &j.CronJobID, &currentRun, &j.Attempt, &j.RunnableAt,
+		&pendReason, &pendNote, &j.CreatedAt, &j.UpdatedAt)
+	if err != nil {
+		return j, err
+	}
+	if currentRun != nil {
+		j.CurrentRunID = *currentRun
+	}
+	if j.Command == nil {
+		j.Command = []string{}
+	}
+	if j.Parameters == nil {
+		j.Parameters = map[string]string{}
+	}
+	if j.State == domain.JobRunnable {
+		p := domain.PendingQueued
+		if pendReason != "" {
+			p = domain.PendingReason{Reason: pendReason, Detail: pendNote}
+		}
+		j.Pending = &p
+	}
+	j.Env, err = s.openJobEnv(env, j.ID)
+	return j, err
+}
+
+// sealJobEnv encrypts a job's env overrides as one value, like a
+// definition's env: which variables a job sets is the user's business too.
+func (s *Store) sealJobEnv(env domain.Env, id string) ([]byte, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	// The plain map type, because domain.Env's own JSON hides sensitive values.
+	plain, err := json.Marshal(map[string]domain.EnvVar(env))
+	if err != nil {
+		return nil, err
+	}
+	return s.seal(plain, "jobs", "env", id)
+}
+
+func (s *Store) openJobEnv(sealed []byte, id string) (domain.Env, error) {
+	env := domain.Env{}
+	if sealed == nil {
+		return env, nil
+	}
+	plain, err := s.open(sealed, "jobs", "env", id)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]domain.EnvVar
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return nil, fmt.Errorf("job %s env: %w", id, err)
+	}
+	for k, v := range m {
+		env[k] = v
+	}
+	return env, nil
+}
+
+// SubmitJob submits a job in one transaction: it resolves the definition
+// and the queue (FOR SHARE, so neither is deleted or disabled before the job
+// row exists), fills the command's placeholders, writes the job (state
+// submitted), its first run and its first event, then calls start (which
+// starts the JobWorkflow) before committing. When start fails nothing is
+// written; when the commit fails after start succeeded the caller must stop
+// the workflow it started.
+func (s *Store) SubmitJob(ctx context.Context, projectID string, in domain.SubmitJob, start func(jobID, runID string) error) (domain.Job, error) {
+	var out domain.Job
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		def, err := s.resolveJobDefinition(ctx, tx, projectID, in.DefinitionRef(), "FOR SHARE")
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return domain.Errorf(domain.EINVALID, "job_definition: %s", domain.ErrorMessage(err))
+		}
+		if err != nil {
+			return err
+		}
+		queue, err := s.submittableQueue(ctx, tx, projectID, in.QueueName)
+		if err != nil {
+			return err
+		}
+		command, err := domain.EffectiveCommand(def, in)
+		if err != nil {
+			return err
+		}
+		via := in.Via
+		if via == "" {
+			via = "API"
+		}
+		jobID, runID := NewID(), NewID()
+		if err := s.insertJob(ctx, tx, projectID, jobID, runID, queue, def.ID, command, in); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, 1, $4)`,
+			runID, jobID, projectID, domain.JobSubmitted); err != nil {
+			return err
+		}
+		if err := insertJobEvent(ctx, tx, jobID, runID, domain.JobSubmitted, "submitted via "+via); err != nil {
+			return err
+		}
+		if out, err = s.job(ctx, tx, projectID, jobID, ""); err != nil {
+			return err
+		}
+		return start(jobID, runID)
+	})
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return out, nil
+}
+
+// submittableQueue finds the live queue name refers to and holds it (FOR
+// SHARE) so it cannot be disabled or deleted until the job row exists;
+// a disabled queue is refused with what to do about it.
+func (s *Store) submittableQueue(ctx context.Context, tx pgx.Tx, projectID, name string) (domain.JobQueue, error) {
+	rows, err := tx.Query(ctx, `SELECT `+jobQueueCols+` FROM job_queues
+		WHERE project_id = $1 AND name = $2 AND deleted_at IS NULL FOR SHARE`, projectID, name)
+	if err != nil {
+		return domain.JobQueue{}, err
+	}
+	q, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	if isNoRows(err) {
+		return q, domain.Errorf(domain.EINVALID, "job_queue: no job queue named '%s' in this project", name)
+	}
+	if err != nil {
+		return q, err
+	}
+	if !q.Enabled {
+		return q, domain.Errorf(domain.EINVALID, "job queue '%s' is disabled: add a compute environment and enable it", q.Name)
+	}
+	return q, nil
+}
+
+// insertJob writes the job row. A name the client chose that is taken is
+// ECONFLICT; a random one that clashes is drawn again, inside a savepoint so
+// the failed insert does not abort the transaction.
+func (s *Store) insertJob(ctx context.Context, tx pgx.Tx, projectID, jobID, runID string, queue domain.JobQueue, defID string,
+	command []string, in domain.SubmitJob) error {
+	env, err := s.sealJobEnv(in.Env, jobID)
+	if err != nil {
+		return err
+	}
+	cmdJSON, err := json.Marshal(command)
+	if err != nil {
+		return err
+	}
+	params, err := json.Marshal(in.Parameters)
+	if err != nil {
+		return err
+	}
+	name := in.Name
+	for try := 1; ; try++ {
+		if in.Name == "" {
+			name = domain.RandomJobName()
+		}
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			_, err := sp.Exec(ctx, `INSERT INTO jobs (id, project_id, job_queue_id, job_definition_id, name, state,
+					schedule_at, command, parameters, env, current_run_id, cron_job_id)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				jobID, projectID, queue.ID, defID, name, domain.JobSubmitted, in.ScheduleAt, cmdJSON, params, env, runID, in.CronJobID)
+			return err
+		})
+		switch {
+		case err == nil:
+			return nil
+		case !isUniqueViolation(err):
+			return err
+		case in.Name != "":
+			return domain.Errorf(domain.ECONFLICT, "a job named '%s' already exists in job queue '%s': choose another name, or leave name out for a random one",
+				name, queue.Name)
+		case try == jobRandomNameTries:
+			return fmt.Errorf("no free random job name in queue %s after %d tries: %w", queue.ID, try, err)
+		}
+	}
+}
+
+func insertJobEvent(ctx context.Context, q querier, jobID, runID, state, reason string) error {
+	_, err := q.Exec(ctx, `INSERT INTO job_events (job_id, run_id, state, reason) VALUES ($1, $2, $3, $4)`, jobID, runID, state, reason)
+	return err
+}
+
+// Job returns one of the project's jobs.
+func (s *Store) Job(ctx context.Context, projectID, id string) (domain.Job, error) {
+	return s.job(ctx, s.Pool, projectID, id, "")
+}
+
+// job reads a job on q; lock is "" or a locking clause for the job row.
+func (s *Store) job(ctx context.Context, q querier, projectID, id, lock string) (domain.Job, error) {
+	if !validUUID(id) {
+		return domain.Job{}, jobNotFound(id)
+	}
+	if lock != "" {
+		lock += " OF j"
+	}
+	rows, err := q.Query(ctx, jobSelect+` WHERE j.project_id = $1 AND j.id = $2 `+lock, projectID, id)
+	if err != nil {
+		return domain.Job{}, err
+	}
+	j, err := pgx.CollectExactlyOneRow(rows, s.jobRow)
+	if isNoRows(err) {
+		return j, jobNotFound(id)
+	}
+	return j, err
+}
+
+// JobDetail returns a job with every run (by attempt) and every state
+// change (oldest first).
+func (s *Store) JobDetail(ctx context.Context, projectID, id string) (domain.JobDetail, error) {
+	var d domain.JobDetail
+	// One snapshot, so the runs and events agree with the job row.
+	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		j, err := s.job(ctx, tx, projectID, id, "")
+		if err != nil {
+			return err
+		}
+		d.Job = j
+		rows, err := tx.Query(ctx, `SELECT `+jobRunCols+` FROM job_runs WHERE job_id = $1 ORDER BY attempt`, j.ID)
+		if err != nil {
+			return err
+		}
+		if d.Runs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.JobRun]); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT state, reason, run_id, at FROM job_events WHERE job_id = $1 ORDER BY id`, j.ID)
+		if err != nil {
+			return err
+		}
+		d.Events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.JobEvent])
+		return err
+	})
+	if d.Runs == nil {
+		d.Runs = []domain.JobRun{}
+	}
+	if d.Events == nil {
+		d.Events = []domain.JobEvent{}
+	}
+	return d, err
+}
+
+// ListJobs returns one page of the project's jobs matching f, newest first
+// (IDs are UUID v7, so their order is submission order).
+func (s *Store) ListJobs(ctx context.Context, projectID string, f domain.JobFilter, page domain.PageRequest) (domain.Page[domain.Job], error) {
+	var queueID *string
+	if f.JobQueueID != "" {
+		queueID = &f.JobQueueID
+	}
+	states := f.States
+	if states == nil {
+		states = []string{}
+	}
+	rows, err := s.Pool.Query(ctx, jobSelect+`
+		WHERE j.project_id = $1
+			AND ($2::uuid IS NULL OR j.job_queue_id = $2)
+			AND (cardinality($3::text[]) = 0 OR j.state = ANY($3))
+			AND ($4 = '' OR d.name = $4) AND ($5 = 0 OR d.version = $5)
+			AND ($6::timestamptz IS NULL OR j.created_at > $6)
+			AND ($7::timestamptz IS NULL OR j.created_at < $7)
+			AND ($8 = '' OR starts_with(j.name, $8))
+			AND ($9 = '' OR j.id < $9::uuid)
+		ORDER BY j.id DESC LIMIT $10`,
+		projectID, queueID, states, f.DefinitionName, f.DefinitionVersion, f.CreatedAfter, f.CreatedBefore, f.NamePrefix,
+		page.After, page.Limit+1)
+	if err != nil {
+		return domain.Page[domain.Job]{}, err
+	}
+	items, err := pgx.CollectRows(rows, s.jobRow)
+	if err != nil {
+		return domain.Page[domain.Job]{}, err
+	}
+	return domain.NewPage(items, page, func(j domain.Job) string { return j.ID }), nil
+}
+
+// ResubmitJob starts a new run of a finished job (attempt n+1, state
+// submitted) with the same definition version, queue, command and
+// overrides, and calls start (which starts the next run of the job's
+// workflow) before committing, as SubmitJob does. A job still queued or
+// running is ECONFLICT, and so is one whose definition version was deleted
+// or whose queue was deleted or disabled since.
+func (s *Store) ResubmitJob(ctx context.Context, projectID, id string, start func(jobID, runID string) error) (domain.Job, error) {
+	var out domain.Job
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if !validUUID(id) {
+			return jobNotFound(id)
+		}
+		// Definition and queue first, in SubmitJob's order, then the job row.
+		var defID, queueID string
+		if err := tx.QueryRow(ctx, `SELECT job_definition_id, job_queue_id FROM jobs WHERE project_id = $1 AND id = $2`,
+			projectID, id).Scan(&defID, &queueID); err != nil {
+			if isNoRows(err) {
+				return jobNotFound(id)
+			}
+			return err
+		}
+		var (
+			defName    string
+			defVersion int
+			defDeleted bool
+		)
+		if err := tx.QueryRow(ctx, `SELECT name, version, deleted_at IS NOT NULL FROM job_definitions WHERE id = $1 FOR SHARE`, defID).
+			Scan(&defName, &defVersion, &defDeleted); err != nil {
+			return err
+		}
+		var (
+			queueName               string
+			queueEnabled, queueGone bool
+		)
+		if err := tx.QueryRow(ctx, `SELECT name, enabled, deleted_at IS NOT NULL FROM job_queues WHERE id = $1 FOR SHARE`, queueID).
+			Scan(&queueName, &queueEnabled, &queueGone); err != nil {
+			return err
+		}
+		j, err := s.job(ctx, tx, projectID, id, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		switch {
+		case !domain.JobStateIsFinal(j.State):
+			return domain.Errorf(domain.ECONFLICT, "job %s is %s: only a finished job can be resubmitted; cancel it first or wait until it ends", j.ID, j.State)
+		case defDeleted:
+			return domain.Errorf(domain.ECONFLICT, "job %s ran job definition '%s', which was deleted: submit a new job with another version",
+				j.ID, domain.FormatDefinitionRef(defName, defVersion))
+		case queueGone:
+			return domain.Errorf(domain.ECONFLICT, "job %s ran in job queue '%s', which was deleted: submit a new job to another queue", j.ID, queueName)
+		case !queueEnabled:
+			return domain.Errorf(domain.ECONFLICT, "job queue '%s' is disabled: add a compute environment and enable it", queueName)
+		}
+		runID := NewID()
+		attempt := j.Attempt + 1
+		if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, $4, $5)`,
+			runID, j.ID, projectID, attempt, domain.JobSubmitted); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, current_run_id = $3, system_note = '', runnable_at = NULL,
+				pending_reason = '', pending_detail = '', updated_at = now() WHERE id = $1`, j.ID, domain.JobSubmitted, runID); err != nil {
+			return err
+		}
+		if err := insertJobEvent(ctx, tx, j.ID, runID, domain.JobSubmitted, fmt.Sprintf("resubmitted via API (attempt %d)", attempt)); err != nil {
+			return err
+		}
+		if out, err = s.job(ctx, tx, projectID, j.ID, ""); err != nil {
+			return err
+		}
+		return start(j.ID, runID)
+	})
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return out, nil
+}
+
+// CancelJobWithoutWorkflow records the end of a job whose workflow is gone
+// (terminated by an operator, or lost with the namespace): nothing else will
+// ever move it, so its current run becomes cancelled with reason. A job that
+// meanwhile finished or is no longer cancellable is ECONFLICT with its state.
+func (s *Store) CancelJobWithoutWorkflow(ctx context.Context, projectID, id, reason string) (domain.Job, error) {
+	j, err := s.Job(ctx, projectID, id)
+	if err != nil {
+		return j, err
+	}
+	err = s.setJobRunState(ctx, j.CurrentRunID, domain.JobCancelled, reason, RunFields{}, func(current string) error {
+		if !domain.JobStateIsCancellable(current) {
+			return domain.JobNotCancellable(j.ID, current)
+		}
+		return nil
+	})
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return s.Job(ctx, projectID, id)
+}
+
+// RunFields are the facts a run's state change may carry; nil fields are
+// left as they are, so a retried write changes nothing.
+type RunFields struct {
+	// SpawnID is the compute spawn the run was placed on.
+	SpawnID *string
+	// ContainerID is the run's container on that spawn.
+	ContainerID *string
+	// ImageDigest identifies the exact image that ran.
+	ImageDigest *string
+	// ExitCode is the container's exit status.
+	ExitCode *int
+	// OOMKilled is the kernel's report that the container hit its memory limit.
+	OOMKilled *bool
+	// StartedAt and FinishedAt are the container's times. Without them, the
+	// first running state stamps started_at and a final state finished_at
+	// with the database's clock.
+	StartedAt, FinishedAt *time.Time
+	// SystemNote is daestro's sentence about the run ("exceeded execution
+	// timeout of 30s"); the job shows its current run's.
+	SystemNote *string
+}
+
+// SetJobRunState moves a run to state with reason and fields, in one
+// transaction: the run row, the job row when the run is the job's current
+// one (state, system note; runnable also stamps runnable_at, leaving it
+// clears the pending reason) and a job_events row. It is idempotent: when the
+// run already is in state, only the fields are applied and no event is
+// written. A run in a final state keeps it: another state is ECONFLICT,
+// which a caller should treat as permanent.
+func (s *Store) SetJobRunState(ctx context.Context, runID, state, reason string, fields RunFields) error {
+	return s.setJobRunState(ctx, runID, state, reason, fields, nil)
+}
+
+// setJobRunState is SetJobRunState with check, which may refuse the change
+// given the run's current state (under the row locks).
+func (s *Store) setJobRunState(ctx context.Context, runID, state, reason string, f RunFields, check func(current string) error) error {
+	if !validUUID(runID) {
+		return jobRunNotFound(runID)
+	}
+	if err := domain.ValidateJobState("state", state); err != nil {
+		return err
+	}
+	if f.SpawnID != nil && !validUUID(*f.SpawnID) {
+		return domain.Errorf(domain.EINVALID, "spawn id %q is not a compute spawn id", *f.SpawnID)
+	}
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// The job row is locked before the run, the order every writer of
+		// both follows (submit and resubmit write the job first).
+		var jobID string
+		if err := tx.QueryRow(ctx, `SELECT job_id FROM job_runs WHERE id = $1`, runID).Scan(&jobID); err != nil {
+			if isNoRows(err) {
+				return jobRunNotFound(runID)
+			}
+			return err
+		}
+		var currentRun *string
+		if err := tx.QueryRow(ctx, `SELECT current_run_id FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&currentRun); err != nil {
+			return err
+		}
+		var current string
+		if err := tx.QueryRow(ctx, `SELECT state FROM job_runs WHERE id = $1 FOR UPDATE`, runID).Scan(&current); err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(current); err != nil {
+				return err
+			}
+		}
+		changed := current != state
+		if changed && domain.JobStateIsFinal(current) {
+			return domain.Errorf(domain.ECONFLICT, "job run %s is already %s: a finished run's state does not change", runID, current)
+		}
+		var note string
+		if err := tx.QueryRow(ctx, `UPDATE job_runs SET state = $2,
+				compute_spawn_id = coalesce($3, compute_spawn_id),
+				container_id = coalesce($4, container_id),
+				image_digest = coalesce($5, image_digest),
+				exit_code = coalesce($6, exit_code),
+				oom_killed = coalesce($7, oom_killed),
+				started_at = coalesce($8, started_at, CASE WHEN $2 = 'running' THEN now() END),
+				finished_at = coalesce($9, finished_at, CASE WHEN $10 THEN now() END),
+				system_note = coalesce($11, system_note)
+			WHERE id = $1 RETURNING system_note`,
+			runID, state, f.SpawnID, f.ContainerID, f.ImageDigest, f.ExitCode, f.OOMKilled, f.StartedAt, f.FinishedAt,
+			domain.JobStateIsFinal(state), f.SystemNote).Scan(&note); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+				return domain.Errorf(domain.EINVALID, "no compute spawn with id %q: a run is placed on an existing spawn", *f.SpawnID)
+			}
+			return err
+		}
+		if currentRun != nil && *currentRun == runID {
+			// A repeat changes nothing, updated_at included. (Expressions
+			// see the row as it was before this UPDATE.)
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, system_note = $3,
+					runnable_at = CASE WHEN $2 = 'runnable' AND (state <> 'runnable' OR runnable_at IS NULL) THEN now() ELSE runnable_at END,
+					pending_reason = CASE WHEN $2 = 'runnable' THEN pending_reason ELSE '' END,
+					pending_detail = CASE WHEN $2 = 'runnable' THEN pending_detail ELSE '' END,
+					updated_at = CASE WHEN state <> $2 OR system_note <> $3 THEN now() ELSE updated_at END
+				WHERE id = $1`, jobID, state, note); err != nil {
+				return err
+			}
+		}
+		if !changed {
+			return nil
+		}
+		if domain.JobStateIsFinal(state) {
+			// Log followers end their stream now instead of at their next re-check.
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, RunLogsChannel, runID); err != nil {
+				return err
+			}
+		}
+		return insertJobEvent(ctx, tx, jobID, runID, state, reason)
+	})
+}
+
+// JobRunSpec returns everything an agent needs to run runID: the
+// definition's image, script and quotas, the job's effective command and the
+// merged, decrypted environment. It holds secrets: hand it only to the agent
+// of the spawn the run is placed on (RunSpec.ComputeSpawnID), never to Temporal.
+func (s *Store) JobRunSpec(ctx context.Context, runID string) (domain.RunSpec, error) {
+	if !validUUID(runID) {
+		return domain.RunSpec{}, jobRunNotFound(runID)
+	}
+	var (
+		spec           domain.RunSpec
+		jobEnv, defEnv []byte
+		defID          string
+	)
+	err := s.Pool.QueryRow(ctx, `SELECT r.id, r.attempt, r.state, r.compute_spawn_id, j.id, j.name, j.project_id,
+			q.id, q.name, d.id, d.type, d.image, d.registry_auth_id, d.script, j.command, j.env, d.env,
+			d.cpu_quota_pct, d.memory_mb, d.privileged, d.timeout_seconds
+		FROM job_runs r
+		JOIN jobs j ON j.id = r.job_id
+		JOIN job_queues q ON q.id = j.job_queue_id
+		JOIN job_definitions d ON d.id = j.job_definition_id
+		WHERE r.id = $1`, runID).
+		Scan(&spec.RunID, &spec.Attempt, &spec.State, &spec.ComputeSpawnID, &spec.JobID, &spec.JobName, &spec.ProjectID,
+			&spec.JobQueueID, &spec.JobQueueName, &defID, &spec.Type, &spec.Image, &spec.RegistryAuthID, &spec.Script,
+			&spec.Command, &jobEnv, &defEnv, &spec.CPUQuotaPct, &spec.MemoryMB, &spec.Privileged, &spec.TimeoutSeconds)
+	if isNoRows(err) {
+		return spec, jobRunNotFound(runID)
+	}
+	if err != nil {
+		return spec, err
+	}
+	if spec.Command == nil {
+		spec.Command = []string{}
+	}
+	def, err := s.openEnv(defEnv, defID)
+	if err != nil {
+		return spec, err
+	}
+	overrides, err := s.openJobEnv(jobEnv, spec.JobID)
+	if err != nil {
+		return spec, err
+	}
+	spec.Env = domain.MergeEnv(def, overrides)
+	return spec, nil
+}
