@@ -103,3 +103,49 @@ func (s *e2e) projectID() string {
 	_, p := s.call(http.MethodGet, "/v1/project", nil)
 	return p["id"].(string)
 }
+
+// The agent is killed while a job runs and started again: the retried
+// RunJob re-attaches to the same container and the job completes once, its
+// log complete and without duplicates.
+func TestAgentKilledMidRunReattaches(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+	ar := s.startAgent(image)
+	s.waitIdle(ar.spawnID)
+	t.Cleanup(func() {
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
+	})
+	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
+		"name": "count", "type": "docker", "image": testenv.TestImage(),
+		"command": []string{"sh", "-c", "for i in $(seq 1 40); do echo $i; sleep 0.5; done"},
+	})
+	require.Equal(t, http.StatusCreated, status, def)
+	status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::count", "job_queue": "e2e::etl"})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	jobID := sub["id"].(string)
+	require.Eventually(t, func() bool {
+		_, j := s.call(http.MethodGet, "/v1/client/job/"+jobID, nil)
+		return j["state"] == "running"
+	}, 90*time.Second, 250*time.Millisecond)
+	time.Sleep(3 * time.Second) // some lines shipped, some not yet
+
+	docker(t, "kill", ar.container)
+	time.Sleep(2 * time.Second)
+	docker(t, "start", ar.container)
+
+	job := s.waitJob(jobID, 4*time.Minute)
+	assert.Equal(t, "completed", job["state"], "%v", job)
+	status, logs := s.call(http.MethodGet, "/v1/jobs/"+jobID+"/logs?limit=100", nil)
+	require.Equal(t, http.StatusOK, status, logs)
+	var got []string
+	for _, l := range logs["lines"].([]any) {
+		got = append(got, l.(map[string]any)["text"].(string))
+	}
+	var want []string
+	for i := 1; i <= 40; i++ {
+		want = append(want, fmt.Sprint(i))
+	}
+	assert.Equal(t, want, got, "every line exactly once, in order, across the agent restart")
+	_, detail := s.call(http.MethodGet, "/v1/jobs/"+jobID, nil)
+	assert.Len(t, detail["runs"], 1, "one run: the restart did not re-run the job")
+}
