@@ -10,6 +10,7 @@ import (
 
 	"daestro/internal/domain"
 	"daestro/internal/store"
+	"daestro/internal/temporalx"
 )
 
 // Names shared by the dispatcher's activities and workflow. They live here
@@ -19,8 +20,6 @@ const (
 	DispatcherWorkflowName = "DispatcherWorkflow"
 	// SignalDispatcherWake tells the dispatcher there may be work to place.
 	SignalDispatcherWake = "wake"
-	// SignalAllocationsChanged is SpawnWorkflow's signal with the spawn's allocation count.
-	SignalAllocationsChanged = "allocations-changed"
 )
 
 // DispatcherWorkflowID returns the ID of a project's dispatcher.
@@ -123,7 +122,7 @@ func (a *Activities) ReleaseRun(ctx context.Context, in ReleaseRunInput) error {
 	}
 	if spawnID != "" {
 		// A spawn workflow that is gone has nothing to update.
-		_ = a.Temporal.SignalWorkflow(ctx, "spawn/"+spawnID, "", SignalAllocationsChanged, struct{ Count int }{remaining})
+		_ = a.Temporal.SignalWorkflow(ctx, temporalx.SpawnWorkflowID(spawnID), "", temporalx.SignalSpawnAllocationsChanged, struct{ Count int }{remaining})
 	}
 	return a.WakeDispatcher(ctx, WakeDispatcherInput{ProjectID: in.ProjectID})
 }

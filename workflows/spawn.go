@@ -23,7 +23,7 @@ const (
 	SignalSpawnPing = "spawn-ping"
 	// SignalAllocationsChanged (AllocationsChangedSignal) carries how many
 	// runs are allocated to the spawn now; it moves the spawn between idle and busy.
-	SignalAllocationsChanged = "allocations-changed"
+	SignalAllocationsChanged = temporalx.SignalSpawnAllocationsChanged
 	// SignalTerminateSpawn (TerminateSignal) asks the workflow to terminate the spawn.
 	SignalTerminateSpawn = "terminate"
 	// QuerySpawnStatus answers the workflow's SpawnStatus.
@@ -35,7 +35,7 @@ const (
 const DefaultUnreachableAfter = 5 * time.Minute
 
 // SpawnWorkflowID returns the workflow ID of the spawn with the given ID.
-func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
+func SpawnWorkflowID(spawnID string) string { return temporalx.SpawnWorkflowID(spawnID) }
 
 // SpawnWorkflowInput is the input of SpawnWorkflow. It carries IDs only:
 // the agent token never enters a Temporal payload.

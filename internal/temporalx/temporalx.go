@@ -20,6 +20,14 @@ import (
 // ControlTaskQueue is the task queue of the control-plane worker (workflows and activities that touch Postgres).
 const ControlTaskQueue = "daestro-control"
 
+// SpawnWorkflowID is the workflow ID of a compute spawn's lifecycle. It is
+// here, not only in workflows, because activities signal spawns too.
+func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
+
+// SignalSpawnAllocationsChanged carries a spawn's allocated-run count (a
+// struct with a Count field) to its workflow, moving it between idle and busy.
+const SignalSpawnAllocationsChanged = "allocations-changed"
+
 // SpawnTaskQueue is the task queue of the agent on one compute spawn.
 func SpawnTaskQueue(spawnID string) string { return "spawn-" + spawnID }
 
