@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -148,4 +149,63 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 	assert.Equal(t, want, got, "every line exactly once, in order, across the agent restart")
 	_, detail := s.call(http.MethodGet, "/v1/jobs/"+jobID, nil)
 	assert.Len(t, detail["runs"], 1, "one run: the restart did not re-run the job")
+}
+
+// BenchmarkSubmitToRunning submits jobs one after another to a warm, idle
+// spawn and reports the time from submission (the job row's created_at) to
+// the container start the agent reported (the run's started_at), p50 and
+// p99, next to a bare `docker run` of the same image; and the Temporal
+// history events one simple job costs.
+func BenchmarkSubmitToRunning(b *testing.B) {
+	image := agentTestImage(b)
+	s := startSystem(b)
+	ar := s.startAgent(image)
+	s.waitIdle(ar.spawnID)
+	b.Cleanup(func() {
+		_ = testenv.Temporal(b).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "bench cleanup")
+	})
+	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
+		"name": "noop", "type": "docker", "image": testenv.TestImage(), "command": []string{"true"}, "cpu_quota_pct": 10, "memory_mb": 16})
+	require.Equal(b, http.StatusCreated, status, def)
+
+	const jobs = 50
+	var latencies, bare []time.Duration
+	var lastJob string
+	for b.Loop() {
+		latencies, bare = latencies[:0], bare[:0]
+		for range jobs {
+			status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::noop", "job_queue": "e2e::etl"})
+			require.Equal(b, http.StatusAccepted, status, sub)
+			lastJob = sub["id"].(string)
+			s.waitJob(lastJob, time.Minute)
+			_, d := s.call(http.MethodGet, "/v1/jobs/"+lastJob, nil)
+			created, _ := time.Parse(time.RFC3339Nano, d["created_at"].(string))
+			run := d["runs"].([]any)[0].(map[string]any)
+			started, err := time.Parse(time.RFC3339Nano, fmt.Sprint(run["started_at"]))
+			require.NoError(b, err, "run without started_at: %v", run)
+			latencies = append(latencies, started.Sub(created))
+
+			t0 := time.Now()
+			docker(b, "run", "--rm", testenv.TestImage(), "true")
+			bare = append(bare, time.Since(t0))
+		}
+	}
+	p := func(ds []time.Duration, q float64) time.Duration {
+		sorted := slices.Clone(ds)
+		slices.Sort(sorted)
+		return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+	}
+	b.ReportMetric(float64(p(latencies, 0.5).Milliseconds()), "submit-to-start-p50-ms")
+	b.ReportMetric(float64(p(latencies, 0.99).Milliseconds()), "submit-to-start-p99-ms")
+	b.ReportMetric(float64(p(bare, 0.5).Milliseconds()), "bare-docker-run-p50-ms")
+	b.ReportMetric(float64(p(latencies, 0.5))/float64(p(bare, 0.5)), "p50-ratio-to-bare")
+
+	events := 0
+	iter := testenv.Temporal(b).GetWorkflowHistory(context.Background(), "job/"+lastJob, "", false, 0)
+	for iter.HasNext() {
+		_, err := iter.Next()
+		require.NoError(b, err)
+		events++
+	}
+	b.ReportMetric(float64(events), "history-events/job")
 }
