@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,17 +130,33 @@ type agentRun struct {
 // and runs the spawn's `docker run` line as printed, only with a container
 // and volume name of the test's own and the test image.
 func (s *e2e) startAgent(image string) agentRun {
-	t := s.t
-	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "laptop", "kind": "selfhosted", "usable_cpu_pct": 50})
-	require.Equal(t, http.StatusCreated, status, env)
-	status, queue := s.call(http.MethodPost, "/v1/job-queues", map[string]any{"name": "etl", "priority": 10})
-	require.Equal(t, http.StatusCreated, status, queue)
-	status, body := s.call(http.MethodPost, fmt.Sprintf("/v1/job-queues/%s/compute-envs", queue["id"]), map[string]any{"compute_env_id": env["id"]})
-	require.Equal(t, http.StatusCreated, status, body)
-	status, body = s.call(http.MethodPatch, fmt.Sprintf("/v1/job-queues/%s", queue["id"]), map[string]any{"enabled": true})
-	require.Equal(t, http.StatusOK, status, body)
+	envID, queueID := s.selfHostedQueue("etl", map[string]any{})
+	return s.addAgent(image, envID, queueID)
+}
 
-	status, created := s.call(http.MethodPost, "/v1/compute-spawns", map[string]any{"compute_env_id": env["id"], "job_queue_id": queue["id"]})
+// selfHostedQueue creates an enabled queue with a self-hosted compute env of its own.
+func (s *e2e) selfHostedQueue(name string, queue map[string]any) (envID, queueID string) {
+	t := s.t
+	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted", "usable_cpu_pct": 50})
+	require.Equal(t, http.StatusCreated, status, env)
+	body := map[string]any{"name": name, "priority": 10}
+	for k, v := range queue {
+		body[k] = v
+	}
+	status, q := s.call(http.MethodPost, "/v1/job-queues", body)
+	require.Equal(t, http.StatusCreated, status, q)
+	status, resp := s.call(http.MethodPost, fmt.Sprintf("/v1/job-queues/%s/compute-envs", q["id"]), map[string]any{"compute_env_id": env["id"]})
+	require.Equal(t, http.StatusCreated, status, resp)
+	status, resp = s.call(http.MethodPatch, fmt.Sprintf("/v1/job-queues/%s", q["id"]), map[string]any{"enabled": true})
+	require.Equal(t, http.StatusOK, status, resp)
+	return env["id"].(string), q["id"].(string)
+}
+
+// addAgent creates a spawn in the queue and starts its agent container from
+// the spawn's docker run line; extra are more `-e KEY=value` settings.
+func (s *e2e) addAgent(image, envID, queueID string, extra ...string) agentRun {
+	t := s.t
+	status, created := s.call(http.MethodPost, "/v1/compute-spawns", map[string]any{"compute_env_id": envID, "job_queue_id": queueID})
 	require.Equal(t, http.StatusCreated, status, created)
 	spawnID := created["spawn"].(map[string]any)["id"].(string)
 	line := created["docker_run"].(string)
@@ -175,6 +192,9 @@ func (s *e2e) startAgent(image string) agentRun {
 		_ = exec.Command("docker", "rm", "-f", name).Run()
 		_ = exec.Command("docker", "volume", "rm", "-f", volume).Run()
 	})
+	for _, e := range extra {
+		args = slices.Insert(args, 2, "-e", e)
+	}
 	docker(t, args[1:]...)
 	return agentRun{spawnID: spawnID, token: token, container: name, line: line}
 }

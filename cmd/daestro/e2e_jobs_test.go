@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -75,6 +76,19 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	job = s.waitJob(sub["id"].(string), 120*time.Second)
 	assert.Equal(t, "failed", job["state"])
 	assert.Contains(t, fmt.Sprint(job["system_note"]), "3")
+
+	// A job that runs 12 s has CPU and memory samples (the agent takes one every 5 s).
+	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
+		"job_definition": "e2e::greet", "job_queue": "e2e::etl", "container_cmd": []string{"sleep", "12"},
+	})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	slow := sub["id"].(string)
+	assert.Equal(t, "completed", s.waitJob(slow, 120*time.Second)["state"])
+	status, metrics := s.call(http.MethodGet, "/v1/jobs/"+slow+"/metrics", nil)
+	require.Equal(t, http.StatusOK, status, metrics)
+	assert.NotEmpty(t, metrics["samples"], "%v", metrics)
+	summary, _ := metrics["summary"].(map[string]any)
+	assert.Greater(t, summary["memory_bytes_max"], 0.0, "%v", metrics)
 
 	// A cancel reaches a running container.
 	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
@@ -149,6 +163,7 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 	assert.Equal(t, want, got, "every line exactly once, in order, across the agent restart")
 	_, detail := s.call(http.MethodGet, "/v1/jobs/"+jobID, nil)
 	assert.Len(t, detail["runs"], 1, "one run: the restart did not re-run the job")
+
 }
 
 // BenchmarkSubmitToRunning submits jobs one after another to a warm, idle
@@ -208,4 +223,84 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 		events++
 	}
 	b.ReportMetric(float64(events), "history-events/job")
+}
+
+// Fifty jobs, with and without quotas, over two agents: all finish, and at no
+// sampled moment is a spawn over its capacity, a whole-spawn job sharing its
+// spawn, or the queue over its max concurrency.
+func TestFiftyMixedJobsOnTwoAgents(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+	const maxConcurrency = 5
+	envID, queueID := s.selfHostedQueue("batch", map[string]any{"max_concurrency": maxConcurrency})
+	// Each agent offers 2 cores and 512 MB, whatever the host has.
+	a1 := s.addAgent(image, envID, queueID, "DAESTRO_AGENT_CPU_PCT=200", "DAESTRO_AGENT_MEMORY_MB=512")
+	a2 := s.addAgent(image, envID, queueID, "DAESTRO_AGENT_CPU_PCT=200", "DAESTRO_AGENT_MEMORY_MB=512")
+	s.waitIdle(a1.spawnID)
+	s.waitIdle(a2.spawnID)
+	t.Cleanup(func() {
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
+	})
+	for name, quota := range map[string]map[string]any{
+		"small": {"cpu_quota_pct": 50, "memory_mb": 100}, // four fit a spawn
+		"big":   {"cpu_quota_pct": 150, "memory_mb": 300},
+		"whole": {}, // no quota: a spawn of its own
+	} {
+		body := map[string]any{"name": name, "type": "docker", "image": testenv.TestImage(), "command": []string{"sleep", "1"}}
+		for k, v := range quota {
+			body[k] = v
+		}
+		status, def := s.call(http.MethodPost, "/v1/job-definitions", body)
+		require.Equal(t, http.StatusCreated, status, def)
+	}
+
+	// Sample the allocations the dispatcher holds while the jobs run.
+	st := testenv.OpenStore(t, os.Getenv("DAESTRO_DATABASE_URL"))
+	ctx, stopSampling := context.WithCancel(context.Background())
+	var violations []string
+	var samples int
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for ctx.Err() == nil {
+			rows, err := st.Pool.Query(ctx, `SELECT s.id, s.capacity_cpu_pct, s.capacity_memory_mb,
+					COALESCE(sum(a.cpu_pct), 0), COALESCE(sum(a.memory_mb), 0), count(a.run_id), COALESCE(bool_or(a.whole_spawn), false)
+				FROM compute_spawns s LEFT JOIN allocations a ON a.compute_spawn_id = s.id GROUP BY s.id`)
+			if err == nil {
+				total := 0
+				for rows.Next() {
+					var id string
+					var capCPU, capMem, cpu, mem, n int
+					var whole bool
+					_ = rows.Scan(&id, &capCPU, &capMem, &cpu, &mem, &n, &whole)
+					total += n
+					if (!whole && (cpu > capCPU || mem > capMem)) || (whole && n > 1) {
+						violations = append(violations, fmt.Sprintf("spawn %s: %d runs, %d%% cpu, %d MB (capacity %d%%, %d MB, whole=%v)", id, n, cpu, mem, capCPU, capMem, whole))
+					}
+				}
+				rows.Close()
+				if total > maxConcurrency {
+					violations = append(violations, fmt.Sprintf("%d runs allocated in a queue limited to %d", total, maxConcurrency))
+				}
+				samples++
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+
+	var ids []string
+	for i := range 50 {
+		def := []string{"small", "small", "small", "big", "whole"}[i%5]
+		status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::" + def, "job_queue": "e2e::batch"})
+		require.Equal(t, http.StatusAccepted, status, sub)
+		ids = append(ids, sub["id"].(string))
+	}
+	for _, id := range ids {
+		job := s.waitJob(id, 5*time.Minute)
+		assert.Equal(t, "completed", job["state"], "job %s: %v", id, job)
+	}
+	stopSampling()
+	<-sampled
+	assert.Empty(t, violations, "capacity or concurrency exceeded")
+	assert.Greater(t, samples, 20, "the allocations were sampled while the jobs ran")
 }
