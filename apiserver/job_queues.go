@@ -54,7 +54,16 @@ func (s *Server) getJobQueue(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	writeData(c, http.StatusOK, q)
+	waiting, err := s.store.QueueWaiting(c.Request.Context(), project(c).ID, q.ID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	// The detail, not the list, says why jobs wait: it costs a query per queue.
+	writeData(c, http.StatusOK, struct {
+		domain.JobQueue
+		Waiting domain.QueueWaiting `json:"waiting"`
+	}{q, waiting})
 }
 
 // jobQueuePatchRequest accepts the fixed fields too, so that an attempt to

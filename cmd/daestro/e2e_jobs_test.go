@@ -295,6 +295,22 @@ func TestFiftyMixedJobsOnTwoAgents(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status, sub)
 		ids = append(ids, sub["id"].(string))
 	}
+	// While they wait, the queue and the jobs say why.
+	seen := map[string]bool{}
+	require.Eventually(t, func() bool {
+		_, q := s.call(http.MethodGet, "/v1/job-queues/"+queueID, nil)
+		reasons, _ := q["waiting"].(map[string]any)["reasons"].(map[string]any)
+		for r := range reasons {
+			seen[r] = true
+		}
+		return reasons["queue_concurrency_limit"] != nil || reasons["no_capacity"] != nil
+	}, 60*time.Second, 100*time.Millisecond, "the queue's detail says why its jobs wait; seen %v", seen)
+	_, last := s.call(http.MethodGet, "/v1/jobs/"+ids[len(ids)-1], nil)
+	if last["state"] == "runnable" {
+		pending, _ := last["pending"].(map[string]any)
+		assert.NotEmpty(t, pending["reason"], "a runnable job says why it waits: %v", last)
+	}
+
 	for _, id := range ids {
 		job := s.waitJob(id, 5*time.Minute)
 		assert.Equal(t, "completed", job["state"], "job %s: %v", id, job)

@@ -183,3 +183,22 @@ func (p JobQueuePatch) Validate() error {
 func (p JobQueuePatch) IsEmpty() bool {
 	return p.Description == nil && p.Priority == nil && p.MaxConcurrency == nil && p.MaxIdleSeconds == nil && p.Enabled == nil
 }
+
+// QueueWaiting is why a queue's runnable jobs wait, for the queue's detail:
+// how many wait, how many for each reason, and the first few in queue order.
+type QueueWaiting struct {
+	// Runnable counts the queue's runnable jobs.
+	Runnable int `json:"runnable"`
+	// Reasons counts them by pending reason ("" = not looked at by the dispatcher yet).
+	Reasons map[string]int `json:"reasons"`
+	// Jobs are the first runnable jobs in queue order with their reason.
+	Jobs []WaitingJob `json:"jobs"`
+}
+
+// WaitingJob is one runnable job and why it waits.
+type WaitingJob struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}

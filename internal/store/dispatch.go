@@ -212,3 +212,27 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, projectID string) (PlanSnapsho
 	snap.Jobs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PlanJob])
 	return snap, err
 }
+
+// queueWaitingShown bounds the jobs a queue's detail lists by name.
+const queueWaitingShown = 20
+
+// QueueWaiting says why the queue's runnable jobs wait, as the dispatcher
+// last recorded it.
+func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (domain.QueueWaiting, error) {
+	w := domain.QueueWaiting{Reasons: map[string]int{}, Jobs: []domain.WaitingJob{}}
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, pending_reason, pending_detail FROM jobs
+		WHERE project_id = $1 AND job_queue_id = $2 AND state = 'runnable' ORDER BY runnable_at, id`, projectID, queueID)
+	if err != nil {
+		return w, err
+	}
+	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.WaitingJob])
+	if err != nil {
+		return w, err
+	}
+	w.Runnable = len(jobs)
+	for _, j := range jobs {
+		w.Reasons[j.Reason]++
+	}
+	w.Jobs = jobs[:min(len(jobs), queueWaitingShown)]
+	return w, nil
+}
