@@ -100,6 +100,12 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 		_, j := s.call(http.MethodGet, "/v1/client/job/"+id, nil)
 		return j["state"] == "running"
 	}, 90*time.Second, 250*time.Millisecond)
+	_, running := s.call(http.MethodGet, "/v1/jobs/"+id, nil)
+	runningRun := running["runs"].([]any)[0].(map[string]any)["id"]
+	_, spawn := s.call(http.MethodGet, "/v1/compute-spawns/"+ar.spawnID, nil)
+	assert.Contains(t, spawn["running_runs"], runningRun, "the spawn lists the run it runs: %v", spawn)
+	assert.Equal(t, 50.0, spawn["capacity"].(map[string]any)["allocated_cpu_pct"], "the run holds its quota on the spawn")
+	assert.Equal(t, "busy", spawn["state"])
 	status, body := s.call(http.MethodPost, "/v1/client/job/"+id+"/cancel", nil)
 	require.Equal(t, http.StatusAccepted, status, body)
 	job = s.waitJob(id, 60*time.Second)

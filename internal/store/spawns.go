@@ -20,15 +20,16 @@ import (
 )
 
 // spawnAllocation is the capacity held by the runs placed on spawn s, as a
-// LATERAL subquery yielding cpu_pct and memory_mb: every read of a spawn's
-// capacity follows the allocations table.
-const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, COALESCE(sum(al.memory_mb), 0)::int AS memory_mb
+// LATERAL subquery yielding cpu_pct, memory_mb and the runs: every read of a
+// spawn's capacity and running runs follows the allocations table.
+const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, COALESCE(sum(al.memory_mb), 0)::int AS memory_mb,
+		COALESCE(array_agg(al.run_id::text ORDER BY al.created_at) FILTER (WHERE al.run_id IS NOT NULL), '{}') AS runs
 	FROM allocations al WHERE al.compute_spawn_id = s.id)`
 
 // spawnSelect reads spawns with the names of their queue and environment
 // (deleted ones included: a spawn outlives both) and their allocation.
 const spawnSelect = `SELECT s.id, s.kind, s.state, q.id, q.name, e.id, e.name,
-		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct, a.memory_mb,
+		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct, a.memory_mb, a.runs,
 		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at
 	FROM compute_spawns s
 	JOIN job_queues q ON q.id = s.job_queue_id
@@ -48,11 +49,9 @@ func scanSpawn(row pgx.CollectableRow) (domain.ComputeSpawn, error) {
 	var sp domain.ComputeSpawn
 	var c domain.SpawnCapacity
 	err := row.Scan(&sp.ID, &sp.Kind, &sp.State, &sp.JobQueue.ID, &sp.JobQueue.Name, &sp.ComputeEnv.ID, &sp.ComputeEnv.Name,
-		&c.TotalCPUPct, &c.TotalMemoryMB, &c.AllocatedCPUPct, &c.AllocatedMemoryMB,
+		&c.TotalCPUPct, &c.TotalMemoryMB, &c.AllocatedCPUPct, &c.AllocatedMemoryMB, &sp.RunningRuns,
 		&sp.LastPingAt, &sp.AgentVersion, &sp.Hostname, &sp.CreatedAt, &sp.UpdatedAt, &sp.StateChangedAt)
 	sp.Capacity = c.WithFree()
-	// Running runs come from the allocations the jobs issue adds.
-	sp.RunningRuns = []string{}
 	return sp, err
 }
 
