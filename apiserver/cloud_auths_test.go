@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"daestro/internal/cloud"
+	"daestro/internal/cloud/cloudtest/dofake"
+	"daestro/internal/cloud/digitalocean"
 	"daestro/internal/domain"
 )
 
@@ -224,4 +226,25 @@ func TestCloudAuthListPaginates(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, r.Status, q)
 		assert.Contains(t, r.Message, msg)
 	}
+}
+
+// A DigitalOcean cloud auth is checked against DigitalOcean (here the
+// in-repo fake speaking its wire format, through the real SDK): a token it
+// refuses is a 400 with its reason and nothing is written.
+func TestDigitalOceanCloudAuthIsValidatedByTheProvider(t *testing.T) {
+	t.Parallel()
+	fake := dofake.New(t)
+	reg := cloud.NewRegistry()
+	reg.SetValidator(cloud.DigitalOcean, digitalocean.NewValidator(digitalocean.WithBaseURL(fake.URL)))
+	a := newAPIWith(t, reg)
+	c := a.newProject("acme")
+
+	r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "do", "provider": "digitalocean", "access_token": "dop_v1_wrong-token-0000"})
+	assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+	assert.Contains(t, r.Message, "DigitalOcean rejected this access token")
+	assert.Equal(t, 0, a.count("cloud_auths"))
+
+	r = c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "do", "provider": "digitalocean", "access_token": dofake.Token})
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	assert.Equal(t, map[string]any{"status": "valid", "message": "DigitalOcean accepted the credentials"}, r.data(t)["validation"])
 }

@@ -10,6 +10,8 @@ import (
 
 	"daestro/apiserver"
 	"daestro/internal/agentapi"
+	"daestro/internal/cloud"
+	"daestro/internal/cloud/digitalocean"
 	"daestro/internal/config"
 	"daestro/internal/logging"
 	"daestro/internal/secrets"
@@ -75,8 +77,10 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 // serverOptions are the API server's options from config, shared by
 // `server` and `dev`.
 func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
+	clouds := cloud.NewRegistry()
+	clouds.SetValidator(cloud.DigitalOcean, digitalocean.NewValidator())
 	return apiserver.Options{
-		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log,
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: clouds,
 		PublicURL:     cfg.PublicURL,
 		AgentImage:    cfg.AgentImage,
 		AgentTemporal: agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},

@@ -1,0 +1,151 @@
+package digitalocean
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/godo"
+
+	"daestro/internal/cloud"
+)
+
+// retryPolicy says which failed responses are worth another attempt.
+type retryPolicy func(status int) bool
+
+// throttledOrFailed retries 429 and 5xx, DigitalOcean's transient classes,
+// and network errors (status 0), where nothing came back from DigitalOcean.
+func throttledOrFailed(status int) bool {
+	return status == 0 || status == http.StatusTooManyRequests || status >= 500
+}
+
+// onlyThrottled retries 429 alone, for calls that are not safe to repeat: a
+// 429 is refused before any work, a 5xx or a lost connection may not be.
+func onlyThrottled(status int) bool { return status == http.StatusTooManyRequests }
+
+// do runs call with the default retry policy.
+func (p *Provider) do(ctx context.Context, what string, call func(context.Context) (*godo.Response, error)) error {
+	return p.doWith(ctx, what, throttledOrFailed, call)
+}
+
+// doWith runs call, retrying the responses policy accepts at most
+// maxAttempts times with exponential backoff or the server's Retry-After,
+// and classifies the final error. The retries live here rather than in godo's
+// retryablehttp so that the classification, the attempt bound and the
+// cancellation behaviour are ours and tested.
+func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, call func(context.Context) (*godo.Response, error)) error {
+	wait := p.cfg.minWait
+	for attempt := 1; ; attempt++ {
+		resp, err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("digitalocean: %s: %w", what, ctx.Err())
+		}
+		status := statusOf(resp, err)
+		if !retry(status) {
+			return classify(what, status, err)
+		}
+		if attempt >= p.cfg.maxAttempts {
+			return &cloud.Error{
+				Kind:    cloud.ErrUnavailable,
+				Message: fmt.Sprintf("DigitalOcean did not answer the request to %s (%s after %d attempts): try again later or check https://status.digitalocean.com", what, describe(status, err), attempt),
+				Err:     err,
+			}
+		}
+		d := wait
+		if ra, ok := retryAfter(resp, err); ok {
+			d = ra
+		}
+		d = min(d, p.cfg.maxWait)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("digitalocean: %s: %w", what, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(wait*2, p.cfg.maxWait)
+	}
+}
+
+// statusOf returns the HTTP status of a failed call, 0 when none came back.
+func statusOf(resp *godo.Response, err error) int {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	if resp != nil && resp.Response != nil {
+		return resp.StatusCode
+	}
+	return 0
+}
+
+// retryAfter reads the Retry-After header (seconds or an HTTP date).
+func retryAfter(resp *godo.Response, err error) (time.Duration, bool) {
+	var h http.Header
+	var er *godo.ErrorResponse
+	switch {
+	case errors.As(err, &er) && er.Response != nil:
+		h = er.Response.Header
+	case resp != nil && resp.Response != nil:
+		h = resp.Header
+	default:
+		return 0, false
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func describe(status int, err error) string {
+	if status == 0 {
+		return err.Error()
+	}
+	return fmt.Sprintf("HTTP %d", status)
+}
+
+// message returns DigitalOcean's own explanation from an error body.
+func message(err error) string {
+	var er *godo.ErrorResponse
+	if errors.As(err, &er) && er.Message != "" {
+		return er.Message
+	}
+	return err.Error()
+}
+
+// classify maps a permanent failure to a cloud error class with a sentence
+// the user can act on.
+func classify(what string, status int, err error) error {
+	msg := message(err)
+	lower := strings.ToLower(msg)
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "DigitalOcean rejected this access token: create a token with read and write scope under API → Tokens and update the cloud auth", Err: err}
+	case status == http.StatusNotFound:
+		return &cloud.Error{Kind: cloud.ErrNotFound, Message: fmt.Sprintf("DigitalOcean could not %s: not found (%s)", what, msg), Err: err}
+	case status == http.StatusUnprocessableEntity && strings.Contains(lower, "limit"):
+		return &cloud.Error{Kind: cloud.ErrQuota, Message: fmt.Sprintf("DigitalOcean refused to %s: %s; raise the droplet limit in the DigitalOcean control panel or delete unused droplets", what, msg), Err: err}
+	case status == http.StatusUnprocessableEntity && (strings.Contains(lower, "not available") || strings.Contains(lower, "unavailable") || strings.Contains(lower, "capacity")):
+		return &cloud.Error{Kind: cloud.ErrCapacity, Message: fmt.Sprintf("DigitalOcean cannot %s right now: %s; try another size or region", what, msg), Err: err}
+	case status == 0 || status >= 500:
+		// Reached only for calls not safe to repeat (create): the request
+		// may have taken effect, so say how to find what it left behind.
+		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("DigitalOcean failed to %s (%s) and the request was not repeated because it may have taken effect: list the machines by tag before trying again", what, describe(status, err)), Err: err}
+	default:
+		return &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("DigitalOcean refused to %s: %s (HTTP %d)", what, msg, status), Err: err}
+	}
+}
