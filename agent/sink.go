@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -59,6 +60,10 @@ func (s *HTTPSink) ShipLogs(ctx context.Context, runID string, lines []executor.
 		first, last := chunk[0].Seq, chunk[len(chunk)-1].Seq
 		var ack agentapi.LogsResponse
 		if err := s.server.post(ctx, path, agentapi.LogsRequest{Lines: chunk}, &ack); err != nil {
+			if errors.Is(err, ErrRejected) {
+				// Retrying cannot change a refusal: the executor stops shipping.
+				err = fmt.Errorf("%w: %w", executor.ErrSinkRejected, err)
+			}
 			return fmt.Errorf("ship log lines %d-%d of run %s: %w", first, last, runID, err)
 		}
 		if ack.AckedSeq < last {

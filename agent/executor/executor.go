@@ -70,6 +70,10 @@ var (
 	// Sink; the Result is valid and the container is kept, so a Run with the
 	// last Cursor ships the rest and then removes it.
 	ErrLogsNotShipped = errors.New("logs not fully shipped")
+	// ErrSinkRejected is what a Sink wraps when retrying cannot help (the
+	// server does not know the run on this spawn): Run stops shipping
+	// instead of retrying until its context ends.
+	ErrSinkRejected = errors.New("the sink refused the run's output")
 	// ErrRunBusy: this executor is already running the same run ID.
 	ErrRunBusy = errors.New("run already in progress on this agent")
 	// ErrDetach is the cause to cancel Run's context with

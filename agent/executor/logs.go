@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -246,6 +247,9 @@ func (r *run) shipBatch(ctx context.Context, batch []LogLine) error {
 		if err == nil {
 			r.progress(Cursor{ContainerID: r.id, LastAckedSeq: last})
 			return nil
+		}
+		if errors.Is(err, ErrSinkRejected) {
+			return fmt.Errorf("ship log lines %d-%d: %w", first, last, err)
 		}
 		if bo.n%10 == 0 {
 			r.e.log.Warn("shipping logs failed, retrying", "run_id", r.spec.RunID, "lines", fmt.Sprintf("%d-%d", first, last), "attempt", bo.n+1, "error", err)

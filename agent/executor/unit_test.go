@@ -1,6 +1,9 @@
 package executor
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +114,28 @@ func TestStatsFormulasMatchTheDockerCLI(t *testing.T) {
 	assert.Equal(t, int64(70<<20), memoryBytes(v1))
 	v2 := container.MemoryStats{Usage: 100 << 20, Stats: map[string]uint64{"inactive_file": 40 << 20}}
 	assert.Equal(t, int64(60<<20), memoryBytes(v2))
+}
+
+// refusingSink refuses every batch for good, as the server does for a run
+// that is not on this spawn.
+type refusingSink struct{ calls int }
+
+func (s *refusingSink) ShipLogs(context.Context, string, []LogLine) error {
+	s.calls++
+	return fmt.Errorf("server said 404: %w", ErrSinkRejected)
+}
+
+func (s *refusingSink) ShipMetrics(context.Context, string, []Metric) error { return nil }
+
+// A refusal stops shipping at once instead of retrying until the run's
+// context ends (which, for a job without a timeout, could be days).
+func TestShipBatchStopsOnARefusal(t *testing.T) {
+	sink := &refusingSink{}
+	r := &run{e: &Executor{log: slog.New(slog.DiscardHandler)}, spec: Spec{RunID: "r1"}, sink: sink, progress: func(Cursor) {}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := r.shipBatch(ctx, []LogLine{{Seq: 1, Stream: "stdout", Text: "x"}})
+	require.ErrorIs(t, err, ErrSinkRejected)
+	assert.Equal(t, 1, sink.calls, "no retry of a refusal")
+	assert.NoError(t, ctx.Err(), "it returned long before the context ended")
 }
