@@ -2,9 +2,7 @@ package apiserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -75,23 +73,7 @@ func agentSession(c *gin.Context) domain.AgentSession {
 // bindAgentJSON decodes an agent's request body. Unlike bindJSON it ignores
 // unknown fields: an agent newer than the server may send more, and must
 // still be able to register and ping.
-func bindAgentJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return domain.Errorf(domain.EINVALID, "request body is larger than %d bytes", maxBodyBytes)
-		}
-		return domain.Errorf(domain.EINVALID, "cannot read request body: %v", err)
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return domain.Errorf(domain.EINVALID, "request body is empty: send a JSON object")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return jsonError(err)
-	}
-	return nil
-}
+func bindAgentJSON(c *gin.Context, v any) error { return bindAgentBody(c, v, maxBodyBytes) }
 
 // agentRegister records who the agent is and tells it where to take work from.
 func (s *Server) agentRegister(c *gin.Context) {

@@ -81,7 +81,7 @@ func bindAgentBody(c *gin.Context, v any, limit int64) error {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return domain.Errorf(domain.EINVALID, "request body is larger than %d bytes: ship fewer lines at once", limit)
+			return domain.Errorf(domain.EINVALID, "request body is larger than %d bytes: send less at once", limit)
 		}
 		return domain.Errorf(domain.EINVALID, "cannot read request body: %v", err)
 	}
