@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,12 +80,48 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	assert.Equal(t, "failed", job["state"])
 	assert.Contains(t, fmt.Sprint(job["system_note"]), "3")
 
-	// A job that runs 12 s has CPU and memory samples (the agent takes one every 5 s).
+	// A job that runs 12 s: its lines stream live over SSE while it runs, and
+	// it has CPU and memory samples (the agent takes one every 5 s).
 	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
-		"job_definition": "e2e::greet", "job_queue": "e2e::etl", "container_cmd": []string{"sleep", "12"},
+		"job_definition": "e2e::greet", "job_queue": "e2e::etl",
+		"container_cmd": []string{"sh", "-c", "for i in $(seq 1 12); do echo tick-$i; sleep 1; done"},
 	})
 	require.Equal(t, http.StatusAccepted, status, sub)
 	slow := sub["id"].(string)
+	require.Eventually(t, func() bool {
+		_, j := s.call(http.MethodGet, "/v1/client/job/"+slow, nil)
+		return j["state"] == "running"
+	}, 90*time.Second, 100*time.Millisecond)
+	req, _ := http.NewRequest(http.MethodGet, s.baseURL+"/v1/jobs/"+slow+"/logs?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "text/event-stream", strings.Split(resp.Header.Get("Content-Type"), ";")[0])
+	var streamed []string
+	stateAtFirstLine := ""
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "event: end" {
+			break
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && strings.Contains(data, "tick-") {
+			var l struct{ Text string }
+			require.NoError(t, json.Unmarshal([]byte(data), &l), data)
+			if len(streamed) == 0 {
+				_, j := s.call(http.MethodGet, "/v1/client/job/"+slow, nil)
+				stateAtFirstLine = fmt.Sprint(j["state"])
+			}
+			streamed = append(streamed, l.Text)
+		}
+	}
+	assert.Equal(t, "running", stateAtFirstLine, "lines arrive while the job runs, not after")
+	var ticks []string
+	for i := 1; i <= 12; i++ {
+		ticks = append(ticks, fmt.Sprintf("tick-%d", i))
+	}
+	assert.Equal(t, ticks, streamed, "the stream delivers every line in order and ends when the run ends")
 	assert.Equal(t, "completed", s.waitJob(slow, 120*time.Second)["state"])
 	status, metrics := s.call(http.MethodGet, "/v1/jobs/"+slow+"/metrics", nil)
 	require.Equal(t, http.StatusOK, status, metrics)
