@@ -47,7 +47,7 @@ test: ## start the services and run every test (unit, workflow, integration)
 	eval "$$(scripts/agent-image.sh)"; \
 	export DAESTRO_TEST_REQUIRE_SERVICES=1; \
 	mkdir -p .data; \
-	$(GO) test $(RACE) -count=1 -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk
+	$(GO) test $(RACE) -count=1 -timeout 30m -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk
 
 .PHONY: bench
 bench: ## run the benchmarks and print their figures
