@@ -119,14 +119,7 @@ func adminCheck(ctx context.Context, stdout, stderr io.Writer) error {
 // the new key in DAESTRO_MASTER_KEY and the old one in DAESTRO_OLD_MASTER_KEYS;
 // servers started with both read old and new values meanwhile.
 func adminRotateKey(ctx context.Context, stdout, stderr io.Writer) error {
-	cfg, log, err := loadConfig(stderr)
-	if err != nil {
-		return err
-	}
-	if err := cfg.RequireMasterKey(); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	_, _, st, err := openRole(ctx, stderr)
 	if err != nil {
 		return err
 	}

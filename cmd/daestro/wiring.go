@@ -56,6 +56,20 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	return st, nil
 }
 
+// openRole is the start of every role that touches secrets: read and check
+// the config (a master key is required), then open and migrate the store.
+func openRole(ctx context.Context, stderr io.Writer) (config.Config, *slog.Logger, *store.Store, error) {
+	cfg, log, err := loadConfig(stderr)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	if err := cfg.RequireMasterKey(); err != nil {
+		return cfg, log, nil, err
+	}
+	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	return cfg, log, st, err
+}
+
 // temporalOptions turns config into client options.
 func temporalOptions(cfg config.Config, log *slog.Logger) temporalx.Options {
 	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}

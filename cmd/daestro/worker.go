@@ -13,14 +13,7 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 {
 		return fmt.Errorf("worker takes no arguments, got %q: %w", args, errUsage)
 	}
-	cfg, log, err := loadConfig(stderr)
-	if err != nil {
-		return err
-	}
-	if err := cfg.RequireMasterKey(); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
+	cfg, log, st, err := openRole(ctx, stderr)
 	if err != nil {
 		return err
 	}
