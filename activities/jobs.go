@@ -22,9 +22,6 @@ const (
 	SignalDispatcherWake = "wake"
 )
 
-// DispatcherWorkflowID returns the ID of a project's dispatcher.
-func DispatcherWorkflowID(projectID string) string { return "dispatch/" + projectID }
-
 // DispatcherInput is the input of the dispatcher workflow.
 type DispatcherInput struct {
 	// ProjectID is the project whose runnable jobs the dispatcher places.
@@ -101,8 +98,8 @@ type WakeDispatcherInput struct{ ProjectID string }
 
 // WakeDispatcher signals the project's dispatcher, starting it when it is not running.
 func (a *Activities) WakeDispatcher(ctx context.Context, in WakeDispatcherInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, DispatcherWorkflowID(in.ProjectID), SignalDispatcherWake, nil,
-		client.StartWorkflowOptions{ID: DispatcherWorkflowID(in.ProjectID), TaskQueue: a.ControlTaskQueue},
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, temporalx.DispatcherWorkflowID(in.ProjectID), SignalDispatcherWake, nil,
+		client.StartWorkflowOptions{ID: temporalx.DispatcherWorkflowID(in.ProjectID), TaskQueue: a.ControlTaskQueue},
 		DispatcherWorkflowName, DispatcherInput(in))
 	if err != nil {
 		return fmt.Errorf("wake dispatcher of project %s: %w", in.ProjectID, err)

@@ -7,10 +7,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/temporalx"
 )
 
 // DispatcherWorkflowID returns the ID of a project's dispatcher.
-func DispatcherWorkflowID(projectID string) string { return activities.DispatcherWorkflowID(projectID) }
+func DispatcherWorkflowID(projectID string) string { return temporalx.DispatcherWorkflowID(projectID) }
 
 // dispatcherRecheck is how soon a round runs again while jobs wait and no
 // signal comes: spawns that come up (or free capacity nobody signalled) are

@@ -84,6 +84,13 @@ func startSystem(t testing.TB) *e2e {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 60*time.Second, 200*time.Millisecond, "server never became ready")
+	// The project's dispatcher never ends by itself: leave none behind on the
+	// shared test server. (Cleanups run last-registered first, so this runs
+	// while the server is still up.)
+	dispatcher := workflows.DispatcherWorkflowID(s.projectID())
+	t.Cleanup(func() {
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), dispatcher, "", "test cleanup")
+	})
 	return s
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"daestro/activities"
 	"daestro/internal/testenv"
 )
 
@@ -41,9 +40,6 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	s := startSystem(t)
 	ar := s.startAgent(image)
 	s.waitIdle(ar.spawnID)
-	t.Cleanup(func() {
-		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
-	})
 
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
 		"name": "greet", "type": "docker", "image": testenv.TestImage(),
@@ -63,13 +59,7 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	job := s.waitJob(jobID, 120*time.Second)
 	assert.Equal(t, "completed", job["state"], "%v", job)
 
-	status, logs := s.call(http.MethodGet, "/v1/jobs/"+jobID+"/logs", nil)
-	require.Equal(t, http.StatusOK, status, logs)
-	var text []string
-	for _, l := range logs["lines"].([]any) {
-		text = append(text, l.(map[string]any)["text"].(string))
-	}
-	assert.Equal(t, []string{"hello daestro", "job=" + jobID, "secret=s3cr3t-value"}, text, "every line, in order; params substituted; env injected")
+	assert.Equal(t, []string{"hello daestro", "job=" + jobID, "secret=s3cr3t-value"}, s.logTexts(jobID), "every line, in order; params substituted; env injected")
 
 	// A failing command fails the job with its exit code.
 	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
@@ -88,10 +78,7 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	})
 	require.Equal(t, http.StatusAccepted, status, sub)
 	slow := sub["id"].(string)
-	require.Eventually(t, func() bool {
-		_, j := s.call(http.MethodGet, "/v1/client/job/"+slow, nil)
-		return j["state"] == "running"
-	}, 90*time.Second, 100*time.Millisecond)
+	s.waitRunning(slow)
 	req, _ := http.NewRequest(http.MethodGet, s.baseURL+"/v1/jobs/"+slow+"/logs?follow=true", nil)
 	req.Header.Set("Authorization", "Bearer "+s.key)
 	resp, err := http.DefaultClient.Do(req)
@@ -135,10 +122,7 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	})
 	require.Equal(t, http.StatusAccepted, status, sub)
 	id := sub["id"].(string)
-	require.Eventually(t, func() bool {
-		_, j := s.call(http.MethodGet, "/v1/client/job/"+id, nil)
-		return j["state"] == "running"
-	}, 90*time.Second, 250*time.Millisecond)
+	s.waitRunning(id)
 	_, running := s.call(http.MethodGet, "/v1/jobs/"+id, nil)
 	runningRun := running["runs"].([]any)[0].(map[string]any)["id"]
 	_, spawn := s.call(http.MethodGet, "/v1/compute-spawns/"+ar.spawnID, nil)
@@ -158,6 +142,27 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	}, 30*time.Second, 500*time.Millisecond, "the cancelled run's container is removed")
 }
 
+// waitRunning polls the client API until the job's container runs.
+func (s *e2e) waitRunning(id string) {
+	s.t.Helper()
+	require.Eventually(s.t, func() bool {
+		_, j := s.call(http.MethodGet, "/v1/client/job/"+id, nil)
+		return j["state"] == "running"
+	}, 90*time.Second, 100*time.Millisecond, "job %s never ran", id)
+}
+
+// logTexts is the text of every log line of the job's current run, in order.
+func (s *e2e) logTexts(id string) []string {
+	s.t.Helper()
+	status, logs := s.call(http.MethodGet, "/v1/jobs/"+id+"/logs", nil)
+	require.Equal(s.t, http.StatusOK, status, logs)
+	var out []string
+	for _, l := range logs["lines"].([]any) {
+		out = append(out, l.(map[string]any)["text"].(string))
+	}
+	return out
+}
+
 // projectID is the key's project.
 func (s *e2e) projectID() string {
 	_, p := s.call(http.MethodGet, "/v1/project", nil)
@@ -172,9 +177,6 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 	s := startSystem(t)
 	ar := s.startAgent(image)
 	s.waitIdle(ar.spawnID)
-	t.Cleanup(func() {
-		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
-	})
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
 		"name": "count", "type": "docker", "image": testenv.TestImage(),
 		"command": []string{"sh", "-c", "for i in $(seq 1 40); do echo $i; sleep 0.5; done"},
@@ -183,10 +185,7 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 	status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::count", "job_queue": "e2e::etl"})
 	require.Equal(t, http.StatusAccepted, status, sub)
 	jobID := sub["id"].(string)
-	require.Eventually(t, func() bool {
-		_, j := s.call(http.MethodGet, "/v1/client/job/"+jobID, nil)
-		return j["state"] == "running"
-	}, 90*time.Second, 250*time.Millisecond)
+	s.waitRunning(jobID)
 	time.Sleep(3 * time.Second) // some lines shipped, some not yet
 
 	docker(t, "kill", ar.container)
@@ -195,12 +194,7 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 
 	job := s.waitJob(jobID, 4*time.Minute)
 	assert.Equal(t, "completed", job["state"], "%v", job)
-	status, logs := s.call(http.MethodGet, "/v1/jobs/"+jobID+"/logs?limit=100", nil)
-	require.Equal(t, http.StatusOK, status, logs)
-	var got []string
-	for _, l := range logs["lines"].([]any) {
-		got = append(got, l.(map[string]any)["text"].(string))
-	}
+	got := s.logTexts(jobID)
 	var want []string
 	for i := 1; i <= 40; i++ {
 		want = append(want, fmt.Sprint(i))
@@ -221,9 +215,6 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	s := startSystem(b)
 	ar := s.startAgent(image)
 	s.waitIdle(ar.spawnID)
-	b.Cleanup(func() {
-		_ = testenv.Temporal(b).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "bench cleanup")
-	})
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
 		"name": "noop", "type": "docker", "image": testenv.TestImage(), "command": []string{"true"}, "cpu_quota_pct": 10, "memory_mb": 16})
 	require.Equal(b, http.StatusCreated, status, def)
@@ -283,9 +274,6 @@ func TestFiftyMixedJobsOnTwoAgents(t *testing.T) {
 	a2 := s.addAgent(image, envID, queueID, "DAESTRO_AGENT_CPU_PCT=200", "DAESTRO_AGENT_MEMORY_MB=512")
 	s.waitIdle(a1.spawnID)
 	s.waitIdle(a2.spawnID)
-	t.Cleanup(func() {
-		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), activities.DispatcherWorkflowID(s.projectID()), "", "test cleanup")
-	})
 	for name, quota := range map[string]map[string]any{
 		"small": {"cpu_quota_pct": 50, "memory_mb": 100}, // four fit a spawn
 		"big":   {"cpu_quota_pct": 150, "memory_mb": 300},

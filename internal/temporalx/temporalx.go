@@ -24,6 +24,10 @@ const ControlTaskQueue = "daestro-control"
 // here, not only in workflows, because activities signal spawns too.
 func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
 
+// DispatcherWorkflowID is the workflow ID of a project's dispatcher; here for
+// the same reason as SpawnWorkflowID (activities start it).
+func DispatcherWorkflowID(projectID string) string { return "dispatch/" + projectID }
+
 // SignalSpawnAllocationsChanged carries a spawn's allocated-run count (a
 // struct with a Count field) to its workflow, moving it between idle and busy.
 const SignalSpawnAllocationsChanged = "allocations-changed"
