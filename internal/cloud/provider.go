@@ -69,6 +69,18 @@ type CreateRequest struct {
 	// SSHPublicKey is an OpenSSH authorized_keys line, optional; providers
 	// that only take registered keys register it first.
 	SSHPublicKey string
+	// Agent is what UserData starts, in structured form, for providers
+	// whose machines run no cloud-init (localdocker starts the agent
+	// container directly). Cloud providers ignore it.
+	Agent AgentLaunch
+}
+
+// AgentLaunch is the agent container a new machine runs.
+type AgentLaunch struct {
+	// Image is the agent's Docker image.
+	Image string
+	// Env is the agent container's environment (token and server URL).
+	Env map[string]string
 }
 
 // Instance statuses, normalized across providers.

@@ -1,11 +1,14 @@
 // Package cloud speaks to cloud providers. The Registry maps a provider name
-// to its implementation; providers without one (all of them, until the cloud
-// issue lands the SDK-backed packages) say so instead of pretending success.
+// to the factory of its implementation; a provider without one says so
+// instead of pretending success.
 package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"daestro/internal/domain"
 )
 
 // Provider names as they appear in the API and the database.
@@ -14,10 +17,13 @@ const (
 	DigitalOcean = "digitalocean"
 	Linode       = "linode"
 	Vultr        = "vultr"
+	// LocalDocker is the local Docker engine: an "instance" is an agent
+	// container. It serves `daestro dev`, demos and end-to-end tests.
+	LocalDocker = "localdocker"
 )
 
 // Providers lists every supported provider.
-var Providers = []string{AWS, DigitalOcean, Linode, Vultr}
+var Providers = []string{AWS, DigitalOcean, Linode, Vultr, LocalDocker}
 
 // DisplayName is the provider's name as users write it.
 func DisplayName(provider string) string {
@@ -30,6 +36,8 @@ func DisplayName(provider string) string {
 		return "Linode"
 	case Vultr:
 		return "Vultr"
+	case LocalDocker:
+		return "the local Docker engine"
 	}
 	return provider
 }
@@ -49,6 +57,10 @@ type CredentialValidator interface {
 	ValidateCredentials(ctx context.Context, creds Credentials, region string) error
 }
 
+// Factory builds the Provider of one account from its credentials; region
+// is the account's default region (AWS clients are bound to one).
+type Factory func(creds Credentials, region string) (Provider, error)
+
 // Validation statuses reported to the user.
 const (
 	ValidationValid       = "valid"
@@ -66,23 +78,66 @@ type Validation struct {
 // Registry holds the provider implementations.
 type Registry struct {
 	validators map[string]CredentialValidator
+	factories  map[string]Factory
 }
 
 // NewRegistry returns a registry with no providers wired yet.
-func NewRegistry() *Registry { return &Registry{validators: map[string]CredentialValidator{}} }
+func NewRegistry() *Registry {
+	return &Registry{validators: map[string]CredentialValidator{}, factories: map[string]Factory{}}
+}
 
-// SetValidator wires the credential check of provider.
+// SetValidator wires a credential check of provider that overrides the
+// factory's provider's ValidateCredentials.
 func (r *Registry) SetValidator(provider string, v CredentialValidator) { r.validators[provider] = v }
 
-// Validate checks creds with the provider. Rejected credentials are an error;
-// a provider without a validator yields status "unavailable", never "valid".
-func (r *Registry) Validate(ctx context.Context, provider string, creds Credentials, region string) (Validation, error) {
-	v, ok := r.validators[provider]
+// Register wires the factory of provider.
+func (r *Registry) Register(provider string, f Factory) { r.factories[provider] = f }
+
+// Open returns the Provider of one account. A provider without a factory is
+// a domain EUNAVAILABLE error naming it.
+func (r *Registry) Open(provider string, creds Credentials, region string) (Provider, error) {
+	f, ok := r.factories[provider]
 	if !ok {
+		return nil, domain.Errorf(domain.EUNAVAILABLE, "%s is not configured on this daestro server", DisplayName(provider))
+	}
+	return f(creds, region)
+}
+
+// Validate checks creds with the provider. Rejected credentials are a domain
+// EINVALID error, a provider that could not answer EUNAVAILABLE; a provider
+// with neither validator nor factory yields status "unavailable", never "valid".
+func (r *Registry) Validate(ctx context.Context, provider string, creds Credentials, region string) (Validation, error) {
+	if v, ok := r.validators[provider]; ok {
+		if err := v.ValidateCredentials(ctx, creds, region); err != nil {
+			return Validation{}, err
+		}
+		return Validation{Status: ValidationValid, Message: DisplayName(provider) + " accepted the credentials"}, nil
+	}
+	if _, ok := r.factories[provider]; !ok {
 		return Validation{Status: ValidationUnavailable, Message: fmt.Sprintf("validation not available for %s: the credentials were stored unchecked", provider)}, nil
 	}
-	if err := v.ValidateCredentials(ctx, creds, region); err != nil {
-		return Validation{}, err
+	p, err := r.Open(provider, creds, region)
+	if err != nil {
+		return Validation{}, domain.Errorf(domain.EINVALID, "%s", err.Error())
+	}
+	if err := p.ValidateCredentials(ctx); err != nil {
+		return Validation{}, UserError(provider, "check the credentials", err)
 	}
 	return Validation{Status: ValidationValid, Message: DisplayName(provider) + " accepted the credentials"}, nil
+}
+
+// UserError turns a provider error into a domain error for the API: rejected
+// credentials, quota and bad requests are the user's to fix (EINVALID), the
+// rest EUNAVAILABLE. what says what daestro tried ("list regions").
+func UserError(provider, what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrInvalid), errors.Is(err, ErrQuota):
+		return domain.Errorf(domain.EINVALID, "%s", err.Error())
+	case errors.Is(err, ErrNotFound):
+		return domain.Errorf(domain.ENOTFOUND, "%s", err.Error())
+	default:
+		return domain.Errorf(domain.EUNAVAILABLE, "could not %s with %s: %s", what, DisplayName(provider), err.Error())
+	}
 }
