@@ -54,6 +54,7 @@ bench: ## run the benchmarks and print their figures
 	eval "$$(scripts/postgres.sh start)"; \
 	eval "$$(scripts/temporal.sh start test)"; \
 	eval "$$(scripts/docker-images.sh)"; \
+	eval "$$(scripts/agent-image.sh)"; \
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 .PHONY: fuzz

@@ -6,6 +6,7 @@ package activities
 import (
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/cloud"
 	"daestro/internal/store"
 )
 
@@ -19,4 +20,18 @@ type Activities struct {
 	// ControlTaskQueue is where the dispatcher runs; worker.New sets it to
 	// the worker's own task queue.
 	ControlTaskQueue string
+	// Clouds opens the provider of a cloud auth; nil means no provider is
+	// configured and cloud spawns fail with a note saying so.
+	Clouds *cloud.Registry
+	// Agent is what a cloud spawn's machine runs: the agent image and the
+	// URL the agent reaches the API at.
+	Agent AgentConfig
+}
+
+// AgentConfig is the agent a cloud machine starts.
+type AgentConfig struct {
+	// Image is the agent's Docker image.
+	Image string
+	// ServerURL is the daestro API as the machine reaches it.
+	ServerURL string
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 
+	"daestro/internal/domain"
 	"daestro/internal/placement"
 	"daestro/internal/store"
 )
@@ -27,6 +28,9 @@ type PlanRoundResult struct {
 	SpawnAllocations []SpawnCount
 	// Waiting counts runnable jobs still without a spawn.
 	Waiting int
+	// Requested are the cloud spawns created this round; the dispatcher
+	// starts their SpawnWorkflows.
+	Requested []string
 }
 
 // PlanRound runs one placement round: one transaction that loads the
@@ -37,7 +41,7 @@ func (a *Activities) PlanRound(ctx context.Context, in PlanRoundInput) (PlanRoun
 	if err != nil {
 		return PlanRoundResult{}, err
 	}
-	res := PlanRoundResult{Waiting: out.Waiting}
+	res := PlanRoundResult{Waiting: out.Waiting, Requested: out.Requested}
 	for _, as := range out.Assigned {
 		res.Assigned = append(res.Assigned, Assignment{JobID: as.JobID, RunID: as.RunID, SpawnID: as.SpawnID})
 	}
@@ -47,18 +51,18 @@ func (a *Activities) PlanRound(ctx context.Context, in PlanRoundInput) (PlanRoun
 	return res, nil
 }
 
-// place adapts the database's snapshot to the pure placement function.
-// Self-hosted environments cannot be spawned on demand; cloud spawns arrive
-// with the cloud issue, so spawn requests are not acted on yet and the jobs
-// they were for keep their "waiting" reason.
+// place adapts the database's snapshot to the pure placement function and
+// its answer back: assignments, pending reasons and the cloud spawns to
+// request (written by the store in the same transaction).
 func place(snap store.PlanSnapshot) store.PlanDecision {
 	var in placement.Input
 	runOf := map[string]string{}
 	for _, q := range snap.Queues {
 		pq := placement.Queue{ID: q.ID, Name: q.Name, Priority: q.Priority, MaxConcurrency: q.MaxConcurrency,
 			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated}
-		for i, id := range q.ComputeEnvIDs {
-			pq.ComputeEnvs = append(pq.ComputeEnvs, placement.ComputeEnv{ID: id, SelfHosted: q.ComputeEnvKinds[i] == "selfhosted"})
+		for _, e := range q.ComputeEnvs {
+			pq.ComputeEnvs = append(pq.ComputeEnvs, placement.ComputeEnv{ID: e.ID, Name: e.Name, SelfHosted: e.Kind == domain.ComputeEnvSelfHosted,
+				CPUPct: e.CPUPct, MemoryMB: e.MemoryMB, HourlyPrice: e.HourlyPrice})
 		}
 		in.Queues = append(in.Queues, pq)
 	}
@@ -66,7 +70,7 @@ func place(snap store.PlanSnapshot) store.PlanDecision {
 		in.Spawns = append(in.Spawns, placement.Spawn{ID: s.ID, QueueID: s.QueueID, ComputeEnvID: s.ComputeEnvID, State: s.State,
 			TotalCPUPct: s.TotalCPUPct, TotalMemoryMB: s.TotalMemoryMB, AllocatedCPUPct: s.AllocatedCPUPct,
 			AllocatedMemoryMB: s.AllocatedMemoryMB, WholeSpawnTaken: s.WholeTaken, Allocations: s.Allocations,
-			Requested: s.State == "requested" || s.State == "initialized"})
+			Requested: s.State == domain.SpawnRequested || s.State == domain.SpawnInitialized})
 	}
 	for _, j := range snap.Jobs {
 		in.Jobs = append(in.Jobs, placement.Job{ID: j.JobID, QueueID: j.QueueID, RunnableAt: j.RunnableAt, CPUQuotaPct: j.CPUQuotaPct, MemoryMB: j.MemoryMB})
@@ -77,6 +81,9 @@ func place(snap store.PlanSnapshot) store.PlanDecision {
 	for _, as := range r.Assignments {
 		d.Assign = append(d.Assign, store.PlanAssignment{JobID: as.JobID, RunID: runOf[as.JobID], SpawnID: as.SpawnID,
 			CPUPct: as.CPUPct, MemoryMB: as.MemoryMB, WholeSpawn: as.WholeSpawn})
+	}
+	for _, rq := range r.SpawnRequests {
+		d.Requests = append(d.Requests, store.PlanSpawnRequest{QueueID: rq.QueueID, ComputeEnvID: rq.ComputeEnvID, ForJobID: rq.ForJobID})
 	}
 	for jobID, p := range r.Pending {
 		d.Pending[jobID] = store.PlanPending{Code: string(p.Code), Detail: p.Detail, Position: p.Position}

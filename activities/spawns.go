@@ -31,6 +31,11 @@ type RecordSpawnStateInput struct {
 	// pinged for that long (the unreachable transition): a ping that lands
 	// while the workflow decides wins.
 	RequireSilence time.Duration
+	// RequireNoAllocations applies the change only if no run is allocated
+	// to the spawn (the idle timeout): a placement racing it wins.
+	RequireNoAllocations bool
+	// Note, when set, becomes the spawn's system note.
+	Note string
 }
 
 // RecordSpawnStateResult says whether the change was made.
@@ -44,6 +49,7 @@ type RecordSpawnStateResult struct {
 func (a *Activities) RecordSpawnState(ctx context.Context, in RecordSpawnStateInput) (RecordSpawnStateResult, error) {
 	applied, err := a.Store.RecordSpawnTransition(ctx, store.SpawnTransition{
 		SpawnID: in.SpawnID, State: in.State, Reason: in.Reason, Key: in.Key, RequireSilence: in.RequireSilence,
+		RequireNoAllocations: in.RequireNoAllocations, Note: in.Note,
 	})
 	if err != nil {
 		return RecordSpawnStateResult{}, spawnError(in.SpawnID, "record state "+in.State, err)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,9 @@ func (a *Activities) RunJob(ctx context.Context, in agentapi.RunJobInput) (agent
 	}, nil
 }
 
+// LabelSpawnID is put on every job container: the spawn whose agent started it.
+const LabelSpawnID = "daestro.spawn-id"
+
 // executorSpec turns the server's run spec into the executor's.
 func executorSpec(s agentapi.RunSpec) executor.Spec {
 	out := executor.Spec{
@@ -95,8 +99,24 @@ func executorSpec(s agentapi.RunSpec) executor.Spec {
 		CPUQuotaPct: s.CPUQuotaPct, MemoryMB: s.MemoryMB, Privileged: s.Privileged,
 		Timeout: time.Duration(s.TimeoutSeconds) * time.Second,
 	}
+	if spawnID := envValue(s.Env, "DAESTRO_COMPUTE_SPAWN_ID"); spawnID != "" {
+		// The spawn's machine owner (localdocker, an operator) finds the
+		// containers of a spawn by this label.
+		out.Labels = map[string]string{LabelSpawnID: spawnID}
+	}
 	if s.Registry != nil {
 		out.Registry = &executor.RegistryAuth{ServerAddress: s.Registry.ServerAddress, Username: s.Registry.Username, Password: s.Registry.Password}
 	}
 	return out
+}
+
+// envValue returns the value of key in a KEY=value list, the last one winning.
+func envValue(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val
+		}
+	}
+	return v
 }

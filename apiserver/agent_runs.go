@@ -83,7 +83,7 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 }
 
 // injectedEnv are the DAESTRO_* variables every job container gets (those
-// that apply: a self-hosted spawn has no cloud provider or instance type).
+// that apply: a self-hosted spawn has no instance type or public address).
 func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
 	env := []string{
 		"DAESTRO_JOB_ID=" + spec.JobID,
@@ -94,6 +94,15 @@ func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
 	}
 	if sp.Kind == domain.SpawnKindSelfHosted {
 		env = append(env, "DAESTRO_CLOUD_PROVIDER=selfhosted")
+	}
+	if m := sp.Machine; m != nil {
+		env = append(env, "DAESTRO_CLOUD_PROVIDER="+m.Provider, "DAESTRO_INSTANCE_TYPE="+m.InstanceType)
+		if m.PublicIPv4 != "" {
+			env = append(env, "DAESTRO_PUBLIC_IPV4="+m.PublicIPv4)
+		}
+		if m.PublicIPv6 != "" {
+			env = append(env, "DAESTRO_PUBLIC_IPV6="+m.PublicIPv6)
+		}
 	}
 	return env
 }

@@ -24,6 +24,8 @@ func (s *Server) cloudAuthRoutes(g *gin.RouterGroup) {
 	g.GET("/cloud-auths/:id", s.getCloudAuth)
 	g.PATCH("/cloud-auths/:id", s.updateCloudAuth)
 	g.DELETE("/cloud-auths/:id", s.deleteCloudAuth)
+	g.GET("/cloud-auths/:id/regions", s.listCloudRegions)
+	g.GET("/cloud-auths/:id/instance-types", s.listCloudInstanceTypes)
 }
 
 // createCloudAuth checks the credentials with the provider before storing
@@ -103,6 +105,10 @@ func (s *Server) updateCloudAuth(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	// The cached listings were read with the old row, maybe with old keys.
+	// (They are keyed by updated_at, so other API processes never serve
+	// them either; dropping them here frees them now.)
+	s.catalog.drop(id)
 	writeData(c, http.StatusOK, resp)
 }
 
@@ -111,5 +117,6 @@ func (s *Server) deleteCloudAuth(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	s.catalog.drop(c.Param("id"))
 	writeDeleted(c, c.Param("id"))
 }

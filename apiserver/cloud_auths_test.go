@@ -23,7 +23,7 @@ func awsAuth(name string) map[string]any {
 
 func TestCloudAuthCreateShowsHintAndHonestValidation(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	a := newAPIWith(t, cloud.NewRegistry()) // no provider wired
 	c := a.newProject("acme")
 
 	r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "do-main", "provider": "digitalocean", "access_token": doToken})
@@ -88,7 +88,7 @@ func TestCloudAuthInvalidInput(t *testing.T) {
 		{"no name", with("name", nil), "name: cloud auth name is required"},
 		{"bad name", with("name", "has space"), `name: "has space" is not a valid cloud auth name`},
 		{"long name", with("name", string(make([]byte, 129))), "name:"},
-		{"unknown provider", with("provider", "gcp"), `provider: "gcp" is not one of aws, digitalocean, linode, vultr`},
+		{"unknown provider", with("provider", "gcp"), `provider: "gcp" is not one of aws, digitalocean, linode, vultr, localdocker`},
 		{"aws without key id", with("access_key_id", nil), "access_key_id: required for aws"},
 		{"aws bad key id", with("access_key_id", "akia-lower"), "access_key_id:"},
 		{"aws without secret", with("secret_access_key", nil), "secret_access_key: required for aws"},
@@ -247,4 +247,57 @@ func TestDigitalOceanCloudAuthIsValidatedByTheProvider(t *testing.T) {
 	r = c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "do", "provider": "digitalocean", "access_token": dofake.Token})
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
 	assert.Equal(t, map[string]any{"status": "valid", "message": "DigitalOcean accepted the credentials"}, r.data(t)["validation"])
+}
+
+// The API's provider list is cloud's: a provider the registry knows is one a
+// cloud auth may name.
+func TestCloudProvidersAreTheRegistrysProviders(t *testing.T) {
+	assert.Equal(t, cloud.Providers, domain.CloudProviders)
+}
+
+// A localdocker cloud auth (the local Docker engine) takes no credentials:
+// one given anyway is refused by name rather than stored and never used.
+func TestLocalDockerCloudAuthTakesNoCredentials(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+
+	for _, tt := range []struct {
+		field string
+		value any
+	}{
+		{"access_token", "tok"},
+		{"access_key_id", "AKIAIOSFODNN7EXAMPLE"},
+		{"secret_access_key", "s3cret"},
+	} {
+		r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "local", "provider": "localdocker", tt.field: tt.value})
+		assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+		assert.Equal(t, tt.field+": localdocker takes no credentials (it uses the Docker engine of the daestro worker); leave "+tt.field+" out", r.Message)
+	}
+	r := c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "local", "provider": "localdocker", "default_region": "local"})
+	assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+	assert.Contains(t, r.Message, "default_region: only aws takes a default region")
+	assert.Zero(t, a.count("cloud_auths"), "no rejected request wrote anything")
+
+	r = c.do(http.MethodPost, "/v1/cloud-auths", map[string]any{"name": "local", "provider": "localdocker"})
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	d := r.data(t)
+	assert.Equal(t, "localdocker", d["provider"])
+	assert.Equal(t, "", d["credentials_hint"], "no credentials, nothing to hint at")
+	id := r.id(t)
+	_, creds, err := a.st.CloudAuthCredentials(context.Background(), c.project.ID, id)
+	require.NoError(t, err, "the empty credentials are sealed and opened like any others")
+	assert.Equal(t, cloud.Credentials{}, creds)
+
+	r = c.do(http.MethodPatch, "/v1/cloud-auths/"+id, map[string]any{"access_token": "tok"})
+	assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+	assert.Contains(t, r.Message, "access_token: localdocker takes no credentials")
+
+	// Its catalog and environments go through its provider like any other's.
+	regions := getCatalog(t, c, "/v1/cloud-auths/"+id+"/regions")
+	assert.NotEmpty(t, regions.Items)
+	assert.Equal(t, "localdocker", regions.Provider)
+	r = c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "laptop", "cloud_auth_id": id, "region": "local", "instance_type": "s-2vcpu-4gb"})
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	assert.EqualValues(t, 2, r.data(t)["instance_vcpu"])
 }

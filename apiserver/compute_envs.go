@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -17,18 +18,51 @@ func (s *Server) computeEnvRoutes(g *gin.RouterGroup) {
 	g.DELETE("/compute-envs/:id", s.deleteComputeEnv)
 }
 
+// createComputeEnv stores a compute environment. A cloud one is checked with
+// its provider first — the region exists, the instance type is offered there
+// — and records the type's size and price; the provider is asked before the
+// store's transaction begins, so a slow provider holds no database lock.
 func (s *Server) createComputeEnv(c *gin.Context) {
 	var in domain.ComputeEnvInput
 	if err := bindJSON(c, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	env, err := s.store.CreateComputeEnv(c.Request.Context(), project(c).ID, in)
+	if err := in.Validate(); err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx, projectID := c.Request.Context(), project(c).ID
+	if in.ResolvedKind() == domain.ComputeEnvCloud {
+		size, err := s.cloudEnvSize(ctx, projectID, in)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		in.Size = &size
+	}
+	env, err := s.store.CreateComputeEnv(ctx, projectID, in)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	writeData(c, http.StatusCreated, env)
+}
+
+// cloudEnvSize checks a cloud environment's region and instance type with
+// the provider (through the catalog cache) and returns the type's size.
+func (s *Server) cloudEnvSize(ctx context.Context, projectID string, in domain.ComputeEnvInput) (domain.InstanceSize, error) {
+	acct, err := s.cloudAccount(ctx, projectID, in.CloudAuthID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return domain.InstanceSize{}, domain.Errorf(domain.EINVALID, "cloud_auth_id: %s", domain.ErrorMessage(err))
+	}
+	if err != nil {
+		return domain.InstanceSize{}, err
+	}
+	if err := s.checkRegion(ctx, acct, in.Region, false); err != nil {
+		return domain.InstanceSize{}, err
+	}
+	return s.instanceSize(ctx, acct, in.Region, in.InstanceType)
 }
 
 func (s *Server) listComputeEnvs(c *gin.Context) {

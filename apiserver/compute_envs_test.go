@@ -10,21 +10,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"daestro/internal/cloud"
+	"daestro/internal/cloud/cloudtest/dofake"
 	"daestro/internal/domain"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 )
 
-// insertCloudAuth stores a cloud auth row directly: the cloud auth API checks
-// credentials with providers, which these tests are not about.
+// insertCloudAuth stores a DigitalOcean cloud auth through the store: the
+// cloud auth API checks credentials with providers, which these tests are
+// not about.
 func insertCloudAuth(t *testing.T, a *api, projectID string) string {
 	t.Helper()
-	id := store.NewID()
-	_, err := a.st.Pool.Exec(context.Background(), `INSERT INTO cloud_auths
-		(id, project_id, name, provider, default_region, credentials, credentials_hint)
-		VALUES ($1, $2, $3, 'digitalocean', '', '\x00'::bytea, '…abcd')`, id, projectID, testenv.RandomName("auth"))
+	ca, err := a.st.CreateCloudAuth(context.Background(), projectID, domain.CloudAuthInput{
+		Name: testenv.RandomName("auth"), Provider: "digitalocean", AccessToken: dofake.Token})
 	require.NoError(t, err)
-	return id
+	return ca.ID
 }
 
 // insertComputeSpawn stores a spawn row as the spawn workflow would.
@@ -74,6 +75,10 @@ func TestComputeEnvCreateCloudAndSelfHosted(t *testing.T) {
 	assert.True(t, env.Enabled, "enabled by default")
 	assert.WithinDuration(t, time.Now(), env.CreatedAt, time.Minute)
 	assert.Contains(t, r.data(t), "usable_memory_mb", "the shape is the same for every kind")
+	require.NotNil(t, env.InstanceVCPU, "the instance type's size comes from the provider: %s", r.Raw)
+	assert.Equal(t, 2, *env.InstanceVCPU)
+	assert.Equal(t, 4096, *env.InstanceMemoryMB)
+	assert.InDelta(t, 0.03571, *env.HourlyPrice, 1e-9)
 
 	got := c.do(http.MethodGet, "/v1/compute-envs/"+env.ID, nil)
 	require.Equal(t, http.StatusOK, got.Status, got.Raw)
@@ -88,6 +93,10 @@ func TestComputeEnvCreateCloudAndSelfHosted(t *testing.T) {
 	assert.EqualValues(t, 50, d["usable_cpu_pct"])
 	assert.EqualValues(t, 2048, d["usable_memory_mb"])
 	assert.Equal(t, false, d["enabled"], "enabled=false on create is honoured")
+	for _, f := range []string{"instance_vcpu", "instance_memory_mb", "hourly_price"} {
+		assert.Contains(t, d, f)
+		assert.Nil(t, d[f], "%s: a self-hosted machine has no instance type", f)
+	}
 
 	// The two quotas are optional and independent; the bounds are inclusive.
 	for name, body := range map[string]map[string]any{
@@ -389,4 +398,88 @@ func TestComputeEnvIsInvisibleToOtherProjects(t *testing.T) {
 			assert.Contains(t, r.Message, "no compute environment with id")
 		}
 	}
+}
+
+// A cloud compute environment is checked with its provider (here the real
+// DigitalOcean SDK against the fake) and records the instance type's size.
+func TestCloudComputeEnvIsCheckedWithTheProvider(t *testing.T) {
+	t.Parallel()
+	a, c, fake, auth := doAccount(t)
+	env := func(name, region, typ string) map[string]any {
+		return map[string]any{"name": name, "cloud_auth_id": auth, "region": region, "instance_type": typ}
+	}
+
+	r := c.do(http.MethodPost, "/v1/compute-envs", env("do-big", "nyc3", "c-4"))
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	d := r.data(t)
+	assert.EqualValues(t, 4, d["instance_vcpu"])
+	assert.EqualValues(t, 8192, d["instance_memory_mb"])
+	assert.Equal(t, 0.125, d["hourly_price"])
+	got := c.do(http.MethodGet, "/v1/compute-envs/"+r.id(t), nil)
+	assert.JSONEq(t, string(r.Data), string(got.Data), "the sizes are stored")
+	var list domain.Page[domain.ComputeEnv]
+	c.do(http.MethodGet, "/v1/compute-envs", nil).decode(t, &list)
+	require.Len(t, list.Items, 1)
+	require.NotNil(t, list.Items[0].InstanceVCPU)
+	assert.Equal(t, 4, *list.Items[0].InstanceVCPU)
+	calls := len(fake.Calls())
+
+	// The listings are cached: a second environment in the region asks nothing.
+	r = c.do(http.MethodPost, "/v1/compute-envs", env("do-small", "nyc3", "s-1vcpu-1gb"))
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	assert.Equal(t, calls, len(fake.Calls()), "regions and types came from the cache")
+
+	before := a.count("compute_envs")
+	for _, tt := range []struct {
+		name, region, typ, want string
+	}{
+		{"unknown-type", "nyc3", "s-99vcpu", `instance_type: "s-99vcpu" is not offered by DigitalOcean in region nyc3: see GET /v1/cloud-auths/` + auth + "/instance-types?region=nyc3"},
+		{"type-elsewhere", "fra1", "c-4", `instance_type: "c-4" is not offered by DigitalOcean in region fra1: see GET /v1/cloud-auths/` + auth + "/instance-types?region=fra1"},
+		{"unknown-region", "mars1", "c-4", `region: "mars1" is not a DigitalOcean region this account can use: see GET /v1/cloud-auths/` + auth + "/regions"},
+		{"retired-region", "sfo1", "c-4", `region: "sfo1" is not a DigitalOcean region this account can use`},
+	} {
+		r := c.do(http.MethodPost, "/v1/compute-envs", env(tt.name, tt.region, tt.typ))
+		assert.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", tt.name, r.Raw)
+		assert.Contains(t, r.Message, tt.want, tt.name)
+	}
+	assert.Equal(t, before, a.count("compute_envs"), "a rejected environment writes nothing")
+	// A type or region missing from a cached listing is read again once
+	// before it is refused (it may be new since); a fresh listing is not.
+	assert.Equal(t, 3, countCalls(fake, regionsCall), "the first read, then one per refused region (mars1, sfo1)")
+	assert.Equal(t, 3, countCalls(fake, sizesCall), "nyc3, nyc3 again for s-99vcpu, fra1 once")
+
+	// With the listings cached, a DigitalOcean outage does not stop a valid environment.
+	fake.FailServer(2)
+	r = c.do(http.MethodPost, "/v1/compute-envs", env("do-cached", "nyc3", "s-2vcpu-4gb"))
+	assert.Equal(t, http.StatusCreated, r.Status, r.Raw)
+}
+
+func TestCloudComputeEnvWhenTheProviderIsDown(t *testing.T) {
+	t.Parallel()
+	a, c, fake, auth := doAccount(t)
+	fake.FailServer(2)
+	r := c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "do", "cloud_auth_id": auth, "region": "nyc3", "instance_type": "c-4"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
+	assert.Equal(t, "could not list regions with DigitalOcean: DigitalOcean did not answer the request to list regions (HTTP 500 after 2 attempts): try again later or check https://status.digitalocean.com", r.Message)
+	assert.Zero(t, a.count("compute_envs"), "nothing written")
+
+	// The same request once DigitalOcean answers again.
+	r = c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "do", "cloud_auth_id": auth, "region": "nyc3", "instance_type": "c-4"})
+	assert.Equal(t, http.StatusCreated, r.Status, r.Raw)
+}
+
+// A server without an implementation of the cloud auth's provider refuses
+// cloud environments with a 503 saying so, rather than storing one it could
+// never start a machine for.
+func TestCloudComputeEnvWhenTheProviderIsNotConfigured(t *testing.T) {
+	t.Parallel()
+	a := newAPIWith(t, cloud.NewRegistry())
+	c := a.newProject("acme")
+	auth := insertCloudAuth(t, a, c.project.ID)
+	r := c.do(http.MethodPost, "/v1/compute-envs", cloudEnv(auth, "do-fra"))
+	assert.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
+	assert.Equal(t, "DigitalOcean is not configured on this daestro server", r.Message)
+	assert.Zero(t, a.count("compute_envs"))
+	assert.Equal(t, http.StatusCreated, c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "rack", "kind": "selfhosted"}).Status,
+		"self-hosted environments need no provider")
 }

@@ -43,7 +43,7 @@ func newAPI(t testing.TB) *api {
 	return newAPIWith(t, nil)
 }
 
-// newAPIWith is newAPI with the given cloud provider registry.
+// newAPIWith is newAPI with the given cloud provider registry (nil: catalogClouds).
 func newAPIWith(t testing.TB, clouds *cloud.Registry) *api {
 	t.Helper()
 	return serveAPI(t, newTestStore(t), apiserver.Options{Clouds: clouds})
@@ -61,10 +61,14 @@ func newTestStore(t testing.TB) *store.Store {
 	return st
 }
 
-// serveAPI serves the API over st with o (Store and Logger filled in).
+// serveAPI serves the API over st with o (Store and Logger filled in, and
+// Clouds when nil: catalogClouds, so cloud compute environments can be created).
 func serveAPI(t testing.TB, st *store.Store, o apiserver.Options) *api {
 	t.Helper()
 	o.Store, o.Logger = st, testenv.Logger(t)
+	if o.Clouds == nil {
+		o.Clouds = catalogClouds()
+	}
 	srv := httptest.NewServer(apiserver.New(o).Handler())
 	t.Cleanup(srv.Close)
 	return &api{t: t, url: srv.URL, st: st, temporal: o.Temporal}

@@ -16,11 +16,11 @@ import (
 
 // catalogTables are every table an API request may write.
 var catalogTables = []string{"projects", "api_keys", "cloud_auths", "compute_envs", "job_queues", "job_queue_compute_envs",
-	"registry_auths", "job_definitions", "compute_spawns", "compute_spawn_events", "agent_tokens", "jobs", "job_runs", "job_events", "cron_jobs"}
+	"registry_auths", "job_definitions", "compute_spawns", "compute_spawn_events", "agent_tokens", "jobs", "job_runs", "job_events", "cron_jobs", "cron_job_events"}
 
 // fixture is one of every catalog resource in a project.
 type fixture struct {
-	cloudAuth, computeEnv, jobQueue, registryAuth, jobDefinition, apiKey, computeSpawn, job string
+	cloudAuth, computeEnv, jobQueue, registryAuth, jobDefinition, apiKey, computeSpawn, job, cronJob string
 }
 
 // seed creates one of every resource through the API.
@@ -51,6 +51,14 @@ func seed(t testing.TB, c client, definition string) fixture {
 		Parameters: map[string]string{"day": "2025-05-17"}}, func(string, string) error { return nil })
 	require.NoError(t, err)
 	f.job = j.ID
+	// A cron job through the store too: the API would create its schedule.
+	spec, err := domain.CronJobInput{Name: "hourly", Expression: "0 0 * * * ?", JobDefinition: definition, JobQueue: "etl",
+		ContainerCmdParameter: map[string]string{"day": "today"}}.Normalize(c.project.Code)
+	require.NoError(t, err)
+	cj, err := c.a.st.CreateCronJob(context.Background(), c.project.ID, spec,
+		func(domain.CronJob) (domain.CronScheduleState, error) { return domain.CronScheduleState{}, nil })
+	require.NoError(t, err)
+	f.cronJob = cj.ID
 	return f
 }
 
@@ -72,6 +80,8 @@ func (f fixture) fill(path string) string {
 		id = f.computeSpawn
 	case strings.HasPrefix(path, "/v1/jobs/"), strings.HasPrefix(path, "/v1/client/job/"):
 		id = f.job
+	case strings.HasPrefix(path, "/v1/cron-jobs/"):
+		id = f.cronJob
 	}
 	return strings.NewReplacer("{id}", id, "{ref}", f.jobDefinition, "{envId}", f.computeEnv).Replace(path)
 }
@@ -93,7 +103,7 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		out := map[string]string{}
 		for _, p := range []string{"/v1/cloud-auths/{id}", "/v1/compute-envs/{id}", "/v1/job-queues/{id}", "/v1/registry-auths/{id}",
 			"/v1/job-definitions/{ref}", "/v1/job-queues/{id}/compute-envs", "/v1/compute-spawns/{id}", "/v1/compute-spawns/{id}/events",
-			"/v1/jobs/{id}", "/v1/client/job/{id}"} {
+			"/v1/jobs/{id}", "/v1/client/job/{id}", "/v1/cron-jobs/{id}"} {
 			r := alpha.do(http.MethodGet, f.fill(p), nil)
 			require.Equal(t, http.StatusOK, r.Status, "%s: %s", p, r.Raw)
 			out[p] = r.Raw
@@ -141,7 +151,7 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		}
 		r := beta.do(http.MethodGet, rt.Path, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", rt.Path, r.Raw)
-		for _, id := range []string{f.cloudAuth, f.computeEnv, f.jobQueue, f.registryAuth, f.apiKey, f.computeSpawn, f.job, alpha.project.ID} {
+		for _, id := range []string{f.cloudAuth, f.computeEnv, f.jobQueue, f.registryAuth, f.apiKey, f.computeSpawn, f.job, f.cronJob, alpha.project.ID} {
 			assert.NotContains(t, r.Raw, id, "%s shows a resource of another project", rt.Path)
 		}
 	}

@@ -18,5 +18,6 @@ func (s *Server) routes(e *gin.Engine) {
 	s.computeSpawnRoutes(v1)
 	s.clientAPIRoutes(v1)
 	s.jobRoutes(v1)
+	s.cronJobRoutes(v1)
 	s.runOutputRoutes(e, v1)
 }

@@ -36,6 +36,8 @@ type Server struct {
 	bash     string
 	logger   *slog.Logger
 	engine   *gin.Engine
+	// catalog caches the providers' regions and instance types per cloud auth.
+	catalog *catalogCache
 	// spawn settings, with the defaults of Options applied.
 	publicURL        string
 	agentImage       string
@@ -99,6 +101,7 @@ func New(o Options) *Server {
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()
 	}
+	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())

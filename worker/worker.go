@@ -4,6 +4,11 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -19,6 +24,9 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.SpawnWorkflow)
 	w.RegisterWorkflow(workflows.JobWorkflow)
 	w.RegisterWorkflow(workflows.DispatcherWorkflow)
+	w.RegisterWorkflow(workflows.CronTriggerWorkflow)
+	w.RegisterWorkflow(workflows.CronRefreshWorkflow)
+	w.RegisterWorkflow(workflows.ReconcileWorkflow)
 	w.RegisterActivity(acts)
 }
 
@@ -44,4 +52,26 @@ func Run(ctx context.Context, c client.Client, acts *activities.Activities) erro
 	<-ctx.Done()
 	w.Stop()
 	return nil
+}
+
+// EnsureReconcileSchedule creates the schedule that runs ReconcileWorkflow
+// every workflows.ReconcileEvery on taskQueue, unless it exists already.
+// Missed runs are not caught up: the next one does the same work.
+func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue string) error {
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:            workflows.ReconcileScheduleID,
+		Spec:          client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: workflows.ReconcileEvery}}},
+		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		CatchupWindow: time.Minute,
+		Action: &client.ScheduleWorkflowAction{
+			ID:        workflows.ReconcileScheduleID,
+			Workflow:  workflows.ReconcileWorkflow,
+			Args:      []any{workflows.ReconcileWorkflowInput{}},
+			TaskQueue: taskQueue,
+		},
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
 }

@@ -3,10 +3,12 @@ package workflows
 import (
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/domain"
 	"daestro/internal/temporalx"
 )
 
@@ -53,6 +55,11 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 			// A job that is gone or already running ignores (or never sees) the signal.
 			_ = workflow.SignalExternalWorkflow(ctx, JobWorkflowID(as.JobID), "", SignalJobAssigned, JobAssignedSignal{SpawnID: as.SpawnID}).Get(ctx, nil)
 		}
+		for _, id := range round.Requested {
+			if err := startCloudSpawn(ctx, in.ProjectID, id); err != nil {
+				return err
+			}
+		}
 		for _, sp := range round.SpawnAllocations {
 			_ = workflow.SignalExternalWorkflow(ctx, SpawnWorkflowID(sp.SpawnID), "", SignalAllocationsChanged, AllocationsChangedSignal{Count: sp.Count}).Get(ctx, nil)
 		}
@@ -66,4 +73,20 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 			return workflow.NewContinueAsNewError(ctx, DispatcherWorkflow, in)
 		}
 	}
+}
+
+// startCloudSpawn starts the SpawnWorkflow of a cloud spawn the round
+// requested, as a child that outlives the dispatcher (which continues as
+// new). A workflow already running under the ID is the same spawn's.
+func startCloudSpawn(ctx workflow.Context, projectID, spawnID string) error {
+	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        SpawnWorkflowID(spawnID),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	f := workflow.ExecuteChildWorkflow(childCtx, SpawnWorkflow, SpawnWorkflowInput{SpawnID: spawnID, ProjectID: projectID, Kind: domain.SpawnKindCloud})
+	err := f.GetChildWorkflowExecution().Get(ctx, nil)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return nil
+	}
+	return err
 }

@@ -44,16 +44,36 @@ type SpawnWorkflowInput struct {
 	SpawnID string
 	// ProjectID is the spawn's project (a search attribute).
 	ProjectID string
-	// Kind is domain.SpawnKindSelfHosted; cloud spawns arrive with the cloud issue.
+	// Kind is domain.SpawnKindSelfHosted or domain.SpawnKindCloud.
 	Kind string
 	// UnreachableAfter is how long without a ping makes the spawn unreachable;
 	// DefaultUnreachableAfter when zero. Tests shorten it.
 	UnreachableAfter time.Duration
+	// BootTimeout is how long a cloud machine may take from create to the
+	// agent's first ping; DefaultBootTimeout when zero.
+	BootTimeout time.Duration
+	// MinIdle is the least time an idle cloud spawn is kept, even when its
+	// queue's max idle time is shorter, so the dispatcher can place the
+	// jobs it was created for; DefaultMinIdle when zero.
+	MinIdle time.Duration
 	// State and Allocations carry the lifecycle across continue-as-new; a
-	// fresh spawn starts with State empty (initialized) and no allocations.
+	// fresh spawn starts with State empty (initialized, or requested for a
+	// cloud spawn) and no allocations.
 	State       string
 	Allocations int
+	// MachineCreated and MaxIdleSeconds carry a cloud spawn's machine
+	// across continue-as-new: created once, idle limit read then.
+	MachineCreated bool
+	MaxIdleSeconds int
 }
+
+// Defaults of a cloud spawn's timers.
+const (
+	// DefaultBootTimeout bounds create → first ping.
+	DefaultBootTimeout = 15 * time.Minute
+	// DefaultMinIdle is the least idle time before a cloud spawn terminates.
+	DefaultMinIdle = 30 * time.Second
+)
 
 // PingSignal is the payload of SignalSpawnPing.
 type PingSignal struct {
@@ -123,23 +143,37 @@ type spawnImpl struct {
 	// UnreachableAfter; nil when no check is pending.
 	liveness       workflow.Future
 	cancelLiveness workflow.CancelFunc
+	// idle (cloud) fires when the spawn has been without work for its idle
+	// limit; boot (cloud) when the machine's agent never pinged in time.
+	idle, boot             workflow.Future
+	cancelIdle, cancelBoot workflow.CancelFunc
 }
 
 func (w *spawnImpl) setup(ctx workflow.Context) error {
 	if w.in.SpawnID == "" {
 		return temporal.NewNonRetryableApplicationError("SpawnWorkflowInput.SpawnID is empty", "InvalidSpawnInput", nil)
 	}
-	if w.in.Kind != domain.SpawnKindSelfHosted {
+	if w.in.Kind != domain.SpawnKindSelfHosted && w.in.Kind != domain.SpawnKindCloud {
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("compute spawn %s: kind %q has no lifecycle yet: only %s spawns do", w.in.SpawnID, w.in.Kind, domain.SpawnKindSelfHosted),
+			fmt.Sprintf("compute spawn %s: kind %q has no lifecycle: only %s and %s spawns do", w.in.SpawnID, w.in.Kind,
+				domain.SpawnKindSelfHosted, domain.SpawnKindCloud),
 			"UnsupportedSpawnKind", nil)
 	}
 	if w.in.UnreachableAfter <= 0 {
 		w.in.UnreachableAfter = DefaultUnreachableAfter
 	}
+	if w.in.BootTimeout <= 0 {
+		w.in.BootTimeout = DefaultBootTimeout
+	}
+	if w.in.MinIdle <= 0 {
+		w.in.MinIdle = DefaultMinIdle
+	}
 	w.state, w.allocations = w.in.State, w.in.Allocations
 	if w.state == "" {
 		w.state = domain.SpawnInitialized
+		if w.cloud() {
+			w.state = domain.SpawnRequested
+		}
 	}
 	w.pings = workflow.GetSignalChannel(ctx, SignalSpawnPing)
 	w.allocs = workflow.GetSignalChannel(ctx, SignalAllocationsChanged)
@@ -176,7 +210,16 @@ func (w *spawnImpl) run(ctx workflow.Context) error {
 }
 
 func (w *spawnImpl) loop(ctx workflow.Context) error {
-	for !domain.SpawnStateIsFinal(w.state) {
+	for !domain.SpawnStateIsFinal(w.state) && w.state != domain.SpawnTerminationFailed {
+		if w.cloud() && w.state == domain.SpawnRequested && !w.in.MachineCreated {
+			if err := w.createMachine(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if w.cloud() {
+			w.armCloudTimers(ctx)
+		}
 		if w.live() && w.liveness == nil {
 			if err := w.checkLiveness(ctx); err != nil {
 				return err
@@ -206,6 +249,18 @@ func (w *spawnImpl) loop(ctx workflow.Context) error {
 				// turn of the loop reads the last ping again. (A cancelled
 				// timer is never selected: stopLiveness forgets it first.)
 				w.liveness, w.cancelLiveness = nil, nil
+			})
+		}
+		if w.idle != nil {
+			sel.AddFuture(w.idle, func(workflow.Future) {
+				w.idle, w.cancelIdle = nil, nil
+				err = w.onIdleTimeout(ctx)
+			})
+		}
+		if w.boot != nil {
+			sel.AddFuture(w.boot, func(workflow.Future) {
+				w.boot, w.cancelBoot = nil, nil
+				err = w.onBootTimeout(ctx)
 			})
 		}
 		sel.Select(ctx)
@@ -269,7 +324,7 @@ func (w *spawnImpl) workingState() string {
 func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
 	var reason string
 	switch w.state {
-	case domain.SpawnInitialized:
+	case domain.SpawnInitialized, domain.SpawnRequested:
 		reason = "agent registered: first ping"
 		if sig.AgentVersion != "" {
 			reason += " from agent " + sig.AgentVersion
@@ -281,8 +336,20 @@ func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
 		// raced a transition) changes nothing: liveness reads Postgres.
 		return nil
 	}
-	_, err := w.transition(ctx, w.workingState(), reason, 0)
-	return err
+	first := w.state == domain.SpawnRequested
+	if _, err := w.transition(ctx, w.workingState(), reason, 0); err != nil {
+		return err
+	}
+	if !first {
+		return nil
+	}
+	// Its addresses are known now; then the jobs this spawn was requested
+	// for, which wait for it, are placed at once rather than at the
+	// dispatcher's next re-check.
+	if err := workflow.ExecuteActivity(ctx, a.RefreshMachine, activities.MachineInput{SpawnID: w.in.SpawnID}).Get(ctx, nil); err != nil {
+		return err
+	}
+	return w.wakeDispatcher(ctx)
 }
 
 func (w *spawnImpl) onAllocations(ctx workflow.Context, sig AllocationsChangedSignal) error {
@@ -312,6 +379,9 @@ func (w *spawnImpl) onTerminate(ctx workflow.Context, sig TerminateSignal) error
 	if _, err := w.transition(ctx, domain.SpawnTerminating, reason, 0); err != nil {
 		return err
 	}
+	if w.cloud() {
+		return w.deleteMachine(ctx, domain.SpawnTerminated, "machine deleted")
+	}
 	// Self-hosted: there is no machine to release. The agent learns at its
 	// next ping (terminate: true) and stops taking work.
 	_, err := w.transition(ctx, domain.SpawnTerminated, "self-hosted spawn: no machine to release; the agent stops at its next ping", 0)
@@ -321,11 +391,16 @@ func (w *spawnImpl) onTerminate(ctx workflow.Context, sig TerminateSignal) error
 // transition records a state change through the activity and, when it
 // applied, adopts it. requireSilence is passed to RecordSpawnState.
 func (w *spawnImpl) transition(ctx workflow.Context, state, reason string, requireSilence time.Duration) (bool, error) {
+	return w.record(ctx, activities.RecordSpawnStateInput{State: state, Reason: reason, RequireSilence: requireSilence})
+}
+
+// record writes the change in (its SpawnID and Key filled in here) and,
+// when it applied, adopts its state.
+func (w *spawnImpl) record(ctx workflow.Context, in activities.RecordSpawnStateInput) (bool, error) {
 	w.transitions++
-	in := activities.RecordSpawnStateInput{
-		SpawnID: w.in.SpawnID, State: state, Reason: reason, RequireSilence: requireSilence,
-		Key: fmt.Sprintf("%s/%s/%d", SpawnWorkflowID(w.in.SpawnID), workflow.GetInfo(ctx).WorkflowExecution.RunID, w.transitions),
-	}
+	state := in.State
+	in.SpawnID = w.in.SpawnID
+	in.Key = fmt.Sprintf("%s/%s/%d", SpawnWorkflowID(w.in.SpawnID), workflow.GetInfo(ctx).WorkflowExecution.RunID, w.transitions)
 	var res activities.RecordSpawnStateResult
 	if err := workflow.ExecuteActivity(ctx, a.RecordSpawnState, in).Get(ctx, &res); err != nil {
 		return false, err
@@ -339,6 +414,9 @@ func (w *spawnImpl) transition(ctx workflow.Context, state, reason string, requi
 	}
 	return true, nil
 }
+
+// cloud reports whether the spawn is a cloud machine daestro manages.
+func (w *spawnImpl) cloud() bool { return w.in.Kind == domain.SpawnKindCloud }
 
 // continueAsNew starts a fresh run with the current state once every signal
 // already delivered is handled: a signal left in a channel would be lost.
@@ -375,6 +453,7 @@ func (w *spawnImpl) continueAsNew(ctx workflow.Context) error {
 	}
 	next := w.in
 	next.State, next.Allocations = w.state, w.allocations
+	next.MachineCreated, next.MaxIdleSeconds = w.in.MachineCreated, w.in.MaxIdleSeconds
 	return workflow.NewContinueAsNewError(ctx, SpawnWorkflow, next)
 }
 

@@ -38,6 +38,10 @@ type spawnHarness struct {
 	pingDuringMark bool
 	// livenessReads counts SpawnLiveness calls.
 	livenessReads int
+	// allocated mirrors the allocations table: a change that requires none
+	// (the idle timeout) is refused while it is > 0, as the store refuses it
+	// under the dispatch lock.
+	allocated int
 }
 
 // transition is one recorded state change.
@@ -58,6 +62,9 @@ func newSpawnHarness(t *testing.T) *spawnHarness {
 		func(_ context.Context, in activities.RecordSpawnStateInput) (activities.RecordSpawnStateResult, error) {
 			if h.keys[in.Key] {
 				return activities.RecordSpawnStateResult{Applied: true}, nil
+			}
+			if in.RequireNoAllocations && h.allocated > 0 {
+				return activities.RecordSpawnStateResult{Applied: false}, nil
 			}
 			if in.RequireSilence > 0 {
 				if h.pingDuringMark {
@@ -93,7 +100,7 @@ func (h *spawnHarness) at(d time.Duration, f func()) { h.env.RegisterDelayedCall
 func (h *spawnHarness) ping(d time.Duration) {
 	h.at(d, func() {
 		h.lastPing = h.env.Now()
-		if h.state == domain.SpawnInitialized || h.state == domain.SpawnUnreachable {
+		if h.state == domain.SpawnInitialized || h.state == domain.SpawnRequested || h.state == domain.SpawnUnreachable {
 			h.env.SignalWorkflow(workflows.SignalSpawnPing, workflows.PingSignal{AgentVersion: "1.2.3"})
 		}
 	})
@@ -303,6 +310,7 @@ func TestSpawnWorkflowContinueAsNewKeepsStateAndDrainsSignals(t *testing.T) {
 	assert.Equal(t, workflows.SpawnWorkflowInput{
 		SpawnID: "0190a5c2-0000-7000-8000-000000000001", ProjectID: "0190a5c2-0000-7000-8000-0000000000aa",
 		Kind: domain.SpawnKindSelfHosted, UnreachableAfter: 3 * time.Minute, State: domain.SpawnBusy, Allocations: 5,
+		BootTimeout: workflows.DefaultBootTimeout, MinIdle: workflows.DefaultMinIdle,
 	}, next)
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnBusy}, h.states())
 }
@@ -365,10 +373,10 @@ func TestSpawnWorkflowEndsQuietlyWhenTheSpawnIsGone(t *testing.T) {
 	assert.Equal(t, 1, calls, "not retried")
 }
 
-func TestSpawnWorkflowRefusesCloudSpawnsForNow(t *testing.T) {
+func TestSpawnWorkflowRefusesAnUnknownKind(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "x", Kind: domain.SpawnKindCloud})
+	env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "x", Kind: "mainframe"})
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)

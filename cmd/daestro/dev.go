@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"daestro/activities"
 	"daestro/apiserver"
 	"daestro/internal/config"
 	"daestro/internal/domain"
@@ -67,9 +66,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	w := worker.New(tc, temporalx.ControlTaskQueue, &activities.Activities{Store: st})
+	w := worker.New(tc, temporalx.ControlTaskQueue, controlActivities(cfg, st))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
+	}
+	if err := worker.EnsureReconcileSchedule(ctx, tc, temporalx.ControlTaskQueue); err != nil {
+		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
 	defer w.Stop()
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,6 +43,33 @@ type e2e struct {
 	t       testing.TB
 	baseURL string
 	key     string
+	// worker is the control worker; a test may stop and restart it.
+	worker *role
+}
+
+// role is a `daestro <role>` run in-process until stopped.
+type role struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRole runs `daestro <name>` with the test's environment.
+func startRole(name string) *role {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &role{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx, []string{name}, io.Discard, io.Discard) }()
+	return r
+}
+
+// stop cancels the role and waits up to 30 s for it to end.
+func (r *role) stop() error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("did not stop within 30s")
+	}
 }
 
 func startSystem(t testing.TB) *e2e {
@@ -60,22 +88,14 @@ func startSystem(t testing.TB) *e2e {
 	m := regexp.MustCompile(`(dst_\S+)`).FindStringSubmatch(out.String())
 	require.Len(t, m, 2, out.String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- run(ctx, []string{"server"}, io.Discard, io.Discard) }()
-	go func() { done <- run(ctx, []string{"worker"}, io.Discard, io.Discard) }()
+	server := startRole("server")
+	s := &e2e{t: t, baseURL: "http://" + addr, key: m[1], worker: startRole("worker")}
 	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			select {
-			case err := <-done:
-				assert.NoError(t, err, "server and worker stop cleanly")
-			case <-time.After(30 * time.Second):
-				t.Error("server or worker did not stop within 30s")
-			}
+		assert.NoError(t, server.stop(), "the server stops cleanly")
+		if s.worker != nil {
+			assert.NoError(t, s.worker.stop(), "the worker stops cleanly")
 		}
 	})
-	s := &e2e{t: t, baseURL: "http://" + addr, key: m[1]}
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(s.baseURL + "/readyz")
 		if err != nil {

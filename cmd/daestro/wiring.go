@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,10 +9,15 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"daestro/activities"
 	"daestro/apiserver"
 	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
+	"daestro/internal/cloud/aws"
 	"daestro/internal/cloud/digitalocean"
+	"daestro/internal/cloud/linode"
+	"daestro/internal/cloud/localdocker"
+	"daestro/internal/cloud/vultr"
 	"daestro/internal/config"
 	"daestro/internal/logging"
 	"daestro/internal/secrets"
@@ -91,12 +97,38 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 // serverOptions are the API server's options from config, shared by
 // `server` and `dev`.
 func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
-	clouds := cloud.NewRegistry()
-	clouds.SetValidator(cloud.DigitalOcean, digitalocean.NewValidator())
 	return apiserver.Options{
-		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: clouds,
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(),
 		PublicURL:     cfg.PublicURL,
 		AgentImage:    cfg.AgentImage,
 		AgentTemporal: agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},
+	}
+}
+
+// cloudRegistry wires every provider on its official SDK, and localdocker.
+func cloudRegistry() *cloud.Registry {
+	r := cloud.NewRegistry()
+	awsFactory := aws.NewFactory()
+	r.Register(cloud.AWS, func(c cloud.Credentials, region string) (cloud.Provider, error) {
+		// An account-level call (validate, list regions) of a cloud auth
+		// without a default region goes to AWS's default region.
+		return awsFactory(c, cmp.Or(region, aws.DefaultRegion))
+	})
+	r.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return digitalocean.New(c.AccessToken)
+	})
+	r.Register(cloud.Linode, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return linode.New(c.AccessToken) })
+	r.Register(cloud.Vultr, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return vultr.New(c.AccessToken) })
+	r.Register(cloud.LocalDocker, func(cloud.Credentials, string) (cloud.Provider, error) { return localdocker.New() })
+	return r
+}
+
+// controlActivities are the control worker's activities from config,
+// shared by `worker` and `dev`.
+func controlActivities(cfg config.Config, st *store.Store) *activities.Activities {
+	return &activities.Activities{
+		Store:  st,
+		Clouds: cloudRegistry(),
+		Agent:  activities.AgentConfig{Image: cfg.AgentImage, ServerURL: cfg.PublicURL},
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"daestro/activities"
+	"daestro/internal/temporalx"
 	"daestro/worker"
 )
 
@@ -23,6 +23,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	log.Info("control worker polling", "task_queue", "daestro-control", "temporal", cfg.TemporalAddress)
-	return worker.Run(ctx, tc, &activities.Activities{Store: st})
+	if err := worker.EnsureReconcileSchedule(ctx, tc, temporalx.ControlTaskQueue); err != nil {
+		return fmt.Errorf("create the reconciliation schedule: %w", err)
+	}
+	log.Info("control worker polling", "task_queue", temporalx.ControlTaskQueue, "temporal", cfg.TemporalAddress)
+	return worker.Run(ctx, tc, controlActivities(cfg, st))
 }

@@ -13,11 +13,12 @@ type CloudAuth struct {
 	ID string `json:"id"`
 	// Name is unique within the project.
 	Name string `json:"name"`
-	// Provider is aws, digitalocean, linode or vultr.
+	// Provider is aws, digitalocean, linode, vultr or localdocker (the
+	// local Docker engine, which takes no credentials).
 	Provider string `json:"provider"`
 	// DefaultRegion is where AWS calls go when no region is given ("" for others).
 	DefaultRegion string `json:"default_region"`
-	// CredentialsHint masks the credentials, e.g. "…WXYZ".
+	// CredentialsHint masks the credentials, e.g. "…WXYZ"; empty for localdocker.
 	CredentialsHint string `json:"credentials_hint"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
@@ -47,6 +48,10 @@ type CloudAuthPatch struct {
 func (p CloudAuthPatch) ChangesKeys() bool {
 	return p.AccessKeyID != nil || p.SecretAccessKey != nil || p.AccessToken != nil
 }
+
+// CloudProviders are the provider names a cloud auth may have, as in
+// cloud.Providers (which this package cannot import).
+var CloudProviders = []string{"aws", "digitalocean", "linode", "vultr", "localdocker"}
 
 var (
 	awsKeyIDRE  = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
@@ -80,8 +85,16 @@ func ValidateCloudCredentials(provider, accessKeyID, secretAccessKey, accessToke
 		if len(accessToken) > 1024 {
 			return Errorf(EINVALID, "access_token: longer than 1024 characters")
 		}
+	case "localdocker":
+		// The local Docker engine is reached through the worker's socket:
+		// a credential given here would be stored and never used.
+		for _, f := range []struct{ name, v string }{{"access_key_id", accessKeyID}, {"secret_access_key", secretAccessKey}, {"access_token", accessToken}} {
+			if f.v != "" {
+				return Errorf(EINVALID, "%s: localdocker takes no credentials (it uses the Docker engine of the daestro worker); leave %s out", f.name, f.name)
+			}
+		}
 	default:
-		return Errorf(EINVALID, "provider: %q is not one of aws, digitalocean, linode, vultr", provider)
+		return Errorf(EINVALID, "provider: %q is not one of %s", provider, strings.Join(CloudProviders, ", "))
 	}
 	return nil
 }

@@ -47,6 +47,12 @@ type ComputeEnv struct {
 	// UsableMemoryMB caps the memory of a self-hosted machine that jobs may
 	// use; nil means all of it.
 	UsableMemoryMB *int `json:"usable_memory_mb"`
+	// InstanceVCPU, InstanceMemoryMB and HourlyPrice are the instance type's
+	// size and price as the provider reported them when the environment was
+	// created (placement's best fit reads them); nil for self-hosted.
+	InstanceVCPU     *int     `json:"instance_vcpu"`
+	InstanceMemoryMB *int     `json:"instance_memory_mb"`
+	HourlyPrice      *float64 `json:"hourly_price"`
 	// Enabled environments can be spawned on; only disabled ones can be deleted.
 	Enabled bool `json:"enabled"`
 	// CreatedAt and UpdatedAt are set by the store.
@@ -70,6 +76,22 @@ type ComputeEnvInput struct {
 	UsableMemoryMB *int `json:"usable_memory_mb"`
 	// Enabled defaults to true: a new environment is meant to be used.
 	Enabled *bool `json:"enabled"`
+	// Size is the instance type's size and price, looked up at the provider
+	// by the caller before the store is called (so no provider call happens
+	// inside a database transaction). Required for the cloud kind, refused
+	// for the self-hosted one; never read from the request body.
+	Size *InstanceSize `json:"-"`
+}
+
+// InstanceSize is what a cloud compute environment's instance type offers.
+type InstanceSize struct {
+	// VCPU is the number of virtual CPUs.
+	VCPU int
+	// MemoryMB is the memory in mebibytes.
+	MemoryMB int
+	// HourlyPrice is the on-demand price in US dollars per hour, 0 when the
+	// provider does not say.
+	HourlyPrice float64
 }
 
 // ResolvedKind is the kind the input asks for, with the default applied.
@@ -91,10 +113,10 @@ func (in ComputeEnvInput) Validate() error {
 		if in.CloudAuthID == "" {
 			return Errorf(EINVALID, "cloud_auth_id: is required for a cloud compute environment (or set kind to %q for your own machines)", ComputeEnvSelfHosted)
 		}
-		if err := validateCloudField("instance_type", in.InstanceType, "t3.large or s-2vcpu-4gb"); err != nil {
+		if err := ValidateCloudField("instance_type", in.InstanceType, "t3.large or s-2vcpu-4gb"); err != nil {
 			return err
 		}
-		if err := validateCloudField("region", in.Region, "us-east-1 or fra1"); err != nil {
+		if err := ValidateCloudField("region", in.Region, "us-east-1 or fra1"); err != nil {
 			return err
 		}
 		if in.UsableCPUPct != nil {
@@ -125,9 +147,9 @@ func (in ComputeEnvInput) Validate() error {
 	return nil
 }
 
-// validateCloudField checks instance_type and region: required, short, and
+// ValidateCloudField checks instance_type and region: required, short, and
 // free of whitespace, because they are passed verbatim to the provider.
-func validateCloudField(field, v, example string) error {
+func ValidateCloudField(field, v, example string) error {
 	if v == "" {
 		return Errorf(EINVALID, "%s: is required for a cloud compute environment (e.g. %s)", field, example)
 	}

@@ -86,11 +86,29 @@ type ComputeSpawn struct {
 	Hostname     string `json:"hostname"`
 	// RunningRuns are the IDs of the job runs allocated to the spawn.
 	RunningRuns []string `json:"running_runs"`
+	// Machine is the cloud machine of a cloud spawn; nil for self-hosted.
+	Machine *SpawnMachine `json:"machine"`
+	// SystemNote says why the spawn failed or could not be terminated.
+	SystemNote string `json:"system_note"`
 	// CreatedAt and UpdatedAt are set by the store; StateChangedAt is when
 	// State last changed.
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 	StateChangedAt time.Time `json:"state_changed_at"`
+}
+
+// SpawnMachine is a cloud spawn's machine at its provider.
+type SpawnMachine struct {
+	// Provider is the cloud provider (aws, digitalocean, linode, vultr, localdocker).
+	Provider string `json:"provider"`
+	// Region and InstanceType are the machine's, copied from the compute env.
+	Region       string `json:"region"`
+	InstanceType string `json:"instance_type"`
+	// InstanceID is the provider's machine ID; empty until it was created.
+	InstanceID string `json:"instance_id"`
+	// PublicIPv4 and PublicIPv6 are the machine's addresses, when known.
+	PublicIPv4 string `json:"public_ipv4"`
+	PublicIPv6 string `json:"public_ipv6"`
 }
 
 // JobQueueRef names a job queue inside another resource.

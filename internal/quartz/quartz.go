@@ -38,11 +38,48 @@
 // # Daylight saving time
 //
 // Fire times are wall-clock times in the location of the instant given to
-// Next. A wall-clock time that does not exist on a given day (America/New_York
-// at spring-forward: 02:00–02:59 is skipped) does not fire that day; the
-// schedule is not moved to 03:00. A wall-clock time that happens twice
-// (America/New_York at fall-back: 01:00–01:59 happens in EDT and then in EST)
-// fires once, at its first occurrence (EDT).
+// Next. daestro's schedules run on Temporal, and a Temporal schedule cannot
+// be told to handle daylight-saving transitions any other way than its own,
+// so Next computes exactly the instants Temporal fires at: it is a copy of
+// the walk of compiledCalendar.next in the Temporal server
+// (service/worker/scheduler/calendar.go), and internal/cronsched's tests
+// check it against a real server. The walk
+//
+//   - turns each matching wall-clock time into an instant with time.Date,
+//     which resolves a time that happens twice to one of its occurrences
+//     and moves a time that does not exist by the size of the jump; if that
+//     moves it to another hour, neither it nor the rest of that hour fires
+//     that day, otherwise it fires at the moved instant;
+//   - resumes after each fire time from that instant's own wall clock;
+//   - when it carries over from hour h to hour h+1 and more than an hour
+//     passes between h:00 and h+1:00 (a fall-back in between), walks hour h
+//     a second time with every instant one hour later.
+//
+// Around the usual transitions of one hour on the hour this gives:
+//
+//   - Spring-forward: the skipped wall-clock times do not fire and are not
+//     moved to the next hour (America/New_York, 2026-03-08, 02:00 EST →
+//     03:00 EDT: "0 30 2 * * ?" does not fire that day).
+//   - Fall-back behind UTC (the Americas), where time.Date picks the first
+//     occurrence: the repeated hour fires twice (America/New_York,
+//     2026-11-01, 02:00 EDT → 01:00 EST: "0 30 1 * * ?" fires at 01:30 EDT
+//     and at 01:30 EST).
+//   - Fall-back ahead of UTC (all of Europe, London included, and Africa,
+//     Asia, Australia), where time.Date picks the second occurrence: the
+//     repeated hour's times fire once, after the clock went back. When the
+//     hour before it fires too, its second walk adds one fire time, its
+//     first one an hour later, in the repeated hour's first run; the walk
+//     resumes from that wall-clock time, so the repeated hour's times up to
+//     it do not fire (Europe/Berlin, 2026-10-25, 03:00 CEST → 02:00 CET:
+//     "0 30 2 * * ?" fires at 02:30 CET only; "0 30 1 * * ?" at 01:30 CEST
+//     and 02:30 CEST; "0 0,30 * * * ?" at 01:00, 01:30 and 02:00 CEST, then
+//     at 02:30 and 03:00 CET, not at 02:00 CET).
+//
+// Transitions that are not one hour on the hour follow the same walk and
+// give stranger results: Australia/Lord_Howe moves 30 minutes, so on
+// 2026-10-04, 02:00 → 02:30, "0 15,45 2 * * ?" fires once, at 02:45 (02:15
+// moved by the jump); its fall-backs, and those of Pacific/Chatham (03:45 →
+// 02:45), can fire at wall-clock times the expression does not name.
 package quartz
 
 import (
@@ -110,6 +147,14 @@ func (b bitset) next(from, limit int) int {
 }
 
 func (b bitset) lowest() int { return b.next(0, 255) }
+
+// nextOr returns the smallest member >= from and <= limit, or overflow.
+func nextOr(b bitset, from, limit, overflow int) int {
+	if v := b.next(from, limit); v >= 0 {
+		return v
+	}
+	return overflow
+}
 
 // domKind says how the day-of-month field selects days.
 type domKind int
@@ -402,6 +447,102 @@ func (s *Schedule) parseDOW(f string) error {
 // Floored reports whether the one-minute floor changed the seconds field.
 func (s *Schedule) Floored() bool { return s.floored }
 
+// Second returns the second of the minute the schedule fires at; after the
+// one-minute floor there is exactly one.
+func (s *Schedule) Second() int { return s.seconds.lowest() }
+
+// Minutes returns the minutes (0–59) the schedule fires in, ascending.
+func (s *Schedule) Minutes() []int { return s.minutes.values(0, 59, 0) }
+
+// Hours returns the hours (0–23) the schedule fires in, ascending.
+func (s *Schedule) Hours() []int { return s.hours.values(0, 23, 0) }
+
+// Months returns the months (1–12) the schedule fires in, ascending.
+func (s *Schedule) Months() []int { return s.months.values(1, 12, 0) }
+
+// Years returns the years (MinYear–MaxYear) the schedule fires in,
+// ascending; all of them when the year field is '*' or left out.
+func (s *Schedule) Years() []int { return s.years.values(MinYear, MaxYear, MinYear) }
+
+// values lists the members from lo to hi, stored with offset subtracted.
+func (b bitset) values(lo, hi, offset int) []int {
+	var out []int
+	for v := lo; v <= hi; v++ {
+		if b.has(v - offset) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// DayKind says how a schedule selects its days; the field of Days that
+// applies depends on it.
+type DayKind int
+
+// The day kinds. The day-of-week values use Quartz numbering: 1 = Sunday …
+// 7 = Saturday.
+const (
+	// DaysOfMonth: the days of the month in Days.Values ('*' is 1–31).
+	DaysOfMonth DayKind = iota + 1
+	// LastDayOfMonth: Days.N days before the last day of the month ('L' is
+	// N = 0, 'L-n' is N = n).
+	LastDayOfMonth
+	// LastWeekdayOfMonth: the last Monday–Friday of the month ('LW').
+	LastWeekdayOfMonth
+	// NearestWeekday: the Monday–Friday nearest day Days.N of the month,
+	// without leaving the month ('nW'); no day in months shorter than N.
+	NearestWeekday
+	// DaysOfWeek: the days of the week in Days.Values ('*' is 1–7, 'L' is 7).
+	DaysOfWeek
+	// LastDayOfWeek: the last day of the week Days.N of the month ('nL').
+	LastDayOfWeek
+	// NthDayOfWeek: the Days.K-th day of the week Days.N of the month ('n#k').
+	NthDayOfWeek
+)
+
+// Days is the day-of-month or day-of-week rule of a schedule (whichever is
+// not '?').
+type Days struct {
+	// Kind says which rule it is and which fields below apply.
+	Kind DayKind
+	// Values holds the days for DaysOfMonth (1–31) and DaysOfWeek (1–7), ascending.
+	Values []int
+	// N is the offset from the last day (LastDayOfMonth), the day of the month
+	// (NearestWeekday) or the day of the week (LastDayOfWeek, NthDayOfWeek).
+	N int
+	// K is the occurrence (1–5) for NthDayOfWeek.
+	K int
+}
+
+// Days returns the schedule's day rule.
+func (s *Schedule) Days() Days {
+	switch s.domKind {
+	case domSet:
+		return Days{Kind: DaysOfMonth, Values: s.dom.values(1, 31, 0)}
+	case domLast:
+		return Days{Kind: LastDayOfMonth, N: s.domN}
+	case domLastWkd:
+		return Days{Kind: LastWeekdayOfMonth}
+	case domNearest:
+		return Days{Kind: NearestWeekday, N: s.domN}
+	}
+	switch s.dowKind {
+	case dowLast:
+		return Days{Kind: LastDayOfWeek, N: s.dowN}
+	case dowNth:
+		return Days{Kind: NthDayOfWeek, N: s.dowN, K: s.dowK}
+	}
+	return Days{Kind: DaysOfWeek, Values: s.dow.values(1, 7, 0)}
+}
+
+// MatchesDate reports whether the schedule fires on the date y-m-d (at the
+// wall-clock times of its hour, minute and second fields). d must be a day
+// of that month.
+func (s *Schedule) MatchesDate(y int, m time.Month, d int) bool {
+	return y >= MinYear && y <= MaxYear && s.years.has(y-MinYear) && s.months.has(int(m)) &&
+		d >= 1 && d <= daysIn(y, int(m)) && s.dayMatches(y, int(m), d, daysIn(y, int(m)))
+}
+
 // String returns the normalized expression, after the one-minute floor:
 // lists are sorted, steps and names expanded to numbers, and the year field
 // is left out when it is '*'.
@@ -540,71 +681,96 @@ func (s *Schedule) dayMatches(y, m, d, last int) bool {
 
 // Next returns the first fire time strictly after after, in after's
 // location, or the zero time when there is none up to the end of MaxYear.
-// See the package documentation for how daylight-saving transitions are
-// handled.
+// Daylight-saving transitions are handled as the package documentation
+// says.
+//
+// The walk is the one of Temporal's compiledCalendar.next
+// (service/worker/scheduler/calendar.go in the Temporal server), with the
+// calendar's day-of-month and day-of-week match replaced by dayMatches, so
+// that the fire times daestro shows are the ones a Temporal schedule fires
+// at, down to its handling of repeated and skipped wall-clock times. One
+// difference is left to internal/cronsched, which patches it: on a day
+// whose midnight does not exist, Temporal checks the weekday of the day
+// before; dayMatches checks the day's own.
 func (s *Schedule) Next(after time.Time) time.Time {
 	loc := after.Location()
 	y, mo, d := after.Date()
 	h, mi, sec := after.Clock()
 	m := int(mo)
-	sameDay := true
+	// shift is one hour while the walk is in the second run of a
+	// wall-clock hour that a fall-back repeats.
+	var shift time.Duration
+	if after.Add(-time.Hour).Hour() == h {
+		shift = time.Hour // after is in the second copy of a repeated hour
+	}
+	sec++ // strictly after
 	if y < MinYear {
-		y, m, d, sameDay = MinYear, 1, 1, false
+		y, m, d, h, mi, sec, shift = MinYear, 1, 1, 0, 0, 0, 0
 	}
-	for y <= MaxYear {
+	date := func(y, m, d, h int) time.Time { return time.Date(y, time.Month(m), d, h, 0, 0, 0, loc) }
+	for {
+		// Carry overflows upwards. When the wall clock takes more than an
+		// hour to get from hour h to h+1, a fall-back repeats hour h: walk
+		// it again, one hour later.
+		if sec >= 60 {
+			mi, sec = mi+1, 0
+		}
+		if mi >= 60 {
+			prev := date(y, m, d, h)
+			h, mi = h+1, 0
+			if shift == 0 && date(y, m, d, h).Sub(prev) > time.Hour {
+				h, shift = h-1, time.Hour
+			} else {
+				shift = 0
+			}
+		}
+		if h >= 24 {
+			d, h = d+1, 0
+		}
+		if d > daysIn(y, m) {
+			m, d = m+1, 1
+		}
+		if m > 12 {
+			y, m = y+1, 1
+		}
+		if y > MaxYear {
+			return time.Time{}
+		}
+		// Match from the outside in; a field that does not match resets
+		// the ones inside it.
 		if !s.years.has(y - MinYear) {
-			y, m, d, sameDay = y+1, 1, 1, false
+			y, m, d, h, mi, sec, shift = y+1, 1, 1, 0, 0, 0, 0
 			continue
 		}
-		last := daysIn(y, m)
-		if !s.months.has(m) || d > last {
-			m, d, sameDay = m+1, 1, false
-			if m > 12 {
-				y, m = y+1, 1
-			}
+		if !s.months.has(m) {
+			m, d, h, mi, sec, shift = m+1, 1, 0, 0, 0, 0
 			continue
 		}
-		if s.dayMatches(y, m, d, last) {
-			from := [3]int{}
-			if sameDay {
-				from = [3]int{h, mi, sec}
-			}
-			if t, ok := s.inDay(y, m, d, from, after, loc); ok {
-				return t
-			}
+		if !s.dayMatches(y, m, d, daysIn(y, m)) {
+			d, h, mi, sec, shift = d+1, 0, 0, 0, 0
+			continue
 		}
-		d, sameDay = d+1, false
+		if !s.hours.has(h) {
+			h, mi, sec, shift = nextOr(s.hours, h, 23, 24), 0, 0, 0
+			continue
+		}
+		if !s.minutes.has(mi) {
+			mi, sec = nextOr(s.minutes, mi, 59, 60), 0
+			continue
+		}
+		if !s.seconds.has(sec) {
+			sec = nextOr(s.seconds, sec, 59, 60)
+			continue
+		}
+		t := time.Date(y, time.Month(m), d, h, mi, sec, 0, loc)
+		if t.Hour() != h {
+			// A spring-forward skipped this wall-clock time: go on with the
+			// next hour.
+			h, mi, sec = h+1, 0, 0
+			continue
+		}
+		return t.Add(shift)
 	}
-	return time.Time{}
-}
-
-// inDay returns the first fire time on date y-m-d whose wall clock is at or
-// after from (hour, minute, second) and whose instant is after after.
-func (s *Schedule) inDay(y, m, d int, from [3]int, after time.Time, loc *time.Location) (time.Time, bool) {
-	for h := s.hours.next(from[0], 23); h >= 0; h = s.hours.next(h+1, 23) {
-		minFrom := 0
-		if h == from[0] {
-			minFrom = from[1]
-		}
-		for mi := s.minutes.next(minFrom, 59); mi >= 0; mi = s.minutes.next(mi+1, 59) {
-			secFrom := 0
-			if h == from[0] && mi == from[1] {
-				secFrom = from[2]
-			}
-			for sec := s.seconds.next(secFrom, 59); sec >= 0; sec = s.seconds.next(sec+1, 59) {
-				t := time.Date(y, time.Month(m), d, h, mi, sec, 0, loc)
-				if t.Hour() != h || t.Minute() != mi || t.Day() != d {
-					continue // wall-clock time skipped by a DST transition
-				}
-				// A repeated wall-clock time resolves to its first occurrence;
-				// if that is not after after, it already fired.
-				if t.After(after) {
-					return t, true
-				}
-			}
-		}
-	}
-	return time.Time{}, false
 }
 
 // Upcoming returns up to n fire times after after, in order. It stops early

@@ -2,6 +2,8 @@ package quartz
 
 import (
 	"errors"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 	_ "time/tzdata"
@@ -220,37 +222,54 @@ func TestFloored(t *testing.T) {
 	}
 }
 
+// TestNextDST pins the daylight-saving rules of the package documentation,
+// which are Temporal's: cronsched's TestEquivalenceOnTemporal checks the
+// same cases on a real Temporal server. Wanted times are in UTC.
 func TestNextDST(t *testing.T) {
-	// The tzdata import below embeds the zone database: this never depends on the machine.
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatalf("load America/New_York: %v", err)
-	}
-	at := func(y int, m time.Month, d, h, mi int, zone string) time.Time {
-		tm := time.Date(y, m, d, h, mi, 0, 0, ny)
-		if name, _ := tm.Zone(); name != zone {
-			// Ambiguous times resolve to EDT; step an hour for the EST one.
-			tm = tm.Add(time.Hour)
+	// The tzdata import embeds the zone database: this never depends on the machine.
+	local := func(zone string, y int, m time.Month, d, h, mi int) time.Time {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatalf("load %s: %v", zone, err)
 		}
-		return tm
+		return time.Date(y, m, d, h, mi, 0, 0, loc)
 	}
+	const ny, berlin, lordHowe = "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"
 	tests := []struct {
-		name, expr string
-		after      time.Time
-		want       []time.Time
+		name, zone, expr string
+		after            time.Time
+		want             []time.Time
 	}{
 		// 2026-03-08 02:00 EST jumps to 03:00 EDT: 02:30 does not exist that day.
-		{"spring-forward skips a missing time", "0 30 2 * * ?", at(2026, 3, 6, 12, 0, "EST"),
-			[]time.Time{at(2026, 3, 7, 2, 30, "EST"), at(2026, 3, 9, 2, 30, "EDT")}},
-		{"spring-forward hourly", "0 0 * * * ?", at(2026, 3, 8, 0, 30, "EST"),
-			[]time.Time{at(2026, 3, 8, 1, 0, "EST"), at(2026, 3, 8, 3, 0, "EDT"), at(2026, 3, 8, 4, 0, "EDT")}},
-		// 2026-11-01 02:00 EDT falls back to 01:00 EST: 01:30 happens twice.
-		{"fall-back fires once", "0 30 1 * * ?", at(2026, 10, 31, 12, 0, "EDT"),
-			[]time.Time{at(2026, 11, 1, 1, 30, "EDT"), at(2026, 11, 2, 1, 30, "EST")}},
-		{"fall-back hourly", "0 0 * * * ?", at(2026, 11, 1, 0, 30, "EDT"),
-			[]time.Time{at(2026, 11, 1, 1, 0, "EDT"), at(2026, 11, 1, 2, 0, "EST"), at(2026, 11, 1, 3, 0, "EST")}},
-		{"fall-back from inside the repeated hour", "0 30 1 * * ?", at(2026, 11, 1, 1, 10, "EST"),
-			[]time.Time{at(2026, 11, 2, 1, 30, "EST")}},
+		{"spring-forward skips a missing time", ny, "0 30 2 * * ?", local(ny, 2026, 3, 6, 12, 0),
+			[]time.Time{utc(2026, 3, 7, 7, 30, 0), utc(2026, 3, 9, 6, 30, 0)}},
+		{"spring-forward hourly", ny, "0 0 * * * ?", local(ny, 2026, 3, 8, 0, 30),
+			[]time.Time{utc(2026, 3, 8, 6, 0, 0), utc(2026, 3, 8, 7, 0, 0), utc(2026, 3, 8, 8, 0, 0)}},
+		// 2026-11-01 02:00 EDT falls back to 01:00 EST: 01:30 happens twice
+		// and fires twice, 05:30Z (EDT) and 06:30Z (EST).
+		{"fall-back fires in both", ny, "0 30 1 * * ?", local(ny, 2026, 10, 31, 12, 0),
+			[]time.Time{utc(2026, 11, 1, 5, 30, 0), utc(2026, 11, 1, 6, 30, 0), utc(2026, 11, 2, 6, 30, 0)}},
+		{"fall-back hourly", ny, "0 0 * * * ?", local(ny, 2026, 11, 1, 0, 30),
+			[]time.Time{utc(2026, 11, 1, 5, 0, 0), utc(2026, 11, 1, 6, 0, 0), utc(2026, 11, 1, 7, 0, 0)}},
+		{"fall-back from inside the repeated hour", ny, "0 30 1 * * ?", local(ny, 2026, 11, 1, 1, 10).Add(time.Hour),
+			[]time.Time{utc(2026, 11, 1, 6, 30, 0), utc(2026, 11, 2, 6, 30, 0)}},
+		// 2026-10-25 03:00 CEST falls back to 02:00 CET. East of UTC the
+		// hour before the repeated one is walked again an hour later:
+		// 01:30 CEST (23:30Z) and 02:30 CEST (00:30Z).
+		{"east fall-back repeats the hour before", berlin, "0 30 1 * * ?", local(berlin, 2026, 10, 24, 12, 0),
+			[]time.Time{utc(2026, 10, 24, 23, 30, 0), utc(2026, 10, 25, 0, 30, 0), utc(2026, 10, 26, 0, 30, 0)}},
+		// ... and the repeated hour alone fires once, in CET (01:30Z).
+		{"east fall-back fires the repeated hour once", berlin, "0 30 2 * * ?", local(berlin, 2026, 10, 24, 12, 0),
+			[]time.Time{utc(2026, 10, 25, 1, 30, 0), utc(2026, 10, 26, 1, 30, 0)}},
+		// Every half hour: 02:00 CEST (00:00Z) comes from the second walk of
+		// 01:00, then 02:30 CET (01:30Z); 02:30 CEST and 02:00 CET do not fire.
+		{"east fall-back half-hourly", berlin, "0 0,30 * * * ?", local(berlin, 2026, 10, 25, 0, 20),
+			[]time.Time{utc(2026, 10, 24, 22, 30, 0), utc(2026, 10, 24, 23, 0, 0), utc(2026, 10, 24, 23, 30, 0),
+				utc(2026, 10, 25, 0, 0, 0), utc(2026, 10, 25, 1, 30, 0), utc(2026, 10, 25, 2, 0, 0)}},
+		// 2026-10-04 02:00 (+10:30) jumps to 02:30 (+11): the missing 02:15
+		// is read as 02:45 (15:45Z), which then does not fire a second time.
+		{"missing time read forward east of UTC", lordHowe, "0 15,45 2 * * ?", local(lordHowe, 2026, 10, 3, 12, 0),
+			[]time.Time{utc(2026, 10, 3, 15, 45, 0), utc(2026, 10, 4, 15, 15, 0), utc(2026, 10, 4, 15, 45, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,13 +283,57 @@ func TestNextDST(t *testing.T) {
 			}
 			for i := range got {
 				if !got[i].Equal(tt.want[i]) {
-					t.Errorf("[%d] = %v, want %v", i, got[i], tt.want[i])
+					t.Errorf("[%d] = %v, want %v", i, got[i], tt.want[i].In(tt.after.Location()))
 				}
-				if got[i].Location() != ny {
-					t.Errorf("[%d] location = %v, want America/New_York", i, got[i].Location())
+				if got[i].Location() != tt.after.Location() {
+					t.Errorf("[%d] location = %v, want %s", i, got[i].Location(), tt.zone)
 				}
 			}
 		})
+	}
+}
+
+func TestAccessors(t *testing.T) {
+	s, err := Parse("*/30 5,10-12 22-1 ? NOV-FEB 6#3 2030-2032")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Second() != 0 || !slices.Equal(s.Minutes(), []int{5, 10, 11, 12}) || !slices.Equal(s.Hours(), []int{0, 1, 22, 23}) ||
+		!slices.Equal(s.Months(), []int{1, 2, 11, 12}) || !slices.Equal(s.Years(), []int{2030, 2031, 2032}) {
+		t.Errorf("fields: %d %v %v %v %v", s.Second(), s.Minutes(), s.Hours(), s.Months(), s.Years())
+	}
+	days := []struct {
+		expr string
+		want Days
+	}{
+		{"0 0 0 1,15 * ?", Days{Kind: DaysOfMonth, Values: []int{1, 15}}},
+		{"0 0 0 L * ?", Days{Kind: LastDayOfMonth}},
+		{"0 0 0 L-3 * ?", Days{Kind: LastDayOfMonth, N: 3}},
+		{"0 0 0 LW * ?", Days{Kind: LastWeekdayOfMonth}},
+		{"0 0 0 15W * ?", Days{Kind: NearestWeekday, N: 15}},
+		{"0 0 0 ? * MON-FRI", Days{Kind: DaysOfWeek, Values: []int{2, 3, 4, 5, 6}}},
+		{"0 0 0 ? * L", Days{Kind: DaysOfWeek, Values: []int{7}}},
+		{"0 0 0 ? * 6L", Days{Kind: LastDayOfWeek, N: 6}},
+		{"0 0 0 ? * 6#3", Days{Kind: NthDayOfWeek, N: 6, K: 3}},
+	}
+	for _, tt := range days {
+		s, err := Parse(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Days(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%q: Days() = %+v, want %+v", tt.expr, got, tt.want)
+		}
+	}
+	// 2026-01-16 is the third Friday of January 2026.
+	s, _ = Parse("0 0 0 ? JAN 6#3 2026")
+	for d := 1; d <= 31; d++ {
+		if got := s.MatchesDate(2026, time.January, d); got != (d == 16) {
+			t.Errorf("MatchesDate(2026-01-%02d) = %v", d, got)
+		}
+	}
+	if s.MatchesDate(2027, time.January, 15) || s.MatchesDate(2026, time.February, 20) || s.MatchesDate(2026, time.January, 0) {
+		t.Error("MatchesDate outside the year, month or month's days")
 	}
 }
 

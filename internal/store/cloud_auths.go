@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,10 +13,14 @@ import (
 
 const cloudAuthCols = `id, name, provider, default_region, credentials_hint, created_at, updated_at`
 
-// credentialsHint masks the identifying part of the credentials.
+// credentialsHint masks the identifying part of the credentials; localdocker
+// has none, so it has no hint.
 func credentialsHint(provider string, c cloud.Credentials) string {
-	if provider == cloud.AWS {
+	switch provider {
+	case cloud.AWS:
 		return secrets.Hint(c.AccessKeyID)
+	case cloud.LocalDocker:
+		return ""
 	}
 	return secrets.Hint(c.AccessToken)
 }
@@ -92,15 +95,8 @@ func (s *Store) cloudAuthCredentials(ctx context.Context, q querier, projectID, 
 	if err := q.QueryRow(ctx, `SELECT credentials FROM cloud_auths WHERE id = $1`, id).Scan(&sealed); err != nil {
 		return ca, cloud.Credentials{}, err
 	}
-	plain, err := s.open(sealed, "cloud_auths", "credentials", id)
-	if err != nil {
-		return ca, cloud.Credentials{}, err
-	}
-	var c cloud.Credentials
-	if err := json.Unmarshal(plain, &c); err != nil {
-		return ca, cloud.Credentials{}, fmt.Errorf("cloud auth %s credentials: %w", id, err)
-	}
-	return ca, c, nil
+	c, err := s.openCredentials(id, sealed)
+	return ca, c, err
 }
 
 // ListCloudAuths returns one page of the project's cloud auths.

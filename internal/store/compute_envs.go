@@ -9,7 +9,8 @@ import (
 	"daestro/internal/domain"
 )
 
-const computeEnvCols = `id, name, kind, cloud_auth_id, instance_type, region, usable_cpu_pct, usable_memory_mb, enabled, created_at, updated_at`
+const computeEnvCols = `id, name, kind, cloud_auth_id, instance_type, region, usable_cpu_pct, usable_memory_mb,
+	instance_vcpu, instance_memory_mb, hourly_price, enabled, created_at, updated_at`
 
 // activeSpawnStates is the SQL condition for a spawn that may still hold a
 // machine: every state but the two final ones.
@@ -20,15 +21,27 @@ func computeEnvNotFound(id string) error {
 }
 
 // CreateComputeEnv validates in and stores a compute environment; a cloud one
-// must use a cloud auth of the same project.
+// must use a cloud auth of the same project and come with in.Size, which the
+// caller looked up at the provider beforehand.
 func (s *Store) CreateComputeEnv(ctx context.Context, projectID string, in domain.ComputeEnvInput) (domain.ComputeEnv, error) {
 	if err := in.Validate(); err != nil {
 		return domain.ComputeEnv{}, err
 	}
 	kind := in.ResolvedKind()
 	var cloudAuthID *string
-	if kind == domain.ComputeEnvCloud {
+	var vcpu, memoryMB *int
+	var price *float64
+	switch {
+	case kind == domain.ComputeEnvCloud && in.Size == nil:
+		return domain.ComputeEnv{}, fmt.Errorf("store: cloud compute environment %q without the size of instance type %q", in.Name, in.InstanceType)
+	case kind == domain.ComputeEnvCloud:
 		cloudAuthID = &in.CloudAuthID
+		if in.Size.VCPU <= 0 || in.Size.MemoryMB <= 0 || in.Size.HourlyPrice < 0 {
+			return domain.ComputeEnv{}, fmt.Errorf("store: instance type %q has an impossible size %+v", in.InstanceType, *in.Size)
+		}
+		vcpu, memoryMB, price = &in.Size.VCPU, &in.Size.MemoryMB, &in.Size.HourlyPrice
+	case in.Size != nil:
+		return domain.ComputeEnv{}, fmt.Errorf("store: selfhosted compute environment %q with an instance size", in.Name)
 	}
 	enabled := in.Enabled == nil || *in.Enabled
 	var env domain.ComputeEnv
@@ -39,9 +52,11 @@ func (s *Store) CreateComputeEnv(ctx context.Context, projectID string, in domai
 			}
 		}
 		rows, err := tx.Query(ctx, `INSERT INTO compute_envs
-				(id, project_id, name, kind, cloud_auth_id, instance_type, region, usable_cpu_pct, usable_memory_mb, enabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+computeEnvCols,
-			NewID(), projectID, in.Name, kind, cloudAuthID, in.InstanceType, in.Region, in.UsableCPUPct, in.UsableMemoryMB, enabled)
+				(id, project_id, name, kind, cloud_auth_id, instance_type, region, usable_cpu_pct, usable_memory_mb,
+				 instance_vcpu, instance_memory_mb, hourly_price, enabled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+computeEnvCols,
+			NewID(), projectID, in.Name, kind, cloudAuthID, in.InstanceType, in.Region, in.UsableCPUPct, in.UsableMemoryMB,
+			vcpu, memoryMB, price, enabled)
 		if err != nil {
 			return err
 		}

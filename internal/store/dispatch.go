@@ -58,10 +58,16 @@ type PlanQueue struct {
 	ID, Name                            string
 	Priority, MaxConcurrency, MaxSpawns int
 	Enabled                             bool
-	Allocated, LiveSpawns               int
-	// ComputeEnvIDs and ComputeEnvKinds are the queue's environments in
-	// round-robin order, and whether each is "cloud" or "selfhosted".
-	ComputeEnvIDs, ComputeEnvKinds []string
+	Allocated                           int
+	// ComputeEnvs are the queue's enabled environments in round-robin order.
+	ComputeEnvs []PlanEnv
+}
+
+// PlanEnv is one environment of a queue with what a new spawn of it offers.
+type PlanEnv struct {
+	ID, Name, Kind   string
+	CPUPct, MemoryMB int
+	HourlyPrice      float64
 }
 
 // PlanSpawn is a spawn with its capacity and what is allocated on it.
@@ -99,10 +105,18 @@ type PlanPending struct {
 	Position     int
 }
 
+// PlanSpawnRequest asks for a new cloud spawn of an environment.
+type PlanSpawnRequest struct {
+	QueueID, ComputeEnvID string
+	// ForJobID is the job whose unmet need caused the request.
+	ForJobID string
+}
+
 // PlanDecision is the placement function's answer.
 type PlanDecision struct {
-	Assign  []PlanAssignment
-	Pending map[string]PlanPending // by job ID
+	Assign   []PlanAssignment
+	Requests []PlanSpawnRequest
+	Pending  map[string]PlanPending // by job ID
 }
 
 // PlanOutcome is what the dispatcher must tell workflows after a round.
@@ -114,7 +128,14 @@ type PlanOutcome struct {
 	SpawnCounts map[string]int
 	// Waiting is how many runnable jobs are still without a spawn.
 	Waiting int
+	// Requested are the cloud spawns this round created (state requested),
+	// whose SpawnWorkflows the dispatcher starts.
+	Requested []string
 }
+
+// failedEnvCooldown is how long a compute environment whose spawn failed
+// is not asked for another.
+const failedEnvCooldown = 5 * time.Minute
 
 // dispatchLockKey serialises a project's rounds: two dispatcher attempts
 // (a retry racing a timed-out first try) never double-book capacity.
@@ -150,10 +171,21 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 				return err
 			}
 		}
+		for _, rq := range decision.Requests {
+			id, err := insertSpawnRequest(ctx, tx, projectID, rq)
+			if err != nil {
+				return err
+			}
+			out.Requested = append(out.Requested, id)
+		}
 		out.Waiting = len(snap.Jobs) - len(decision.Assign)
+		// In placement's order (queue priority, then submit order), so a
+		// higher-priority queue's jobs are told first and start first.
 		rows, err := tx.Query(ctx, `SELECT j.id, r.id, a.compute_spawn_id, a.cpu_pct, a.memory_mb, a.whole_spawn
 			FROM allocations a JOIN job_runs r ON r.id = a.run_id JOIN jobs j ON j.id = r.job_id
-			WHERE j.project_id = $1 AND r.state = 'runnable' ORDER BY r.id`, projectID)
+			JOIN job_queues q ON q.id = j.job_queue_id
+			WHERE j.project_id = $1 AND r.state = 'runnable'
+			ORDER BY q.priority, q.id, COALESCE(j.runnable_at, j.created_at), j.id`, projectID)
 		if err != nil {
 			return err
 		}
@@ -178,22 +210,61 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 func loadSnapshot(ctx context.Context, tx pgx.Tx, projectID string) (PlanSnapshot, error) {
 	var snap PlanSnapshot
 	rows, err := tx.Query(ctx, `SELECT q.id, q.name, q.priority, q.max_concurrency, q.max_spawns, q.enabled,
-			(SELECT count(*) FROM allocations a WHERE a.job_queue_id = q.id),
-			(SELECT count(*) FROM compute_spawns s WHERE s.job_queue_id = q.id AND s.state NOT IN ('failed', 'terminated')),
-			COALESCE((SELECT array_agg(m.compute_env_id::text ORDER BY m.added_at) FROM job_queue_compute_envs m WHERE m.job_queue_id = q.id), '{}'),
-			COALESCE((SELECT array_agg(e.kind ORDER BY m.added_at) FROM job_queue_compute_envs m
-				JOIN compute_envs e ON e.id = m.compute_env_id WHERE m.job_queue_id = q.id), '{}')
-		FROM job_queues q WHERE q.project_id = $1 AND q.deleted_at IS NULL`, projectID)
+			(SELECT count(*) FROM allocations a WHERE a.job_queue_id = q.id)
+		FROM job_queues q WHERE q.project_id = $1 AND q.deleted_at IS NULL ORDER BY q.id`, projectID)
 	if err != nil {
 		return snap, err
 	}
-	if snap.Queues, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PlanQueue]); err != nil {
+	type queueRow struct {
+		ID, Name                            string
+		Priority, MaxConcurrency, MaxSpawns int
+		Enabled                             bool
+		Allocated                           int
+	}
+	queues, err := pgx.CollectRows(rows, pgx.RowToStructByPos[queueRow])
+	if err != nil {
+		return snap, err
+	}
+	index := map[string]int{}
+	for i, q := range queues {
+		index[q.ID] = i
+		snap.Queues = append(snap.Queues, PlanQueue{ID: q.ID, Name: q.Name, Priority: q.Priority, MaxConcurrency: q.MaxConcurrency,
+			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated})
+	}
+	// Disabled and deleted environments spawn nothing new; their spawns
+	// still take work (they are loaded below by spawn, not by environment).
+	// An environment whose spawn failed lately (no capacity, quota, a
+	// machine that never came up) rests, so the queue tries its next one
+	// instead of failing on the same one in a loop.
+	rows, err = tx.Query(ctx, `SELECT m.job_queue_id, e.id, e.name, e.kind,
+			COALESCE(e.instance_vcpu, 0) * 100, COALESCE(e.instance_memory_mb, 0), COALESCE(e.hourly_price, 0)
+		FROM job_queue_compute_envs m JOIN job_queues q ON q.id = m.job_queue_id JOIN compute_envs e ON e.id = m.compute_env_id
+		WHERE q.project_id = $1 AND q.deleted_at IS NULL AND e.enabled AND e.deleted_at IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM compute_spawns f WHERE f.compute_env_id = e.id AND f.state = 'failed'
+			AND f.state_changed_at > now() - make_interval(secs => $2))
+		ORDER BY m.job_queue_id, m.added_at`, projectID, failedEnvCooldown.Seconds())
+	if err != nil {
+		return snap, err
+	}
+	for rows.Next() {
+		var (
+			queueID string
+			e       PlanEnv
+		)
+		if err := rows.Scan(&queueID, &e.ID, &e.Name, &e.Kind, &e.CPUPct, &e.MemoryMB, &e.HourlyPrice); err != nil {
+			rows.Close()
+			return snap, err
+		}
+		q := &snap.Queues[index[queueID]]
+		q.ComputeEnvs = append(q.ComputeEnvs, e)
+	}
+	if err := rows.Err(); err != nil {
 		return snap, err
 	}
 	rows, err = tx.Query(ctx, `SELECT s.id, s.job_queue_id, s.compute_env_id, s.state, s.capacity_cpu_pct, s.capacity_memory_mb,
 			COALESCE(sum(a.cpu_pct), 0)::int, COALESCE(sum(a.memory_mb), 0)::int, COALESCE(bool_or(a.whole_spawn), false), count(a.run_id)::int
 		FROM compute_spawns s LEFT JOIN allocations a ON a.compute_spawn_id = s.id
-		WHERE s.project_id = $1 AND s.state NOT IN ('failed', 'terminated', 'terminating', 'termination_failed')
+		WHERE s.project_id = $1 AND s.state NOT IN ('failed', 'terminated', 'termination_failed')
 		GROUP BY s.id`, projectID)
 	if err != nil {
 		return snap, err
@@ -235,4 +306,28 @@ func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (do
 	}
 	w.Jobs = jobs[:min(len(jobs), queueWaitingShown)]
 	return w, nil
+}
+
+// insertSpawnRequest writes a cloud spawn the round asked for, state
+// requested, with its machine's provider facts copied from the environment
+// (a later edit of the environment does not change a machine being made).
+func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq PlanSpawnRequest) (string, error) {
+	id := NewID()
+	tag, err := tx.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state,
+			provider, cloud_auth_id, region, instance_type)
+		SELECT $1, $2, $3, e.id, 'cloud', 'requested', a.provider, a.id, e.region, e.instance_type
+		FROM compute_envs e JOIN cloud_auths a ON a.id = e.cloud_auth_id
+		WHERE e.id = $4 AND e.project_id = $2 AND e.kind = 'cloud'`, id, projectID, rq.QueueID, rq.ComputeEnvID)
+	if err != nil {
+		return "", fmt.Errorf("request a spawn of compute environment %s: %w", rq.ComputeEnvID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return "", fmt.Errorf("request a spawn of compute environment %s: not a cloud environment of project %s", rq.ComputeEnvID, projectID)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO compute_spawn_events (id, compute_spawn_id, state, reason, at, transition_key)
+		VALUES ($1, $2, 'requested', $3, now(), $4)`, NewID(), id,
+		fmt.Sprintf("requested by the dispatcher: job %s needs capacity the queue's spawns do not have", rq.ForJobID), "request/"+id); err != nil {
+		return "", err
+	}
+	return id, nil
 }

@@ -41,6 +41,7 @@ var secretColumns = []struct{ table, column string }{
 	{"registry_auths", "password"},
 	{"job_definitions", "env"},
 	{"jobs", "env"},
+	{"cron_jobs", "env"},
 }
 
 // RotateSecrets re-encrypts every secret not sealed under the current master

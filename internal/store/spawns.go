@@ -30,7 +30,8 @@ const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, C
 // (deleted ones included: a spawn outlives both) and their allocation.
 const spawnSelect = `SELECT s.id, s.kind, s.state, q.id, q.name, e.id, e.name,
 		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct, a.memory_mb, a.runs,
-		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at
+		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at,
+		s.provider, s.region, s.instance_type, s.instance_id, s.public_ipv4, s.public_ipv6, s.system_note
 	FROM compute_spawns s
 	JOIN job_queues q ON q.id = s.job_queue_id
 	JOIN compute_envs e ON e.id = s.compute_env_id
@@ -48,10 +49,15 @@ func spawnNotFound(id string) error {
 func scanSpawn(row pgx.CollectableRow) (domain.ComputeSpawn, error) {
 	var sp domain.ComputeSpawn
 	var c domain.SpawnCapacity
+	var m domain.SpawnMachine
 	err := row.Scan(&sp.ID, &sp.Kind, &sp.State, &sp.JobQueue.ID, &sp.JobQueue.Name, &sp.ComputeEnv.ID, &sp.ComputeEnv.Name,
 		&c.TotalCPUPct, &c.TotalMemoryMB, &c.AllocatedCPUPct, &c.AllocatedMemoryMB, &sp.RunningRuns,
-		&sp.LastPingAt, &sp.AgentVersion, &sp.Hostname, &sp.CreatedAt, &sp.UpdatedAt, &sp.StateChangedAt)
+		&sp.LastPingAt, &sp.AgentVersion, &sp.Hostname, &sp.CreatedAt, &sp.UpdatedAt, &sp.StateChangedAt,
+		&m.Provider, &m.Region, &m.InstanceType, &m.InstanceID, &m.PublicIPv4, &m.PublicIPv6, &sp.SystemNote)
 	sp.Capacity = c.WithFree()
+	if sp.Kind == domain.SpawnKindCloud {
+		sp.Machine = &m
+	}
 	return sp, err
 }
 
@@ -245,6 +251,12 @@ type SpawnTransition struct {
 	// not pinged for that long, checked under the spawn's row lock so that
 	// a ping racing the change wins.
 	RequireSilence time.Duration
+	// RequireNoAllocations applies the change only if no run is allocated
+	// to the spawn, checked under the project's dispatch lock so that a
+	// placement round racing the change (the idle timeout) wins.
+	RequireNoAllocations bool
+	// Note, when set, becomes the spawn's system note (why it failed).
+	Note string
 }
 
 // RecordSpawnTransition writes a state change and its event in one
@@ -256,6 +268,15 @@ func (s *Store) RecordSpawnTransition(ctx context.Context, t SpawnTransition) (b
 	}
 	applied := false
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if t.RequireNoAllocations {
+			// The dispatch lock first, as PlanRound takes it: taken after the
+			// row lock below it could deadlock with a round's allocation
+			// insert (which needs a key-share lock on the spawn row).
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(project_id::text)) FROM compute_spawns WHERE id = $2`,
+				dispatchLockKey, t.SpawnID); err != nil {
+				return err
+			}
+		}
 		// Insert first: the unique key both detects a repeat and makes a
 		// concurrent repeat wait for this transaction.
 		tag, err := tx.Exec(ctx, `INSERT INTO compute_spawn_events (id, compute_spawn_id, state, reason, at, transition_key)
@@ -281,8 +302,18 @@ func (s *Store) RecordSpawnTransition(ctx context.Context, t SpawnTransition) (b
 		if t.RequireSilence > 0 && !silent {
 			return errPreconditionFailed
 		}
-		if _, err := tx.Exec(ctx, `UPDATE compute_spawns SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
-			t.SpawnID, t.State); err != nil {
+		if t.RequireNoAllocations {
+			var busy bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM allocations WHERE compute_spawn_id = $1)`, t.SpawnID).Scan(&busy); err != nil {
+				return err
+			}
+			if busy {
+				return errPreconditionFailed
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE compute_spawns SET state = $2, state_changed_at = now(), updated_at = now(),
+				system_note = CASE WHEN $3 = '' THEN system_note ELSE $3 END WHERE id = $1`,
+			t.SpawnID, t.State, t.Note); err != nil {
 			return err
 		}
 		applied = true
@@ -377,8 +408,8 @@ func (s *Store) RecordAgentRegistration(ctx context.Context, spawnID string, r a
 type PingResult struct {
 	// State is the spawn's state.
 	State string
-	// Signal says the spawn's workflow waits for a ping (initialized or
-	// unreachable) and has not been signalled in this state lately: the
+	// Signal says the spawn's workflow waits for a ping (initialized,
+	// requested or unreachable) and has not been signalled in this state lately: the
 	// caller signals it.
 	Signal bool
 }
@@ -395,7 +426,7 @@ func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.
 		// The row lock orders the ping against RecordSpawnTransition: either
 		// the unreachable check sees this ping, or this ping sees unreachable.
 		err := tx.QueryRow(ctx, `SELECT state,
-				state IN ('initialized', 'unreachable') AND (ping_signalled_at IS NULL
+				state IN ('initialized', 'requested', 'unreachable') AND (ping_signalled_at IS NULL
 					OR ping_signalled_at < state_changed_at
 					OR ping_signalled_at < now() - make_interval(secs => $2))
 			FROM compute_spawns WHERE id = $1 FOR UPDATE`, spawnID, pingSignalEvery.Seconds()).Scan(&res.State, &res.Signal)

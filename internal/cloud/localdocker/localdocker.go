@@ -69,6 +69,10 @@ type Option func(*Provider)
 // locally built one).
 func WithImage(image string) Option { return func(p *Provider) { p.image = image } }
 
+// WithCommand runs cmd instead of the agent (tests run a stand-in that
+// sleeps, to have an instance without a server to register with).
+func WithCommand(cmd ...string) Option { return func(p *Provider) { p.cmd = cmd } }
+
 // New connects to the Docker engine named by the environment (DOCKER_HOST,
 // or the default socket).
 func New(opts ...Option) (*Provider, error) {

@@ -18,9 +18,8 @@ import (
 func provider(t *testing.T) *Provider {
 	t.Helper()
 	testenv.Docker(t)
-	p, err := New(WithImage(testenv.TestImage()))
+	p, err := New(WithImage(testenv.TestImage()), WithCommand("sleep", "300"))
 	require.NoError(t, err)
-	p.cmd = []string{"sleep", "300"}
 	return p
 }
 

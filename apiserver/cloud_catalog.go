@@ -1,0 +1,405 @@
+package apiserver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/gin-gonic/gin"
+
+	"daestro/internal/cloud"
+	"daestro/internal/domain"
+)
+
+// catalogTTL is how long a provider's regions and instance types are reused:
+// they change rarely, and every listing spends the account's API rate limit.
+const catalogTTL = 15 * time.Minute
+
+// catalogTimeout bounds one listing at the provider, retries included, so a
+// provider that hangs answers the API request with a 503 instead of holding it.
+const catalogTimeout = 30 * time.Second
+
+// cloudRegion is a region as the API shows it.
+type cloudRegion struct {
+	// ID is what compute environments take as region, e.g. "nyc3".
+	ID string `json:"id"`
+	// Name is the provider's human-readable name, e.g. "New York 3".
+	Name string `json:"name"`
+}
+
+// cloudInstanceType is an instance type as the API shows it.
+type cloudInstanceType struct {
+	// ID is what compute environments take as instance_type, e.g. "s-2vcpu-4gb".
+	ID string `json:"id"`
+	// VCPU is the number of virtual CPUs.
+	VCPU int `json:"vcpu"`
+	// MemoryMB is the memory in mebibytes.
+	MemoryMB int `json:"memory_mb"`
+	// HourlyPrice is the on-demand price in US dollars per hour; 0 when the
+	// provider does not report prices.
+	HourlyPrice float64 `json:"hourly_price"`
+}
+
+// cloudRegionList answers GET /v1/cloud-auths/{id}/regions. It has the shape
+// of every list (items, next_token), on one page: providers have tens of
+// regions, not thousands.
+type cloudRegionList struct {
+	Items     []cloudRegion `json:"items"`
+	NextToken string        `json:"next_token"`
+	// Provider is the cloud auth's provider.
+	Provider string `json:"provider"`
+	// CachedAt is when the list was read from the provider.
+	CachedAt time.Time `json:"cached_at"`
+}
+
+// cloudInstanceTypeList answers GET /v1/cloud-auths/{id}/instance-types.
+type cloudInstanceTypeList struct {
+	Items     []cloudInstanceType `json:"items"`
+	NextToken string              `json:"next_token"`
+	// Provider is the cloud auth's provider.
+	Provider string `json:"provider"`
+	// Region is the region listed: the one asked for, or the cloud auth's default.
+	Region string `json:"region"`
+	// CachedAt is when the list was read from the provider.
+	CachedAt time.Time `json:"cached_at"`
+}
+
+// listCloudRegions lists the regions the cloud auth's account can create
+// machines in.
+func (s *Server) listCloudRegions(c *gin.Context) {
+	refresh, err := refreshParam(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	acct, err := s.cloudAccount(c.Request.Context(), project(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	e, err := s.catalogRegions(c.Request.Context(), acct, refresh)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := cloudRegionList{Items: make([]cloudRegion, 0, len(e.regions)), Provider: acct.auth.Provider, CachedAt: e.at}
+	for _, r := range e.regions {
+		out.Items = append(out.Items, cloudRegion{ID: r.ID, Name: r.Name})
+	}
+	writeData(c, http.StatusOK, out)
+}
+
+// listCloudInstanceTypes lists the instance types of one region; region
+// defaults to the cloud auth's default region.
+func (s *Server) listCloudInstanceTypes(c *gin.Context) {
+	refresh, err := refreshParam(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	// The cloud auth first: another project's id is a 404 whatever the query says.
+	acct, err := s.cloudAccount(ctx, project(c).ID, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	region := c.Query("region")
+	if region == "" {
+		region = acct.auth.DefaultRegion
+	}
+	if err := checkRegionParam(acct.auth, region); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := s.checkRegion(ctx, acct, region, refresh); err != nil {
+		writeError(c, err)
+		return
+	}
+	e, err := s.catalogTypes(ctx, acct, region, refresh)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := cloudInstanceTypeList{Items: make([]cloudInstanceType, 0, len(e.types)), Provider: acct.auth.Provider, Region: region, CachedAt: e.at}
+	for _, t := range e.types {
+		out.Items = append(out.Items, cloudInstanceType{ID: t.ID, VCPU: t.VCPU, MemoryMB: t.MemoryMB, HourlyPrice: t.HourlyPrice})
+	}
+	writeData(c, http.StatusOK, out)
+}
+
+// refreshParam reads ?refresh=true, which bypasses the catalog cache.
+func refreshParam(c *gin.Context) (bool, error) {
+	v := c.Query("refresh")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, domain.Errorf(domain.EINVALID, "refresh: %q must be true or false", v)
+	}
+	return b, nil
+}
+
+// checkRegionParam checks ?region= before it goes to the provider.
+func checkRegionParam(ca domain.CloudAuth, region string) error {
+	switch {
+	case region == "":
+		return domain.Errorf(domain.EINVALID, "region: is required (e.g. ?region=nyc3): GET /v1/cloud-auths/%s/regions lists them", ca.ID)
+	case len(region) > 128:
+		return domain.Errorf(domain.EINVALID, "region: is %d characters long; the limit is 128", len(region))
+	case strings.IndexFunc(region, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return domain.Errorf(domain.EINVALID, "region: %q must not contain spaces or control characters", region)
+	}
+	return nil
+}
+
+// cloudAccount is a cloud auth with its decrypted credentials, what a
+// provider is opened with.
+type cloudAccount struct {
+	auth  domain.CloudAuth
+	creds cloud.Credentials
+}
+
+// cloudAccount reads the project's cloud auth id (404 when it is not the project's).
+func (s *Server) cloudAccount(ctx context.Context, projectID, id string) (cloudAccount, error) {
+	ca, creds, err := s.store.CloudAuthCredentials(ctx, projectID, id)
+	return cloudAccount{auth: ca, creds: creds}, err
+}
+
+// checkRegion returns an EINVALID error naming region when the account
+// cannot create machines there. A region missing from a cached list is looked
+// up again before it is refused: it may be new since.
+func (s *Server) checkRegion(ctx context.Context, acct cloudAccount, region string, refresh bool) error {
+	for {
+		e, err := s.catalogRegions(ctx, acct, refresh)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(e.regions, func(r cloud.Region) bool { return r.ID == region }) {
+			return nil
+		}
+		if e.fresh {
+			return domain.Errorf(domain.EINVALID, "region: %q is not a %s region this account can use: see GET /v1/cloud-auths/%s/regions",
+				region, cloud.DisplayName(acct.auth.Provider), acct.auth.ID)
+		}
+		refresh = true
+	}
+}
+
+// instanceSize looks instanceType up in region's catalog, refreshing a
+// cached one before refusing the type.
+func (s *Server) instanceSize(ctx context.Context, acct cloudAccount, region, instanceType string) (domain.InstanceSize, error) {
+	refresh := false
+	for {
+		e, err := s.catalogTypes(ctx, acct, region, refresh)
+		if err != nil {
+			return domain.InstanceSize{}, err
+		}
+		if i := slices.IndexFunc(e.types, func(t cloud.InstanceType) bool { return t.ID == instanceType }); i >= 0 {
+			t := e.types[i]
+			return domain.InstanceSize{VCPU: t.VCPU, MemoryMB: t.MemoryMB, HourlyPrice: t.HourlyPrice}, nil
+		}
+		if e.fresh {
+			return domain.InstanceSize{}, domain.Errorf(domain.EINVALID, "instance_type: %q is not offered by %s in region %s: see GET /v1/cloud-auths/%s/instance-types?region=%s",
+				instanceType, cloud.DisplayName(acct.auth.Provider), region, acct.auth.ID, region)
+		}
+		refresh = true
+	}
+}
+
+// catalogRegions returns the account's regions, sorted by id, from the
+// cache unless refresh.
+func (s *Server) catalogRegions(ctx context.Context, acct cloudAccount, refresh bool) (catalogEntry, error) {
+	key := catalogKey{authID: acct.auth.ID, version: acct.auth.UpdatedAt.UnixNano()}
+	return s.catalog.get(ctx, key, refresh, func(ctx context.Context) (catalogEntry, error) {
+		p, err := s.openProvider(acct)
+		if err != nil {
+			return catalogEntry{}, err
+		}
+		rs, err := p.Regions(ctx)
+		if err != nil {
+			return catalogEntry{}, providerError(ctx, acct.auth.Provider, "list regions", err)
+		}
+		rs = slices.Clone(rs)
+		slices.SortFunc(rs, func(a, b cloud.Region) int { return cmp.Compare(a.ID, b.ID) })
+		return catalogEntry{regions: rs}, nil
+	})
+}
+
+// catalogTypes returns region's instance types, smallest first, from the
+// cache unless refresh.
+func (s *Server) catalogTypes(ctx context.Context, acct cloudAccount, region string, refresh bool) (catalogEntry, error) {
+	key := catalogKey{authID: acct.auth.ID, version: acct.auth.UpdatedAt.UnixNano(), types: true, region: region}
+	return s.catalog.get(ctx, key, refresh, func(ctx context.Context) (catalogEntry, error) {
+		p, err := s.openProvider(acct)
+		if err != nil {
+			return catalogEntry{}, err
+		}
+		ts, err := p.InstanceTypes(ctx, region)
+		if err != nil {
+			return catalogEntry{}, providerError(ctx, acct.auth.Provider, "list the instance types of region "+region, err)
+		}
+		ts = slices.Clone(ts)
+		slices.SortFunc(ts, func(a, b cloud.InstanceType) int {
+			return cmp.Or(cmp.Compare(a.VCPU, b.VCPU), cmp.Compare(a.MemoryMB, b.MemoryMB),
+				cmp.Compare(a.HourlyPrice, b.HourlyPrice), cmp.Compare(a.ID, b.ID))
+		})
+		return catalogEntry{types: ts}, nil
+	})
+}
+
+// openProvider opens the account's provider through the registry; a provider
+// without a factory is the registry's EUNAVAILABLE "not configured" error.
+func (s *Server) openProvider(acct cloudAccount) (cloud.Provider, error) {
+	p, err := s.clouds.Open(acct.auth.Provider, acct.creds, acct.auth.DefaultRegion)
+	var de *domain.Error
+	if err != nil && !errors.As(err, &de) {
+		return nil, domain.Errorf(domain.EINVALID, "cannot use cloud auth '%s' with %s: %s", acct.auth.Name, cloud.DisplayName(acct.auth.Provider), err.Error())
+	}
+	return p, err
+}
+
+// providerError turns a failed listing into the error the API answers with:
+// the provider's own sentence, a 400 when the user can fix it (credentials,
+// limits) and a 503 otherwise.
+func providerError(ctx context.Context, provider, what string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return domain.Errorf(domain.EUNAVAILABLE, "could not %s with %s: it did not answer within %s; try again later",
+			what, cloud.DisplayName(provider), catalogTimeout)
+	}
+	err = cloud.UserError(provider, what, err)
+	// A listing the provider cannot find is about the request, not about a
+	// daestro resource: a 404 would read as "no such cloud auth".
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return domain.Errorf(domain.EINVALID, "%s", domain.ErrorMessage(err))
+	}
+	return err
+}
+
+// catalogKey names one cached listing: an account's regions, or the
+// instance types of one of its regions.
+type catalogKey struct {
+	// authID is the cloud auth.
+	authID string
+	// version is the cloud auth's updated_at: an update made through
+	// another API server process changes it, so this process never answers
+	// from a listing made with credentials that were replaced since.
+	version int64
+	// types is false for the region list, true for region's instance types.
+	types  bool
+	region string
+}
+
+// catalogEntry is one listing and when it was read from the provider.
+type catalogEntry struct {
+	regions []cloud.Region
+	types   []cloud.InstanceType
+	// at is when the provider answered; the API shows it as cached_at.
+	at time.Time
+	// fresh says the listing was read for this request, not from the cache.
+	fresh bool
+}
+
+// catalogCache keeps provider listings per cloud auth for ttl. Entries are
+// shared between requests and never modified after they are stored.
+type catalogCache struct {
+	// ttl is how long an entry is served.
+	ttl time.Duration
+	// now is the clock, replaced in tests.
+	now func() time.Time
+
+	// mu guards the maps below.
+	mu sync.Mutex
+	// entries are the stored listings.
+	entries map[catalogKey]catalogEntry
+	// inflight are the listings being read, so concurrent misses of one
+	// key make one provider call.
+	inflight map[catalogKey]*catalogCall
+}
+
+// catalogCall is one listing being read; done closes when entry and err are set.
+type catalogCall struct {
+	done  chan struct{}
+	entry catalogEntry
+	err   error
+}
+
+func newCatalogCache(ttl time.Duration, now func() time.Time) *catalogCache {
+	return &catalogCache{ttl: ttl, now: now, entries: map[catalogKey]catalogEntry{}, inflight: map[catalogKey]*catalogCall{}}
+}
+
+// get returns key's listing: the stored one while it is younger than ttl
+// (unless refresh), else the one fetch reads, which is then stored. fetch
+// runs detached from ctx's cancellation, under catalogTimeout, so a client
+// that hangs up does not fail the other requests waiting for the same listing.
+func (cc *catalogCache) get(ctx context.Context, key catalogKey, refresh bool, fetch func(context.Context) (catalogEntry, error)) (catalogEntry, error) {
+	cc.mu.Lock()
+	if e, ok := cc.entries[key]; ok && !refresh && cc.now().Sub(e.at) < cc.ttl {
+		cc.mu.Unlock()
+		return e, nil
+	}
+	call, ok := cc.inflight[key]
+	if !ok {
+		call = &catalogCall{done: make(chan struct{})}
+		cc.inflight[key] = call
+		go cc.run(ctx, key, call, fetch)
+	}
+	cc.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.entry, call.err
+	case <-ctx.Done():
+		return catalogEntry{}, ctx.Err()
+	}
+}
+
+// run performs one fetch and publishes its result.
+func (cc *catalogCache) run(ctx context.Context, key catalogKey, call *catalogCall, fetch func(context.Context) (catalogEntry, error)) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catalogTimeout)
+	defer cancel()
+	e, err := fetch(fctx)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.inflight, key)
+	if err == nil {
+		e.at = cc.now()
+		cc.prune()
+		stored := e
+		stored.fresh = false
+		cc.entries[key] = stored
+		e.fresh = true
+	}
+	call.entry, call.err = e, err
+	close(call.done)
+}
+
+// prune drops expired entries, including those of cloud auths updated or
+// deleted through another process; cc.mu is held.
+func (cc *catalogCache) prune() {
+	now := cc.now()
+	for k, e := range cc.entries {
+		if now.Sub(e.at) >= cc.ttl {
+			delete(cc.entries, k)
+		}
+	}
+}
+
+// drop forgets every listing of cloud auth authID, after its credentials
+// changed or it was deleted.
+func (cc *catalogCache) drop(authID string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for k := range cc.entries {
+		if k.authID == authID {
+			delete(cc.entries, k)
+		}
+	}
+}

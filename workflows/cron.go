@@ -1,0 +1,202 @@
+package workflows
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"daestro/activities"
+	"daestro/internal/domain"
+	"daestro/internal/temporalx"
+)
+
+// CronTriggerWorkflowInput is the input of CronTriggerWorkflow, the one
+// argument its schedule passes: IDs only. (Defined in activities, which
+// creates the schedules.)
+type CronTriggerWorkflowInput = activities.CronTriggerInput
+
+// CronRefreshWorkflowInput is the input of CronRefreshWorkflow.
+type CronRefreshWorkflowInput = activities.CronRefreshInput
+
+// CronTriggerWorkflowResult is what one trigger did.
+type CronTriggerWorkflowResult struct {
+	// JobID is the job the trigger submitted; "" when none.
+	JobID string
+	// JobState is the job's final state when the trigger waited for it
+	// (overlap skip or buffer_one); "" when it did not wait.
+	JobState string
+	// Error is the system note of a trigger that submitted no job, as
+	// recorded on the cron job.
+	Error string
+}
+
+// scheduledStartTime is set by Temporal on every workflow a schedule starts:
+// the trigger's nominal time (a manual trigger's is when it was asked for).
+var scheduledStartTime = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
+
+// Timeouts of a trigger. A submission that cannot reach Postgres for
+// cronSubmitTimeout gives up: a job submitted much later than its trigger
+// would surprise more than a recorded failure.
+const (
+	cronSubmitTimeout  = 10 * time.Minute
+	cronRefreshTimeout = time.Minute
+)
+
+// cronRefreshMinWait keeps a refresh workflow from spinning should the
+// calendars it gets back be due at once.
+const cronRefreshMinWait = time.Minute
+
+// cronRefreshLoopsPerRun bounds a refresh workflow run's history; it
+// continues as new after this many rebuilds.
+const cronRefreshLoopsPerRun = 100
+
+// CronTriggerWorkflow is one trigger of a cron job, started by its schedule
+// (`cron/<id>`): submit the job through the store (named after the trigger's
+// time, the cron job's overrides applied), then start the job's
+// JobWorkflow (`job/<id>`) as a child that outlives it. Unless the overlap
+// policy is allow_all it waits for the job, so that the schedule's skip or
+// buffer-one measures overlap against the running job. A trigger that
+// cannot submit a job records why on the cron job and completes: it is
+// never retried forever.
+func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (CronTriggerWorkflowResult, error) {
+	at := workflow.Now(ctx)
+	if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok && !t.IsZero() {
+		at = t
+	}
+	at = at.UTC().Truncate(time.Second)
+	log := workflow.GetLogger(ctx)
+
+	var sub activities.SubmitCronJobResult
+	submitCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: cronSubmitTimeout,
+		StartToCloseTimeout:    30 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	err := workflow.ExecuteLocalActivity(submitCtx, a.SubmitCronJob, activities.SubmitCronJobInput{
+		CronJobID: in.CronJobID, ProjectID: in.ProjectID, ScheduledAt: at,
+	}).Get(ctx, &sub)
+	if err != nil {
+		note := activities.CronTriggerNote(at, "daestro could not submit the job within "+cronSubmitTimeout.String()+" ("+err.Error()+")")
+		return CronTriggerWorkflowResult{Error: note}, recordCronFailure(ctx, in, at, note)
+	}
+	switch {
+	case sub.Gone:
+		log.Info("cron job was deleted before its trigger ran", "cron_job_id", in.CronJobID)
+		return CronTriggerWorkflowResult{}, nil
+	case sub.Error != "":
+		return CronTriggerWorkflowResult{Error: sub.Error}, nil
+	}
+	if sub.RefreshDue {
+		// Best effort: the refresh workflow rebuilds the calendars too.
+		if err := workflow.ExecuteActivity(refreshOptions(ctx), a.RefreshCronSchedule, activities.RefreshCronScheduleInput{
+			CronJobID: in.CronJobID, ProjectID: in.ProjectID, EnsureRefresher: true,
+		}).Get(ctx, nil); err != nil {
+			log.Warn("rebuilding the cron job's calendars failed", "cron_job_id", in.CronJobID, "error", err)
+		}
+	}
+
+	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: JobWorkflowID(sub.JobID),
+		TaskQueue:  workflow.GetInfo(ctx).TaskQueueName,
+		// The job lives on when the trigger ends (or is terminated).
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		// A job is started once: a retried trigger finds its workflow.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID).ValueSet(in.ProjectID),
+			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobQueue).ValueSet(sub.QueueName),
+			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobState).ValueSet(domain.JobSubmitted),
+		),
+	})
+	child := workflow.ExecuteChildWorkflow(childCtx, JobWorkflow, JobWorkflowInput{JobID: sub.JobID, RunID: sub.RunID, ProjectID: in.ProjectID})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			log.Info("the trigger's job was started by an earlier attempt", "job_id", sub.JobID)
+			return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
+		}
+		// Without its workflow the job would wait as submitted forever.
+		note := activities.CronTriggerNote(at, "job "+sub.JobName+" was submitted but its workflow could not be started ("+err.Error()+")")
+		if err := workflow.ExecuteLocalActivity(db(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
+			RunID: sub.RunID, State: JobError, Reason: note, Fields: activities.RunFields{SystemNote: "its workflow could not be started"},
+		}).Get(ctx, nil); err != nil {
+			log.Warn("marking the unstarted job as error failed", "job_id", sub.JobID, "error", err)
+		}
+		return CronTriggerWorkflowResult{JobID: sub.JobID, Error: note}, recordCronFailure(ctx, in, at, note)
+	}
+	if sub.Overlap == domain.CronOverlapAllowAll {
+		return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
+	}
+	var res JobWorkflowResult
+	if err := child.Get(ctx, &res); err != nil {
+		// The job's own workflow records what happened to it.
+		log.Warn("the trigger's job workflow failed", "job_id", sub.JobID, "error", err)
+		return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
+	}
+	return CronTriggerWorkflowResult{JobID: sub.JobID, JobState: res.State}, nil
+}
+
+// recordCronFailure records note as the cron job's last error. It gives up
+// after cronSubmitTimeout (the trigger's log keeps the note): a trigger
+// never waits on Postgres forever.
+func recordCronFailure(ctx workflow.Context, in CronTriggerWorkflowInput, at time.Time, note string) error {
+	recordCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: cronSubmitTimeout,
+		StartToCloseTimeout:    30 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	if err := workflow.ExecuteLocalActivity(recordCtx, a.RecordCronTriggerFailure, activities.RecordCronTriggerFailureInput{
+		CronJobID: in.CronJobID, ProjectID: in.ProjectID, ScheduledAt: at, Note: note,
+	}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("recording a failed cron trigger failed", "cron_job_id", in.CronJobID, "note", note, "error", err)
+	}
+	return nil
+}
+
+// refreshOptions are the options of RefreshCronSchedule, which talks to
+// Postgres and Temporal: retried until both answer.
+func refreshOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: cronRefreshTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 10 * time.Minute},
+	})
+}
+
+// CronRefreshWorkflow keeps the calendars of one cron job exact
+// (`cron-refresh/<id>`). Some Quartz days ('LW', 'L-n', '1W') become
+// calendars written out month by month that hold only until a time the
+// translation names; this workflow sleeps until shortly before then,
+// rebuilds them, and repeats. It exists only while the cron job needs it:
+// it ends once the cron job is deleted or its calendars hold forever. The
+// API starts it (or signals it to look again) whenever it rewrites such a
+// schedule; triggers and the upcoming list also rebuild calendars that are
+// due, so a cron job that fires rarely still never runs out of them.
+func CronRefreshWorkflow(ctx workflow.Context, in CronRefreshWorkflowInput) error {
+	rescheduled := workflow.GetSignalChannel(ctx, activities.SignalCronRescheduled)
+	drain := func() {
+		for rescheduled.ReceiveAsync(nil) {
+		}
+	}
+	for range cronRefreshLoopsPerRun {
+		drain()
+		var res activities.RefreshCronScheduleResult
+		if err := workflow.ExecuteActivity(refreshOptions(ctx), a.RefreshCronSchedule, activities.RefreshCronScheduleInput{
+			CronJobID: in.CronJobID, ProjectID: in.ProjectID,
+		}).Get(ctx, &res); err != nil {
+			return err
+		}
+		if res.Gone || res.RefreshAt.IsZero() {
+			return nil
+		}
+		wait := max(res.RefreshAt.Sub(workflow.Now(ctx)), cronRefreshMinWait)
+		timerCtx, stopTimer := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) {})
+		sel.AddReceive(rescheduled, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.Select(ctx)
+		stopTimer()
+	}
+	drain()
+	return workflow.NewContinueAsNewError(ctx, CronRefreshWorkflow, in)
+}
