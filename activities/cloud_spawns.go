@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"daestro/internal/agentapi"
@@ -16,6 +18,7 @@ import (
 	"daestro/internal/cloud/cloudinit"
 	"daestro/internal/domain"
 	"daestro/internal/store"
+	"daestro/internal/temporalx"
 )
 
 // ErrTypeCloudPermanent is the type of the non-retryable error a cloud
@@ -23,6 +26,44 @@ import (
 // fix (credentials, quota, capacity, a bad request); its message is the
 // spawn's system note.
 const ErrTypeCloudPermanent = "CloudPermanent"
+
+// SpawnWorkflowName is the registered name of workflows.SpawnWorkflow.
+const SpawnWorkflowName = "SpawnWorkflow"
+
+// ErrTypeSpawnNotRequested is the type of the error CreateMachine returns
+// for a spawn no longer waiting for its machine (terminated meanwhile):
+// nothing is created and the workflow has nothing left to do.
+const ErrTypeSpawnNotRequested = "SpawnNotRequested"
+
+// SpawnStart is the input SpawnWorkflow takes, as far as starting a cloud
+// spawn needs it (field names match workflows.SpawnWorkflowInput).
+type SpawnStart struct {
+	SpawnID, ProjectID, Kind string
+}
+
+// StartSpawnsInput names the requested cloud spawns whose workflows to start.
+type StartSpawnsInput struct {
+	ProjectID string
+	SpawnIDs  []string
+}
+
+// StartSpawnWorkflows starts the SpawnWorkflow of every requested cloud
+// spawn that has none running; one already running is left alone. The
+// dispatcher calls it after every round with requested spawns, so a spawn
+// whose start was lost (a crash after the round committed) is started by
+// the next round.
+func (a *Activities) StartSpawnWorkflows(ctx context.Context, in StartSpawnsInput) error {
+	var errs []error
+	for _, id := range in.SpawnIDs {
+		_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: temporalx.SpawnWorkflowID(id), TaskQueue: a.ControlTaskQueue,
+		}, SpawnWorkflowName, SpawnStart{SpawnID: id, ProjectID: in.ProjectID, Kind: domain.SpawnKindCloud})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("start the workflow of spawn %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // MachineInput names the cloud spawn whose machine to act on.
 type MachineInput struct {
@@ -55,6 +96,10 @@ func (a *Activities) CreateMachine(ctx context.Context, in MachineInput) (Create
 	res := CreateMachineResult{MaxIdleSeconds: sp.MaxIdleSeconds, InstanceID: sp.InstanceID, Adopted: sp.InstanceID != ""}
 	if res.Adopted {
 		return res, nil
+	}
+	if sp.State != domain.SpawnRequested {
+		return res, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("compute spawn %s is %s: no machine is created for it", sp.ID, sp.State), ErrTypeSpawnNotRequested, nil)
 	}
 	found, err := p.ListInstancesByTag(ctx, store.SpawnTag(sp.ID))
 	if err != nil {
@@ -196,9 +241,12 @@ func cloudError(provider, what string, err error) error {
 		msg += " (raise the account's limit or lower the queue's max_spawns)"
 	case errors.Is(err, cloud.ErrCapacity):
 		msg += " (the queue tries its next compute environment)"
-	case errors.Is(err, cloud.ErrInvalid):
+	case errors.Is(err, cloud.ErrInvalid), errors.Is(err, cloud.ErrNotFound):
+		// The request itself is wrong (a type, image or region gone):
+		// repeating it cannot help.
 	default:
-		return errors.New(msg)
+		// Throttling and outages: the activity's retry policy tries again.
+		return fmt.Errorf("%s could not %s: %w", cloud.DisplayName(provider), what, err)
 	}
 	return temporal.NewNonRetryableApplicationError(msg, ErrTypeCloudPermanent, err)
 }
@@ -220,8 +268,9 @@ type ReconcileResult struct {
 
 // ReconcileMachines lists the machines daestro tagged in every cloud
 // account and deletes those whose spawn is gone, failed, terminated or
-// termination_failed; a termination_failed spawn whose machines are all
-// gone becomes terminated. Nothing that costs money is leaked.
+// termination_failed, or whose spawn's workflow no longer runs; a
+// termination_failed spawn whose machines are all gone becomes terminated.
+// Nothing that costs money is leaked.
 func (a *Activities) ReconcileMachines(ctx context.Context, in ReconcileInput) (ReconcileResult, error) {
 	var res ReconcileResult
 	accounts, err := a.Store.CloudAccounts(ctx)
@@ -234,33 +283,42 @@ func (a *Activities) ReconcileMachines(ctx context.Context, in ReconcileInput) (
 	for _, acct := range accounts {
 		regions, err := a.Store.CloudAuthRegions(ctx, acct.ID)
 		if err != nil {
-			return res, err
+			res.Errors = append(res.Errors, fmt.Sprintf("cloud auth %s: list its regions: %v", acct.ID, err))
+			continue
 		}
 		if acct.Provider != cloud.AWS {
 			regions = []string{acct.DefaultRegion} // one listing covers the account
 		}
+		seen, complete := map[string]bool{}, true
 		for _, region := range regions {
-			a.reconcileAccount(ctx, acct, region, in.Grace, &res)
+			if !a.reconcileAccount(ctx, acct, region, in.Grace, seen, &res) {
+				complete = false
+			}
+			activity.RecordHeartbeat(ctx, acct.ID+"/"+region)
 		}
-		activity.RecordHeartbeat(ctx, acct.ID)
+		if complete {
+			a.settleTerminationFailed(ctx, acct, in.Grace, seen, &res)
+		}
 	}
 	return res, nil
 }
 
-// reconcileAccount handles one account in one region.
-func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccount, region string, grace time.Duration, res *ReconcileResult) {
+// reconcileAccount handles one account in one region and adds the spawns
+// it saw machines of to seen. It reports whether the listing succeeded.
+func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccount, region string, grace time.Duration,
+	seen map[string]bool, res *ReconcileResult) bool {
 	fail := func(format string, args ...any) {
 		res.Errors = append(res.Errors, fmt.Sprintf("cloud auth %s (%s): ", acct.ID, acct.Provider)+fmt.Sprintf(format, args...))
 	}
 	p, err := a.Clouds.Open(acct.Provider, acct.Credentials, region)
 	if err != nil {
 		fail("%v", err)
-		return
+		return false
 	}
 	machines, err := p.ListInstancesByTag(ctx, store.DaestroTag)
 	if err != nil {
 		fail("list machines: %v", err)
-		return
+		return false
 	}
 	// Only the account's project's machines: another project (or another
 	// daestro installation) sharing the provider account owns the rest.
@@ -271,8 +329,9 @@ func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccou
 			continue
 		}
 		for _, t := range m.Tags {
-			if id, ok := strings.CutPrefix(t, "daestro-spawn-"); ok {
+			if id, ok := store.SpawnIDFromTag(t); ok {
 				bySpawn[id] = append(bySpawn[id], m)
+				seen[id] = true
 			}
 		}
 	}
@@ -283,17 +342,23 @@ func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccou
 	facts, err := a.Store.SpawnFacts(ctx, ids)
 	if err != nil {
 		fail("read spawns: %v", err)
-		return
+		return false
 	}
 	for id, ms := range bySpawn {
 		f, known := facts[id]
+		reason := ""
 		switch {
 		case !known:
-			// The spawn's row is gone: nobody owns the machine.
+			reason = "its spawn no longer exists"
 		case f.State == domain.SpawnFailed || f.State == domain.SpawnTerminated || f.State == domain.SpawnTerminationFailed:
 			if f.SinceChange < grace {
 				continue
 			}
+			reason = "its spawn is " + f.State
+		case f.SinceChange >= grace && !a.spawnWorkflowRunning(ctx, id):
+			// A live spawn whose workflow ended (failed, or terminated by an
+			// operator) has no one left to delete its machine.
+			reason = "its spawn's workflow no longer runs"
 		default:
 			continue // a live spawn's workflow owns its machine
 		}
@@ -305,14 +370,53 @@ func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccou
 				continue
 			}
 			res.Deleted = append(res.Deleted, acct.Provider+"/"+m.ID)
-			activity.GetLogger(ctx).Warn("reconciliation deleted a machine with no live spawn", "spawn_id", id, "instance_id", m.ID, "provider", acct.Provider)
+			activity.GetLogger(ctx).Warn("reconciliation deleted a machine", "reason", reason, "spawn_id", id, "instance_id", m.ID, "provider", acct.Provider)
 		}
-		if known && deleted && f.State == domain.SpawnTerminationFailed {
-			if _, err := a.Store.RecordSpawnTransition(ctx, store.SpawnTransition{SpawnID: id, State: domain.SpawnTerminated,
-				Reason: "reconciliation deleted the machine", Key: "reconcile/" + id,
-				Note: "the machine was deleted by reconciliation after its termination had failed"}); err != nil {
-				fail("record spawn %s terminated: %v", id, err)
-			}
+		if known && deleted && !domain.SpawnStateIsFinal(f.State) {
+			a.recordReconciled(ctx, id, "reconciliation deleted the machine: "+reason, res)
+			delete(seen, id)
 		}
 	}
+	return true
+}
+
+// settleTerminationFailed marks terminated the account's termination_failed
+// spawns whose machines no listing found any more (a delete that worked
+// although it reported an error).
+func (a *Activities) settleTerminationFailed(ctx context.Context, acct store.CloudAccount, grace time.Duration, seen map[string]bool, res *ReconcileResult) {
+	ids, err := a.Store.TerminationFailedSpawns(ctx, acct.ID, grace)
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("cloud auth %s: list termination_failed spawns: %v", acct.ID, err))
+		return
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			a.recordReconciled(ctx, id, "reconciliation found no machine left", res)
+		}
+	}
+}
+
+// recordReconciled records a spawn terminated by reconciliation.
+func (a *Activities) recordReconciled(ctx context.Context, spawnID, reason string, res *ReconcileResult) {
+	if _, err := a.Store.RecordSpawnTransition(ctx, store.SpawnTransition{SpawnID: spawnID, State: domain.SpawnTerminated,
+		Reason: reason, Key: "reconcile/" + spawnID, Note: reason}); err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("record spawn %s terminated: %v", spawnID, err))
+	}
+}
+
+// spawnWorkflowRunning reports whether the spawn's workflow runs; when
+// Temporal cannot tell, it assumes so (never delete on doubt).
+func (a *Activities) spawnWorkflowRunning(ctx context.Context, spawnID string) bool {
+	if a.Temporal == nil {
+		return true
+	}
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, temporalx.SpawnWorkflowID(spawnID), "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return false
+	case err != nil:
+		return true
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 }

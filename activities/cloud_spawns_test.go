@@ -226,6 +226,17 @@ func TestReconcileDeletesMachinesWithoutALiveSpawn(t *testing.T) {
 	sp, err := f.st.ComputeSpawn(ctx, f.projectID, stuck)
 	require.NoError(t, err)
 	assert.Equal(t, domain.SpawnTerminated, sp.State, "termination_failed becomes terminated once its machine is gone")
+
+	// A termination_failed spawn whose delete worked after all (no machine
+	// listed) is settled too.
+	gone := f.spawn(domain.SpawnTerminationFailed)
+	res, err = f.reconcile(0)
+	require.NoError(t, err)
+	assert.Empty(t, res.Errors)
+	sp, err = f.st.ComputeSpawn(ctx, f.projectID, gone)
+	require.NoError(t, err)
+	assert.Equal(t, domain.SpawnTerminated, sp.State)
+	assert.Equal(t, "reconciliation found no machine left", sp.SystemNote)
 }
 
 // countingProvider counts the provider calls made through it.

@@ -17,31 +17,10 @@ import (
 	"daestro/internal/temporalx"
 )
 
-// Names shared by the cron workflows, their schedules and the API. They live
-// here (not in workflows) because the schedules that start the trigger
-// workflow, and the refresh workflow, are created here.
-const (
-	// CronTriggerWorkflowName is the registered name of workflows.CronTriggerWorkflow.
-	CronTriggerWorkflowName = "CronTriggerWorkflow"
-	// CronRefreshWorkflowName is the registered name of workflows.CronRefreshWorkflow.
-	CronRefreshWorkflowName = "CronRefreshWorkflow"
-	// SignalCronRescheduled tells a cron job's refresh workflow that its
-	// calendars were rebuilt, so it re-reads when they next need it.
-	SignalCronRescheduled = "rescheduled"
-)
-
 // CronCatchupWindow is how late a trigger may still run after Temporal was
 // unavailable at its time: long enough for a restart, short enough that an
 // outage never replays a backlog (Temporal's default is a year).
 const CronCatchupWindow = time.Minute
-
-// CronScheduleID is the ID of a cron job's Temporal schedule; the trigger
-// workflows it starts are named after it ("cron/<id>-<time>").
-func CronScheduleID(cronJobID string) string { return "cron/" + cronJobID }
-
-// CronRefreshWorkflowID is the ID of the workflow that keeps a cron job's
-// calendars exact when they hold only for a while.
-func CronRefreshWorkflowID(cronJobID string) string { return "cron-refresh/" + cronJobID }
 
 // CronTriggerInput is the input of a cron job's trigger workflow, the one
 // argument its schedule passes: IDs only, no overrides and no secret.
@@ -109,8 +88,8 @@ func (cs CronSchedules) Translate(c domain.CronJob, now time.Time) (cronsched.Tr
 // action is what every trigger of c starts.
 func (cs CronSchedules) action(c domain.CronJob) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
-		ID:        CronScheduleID(c.ID),
-		Workflow:  CronTriggerWorkflowName,
+		ID:        temporalx.CronScheduleID(c.ID),
+		Workflow:  temporalx.CronTriggerWorkflowName,
 		Args:      []any{CronTriggerInput{CronJobID: c.ID, ProjectID: c.ProjectID}},
 		TaskQueue: cs.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
@@ -127,14 +106,15 @@ func cronNote(c domain.CronJob) string {
 }
 
 // Create creates c's schedule, paused when c is disabled. When its calendars
-// hold only for a while (st.RefreshAfter), the caller also calls EnsureRefresher.
+// hold only for a while (st.RefreshAfter), the caller also calls
+// EnsureRefresher, once the cron job's row is committed.
 func (cs CronSchedules) Create(ctx context.Context, c domain.CronJob) (domain.CronScheduleState, error) {
 	tr, st, err := cs.Translate(c, time.Now())
 	if err != nil {
 		return st, err
 	}
 	_, err = cs.Temporal.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:            CronScheduleID(c.ID),
+		ID:            temporalx.CronScheduleID(c.ID),
 		Spec:          tr.Spec,
 		Action:        cs.action(c),
 		Overlap:       CronOverlapPolicy(c.Overlap),
@@ -143,7 +123,7 @@ func (cs CronSchedules) Create(ctx context.Context, c domain.CronJob) (domain.Cr
 		Note:          cronNote(c),
 	})
 	if err != nil {
-		return st, fmt.Errorf("create schedule %s: %w", CronScheduleID(c.ID), err)
+		return st, fmt.Errorf("create schedule %s: %w", temporalx.CronScheduleID(c.ID), err)
 	}
 	return st, nil
 }
@@ -157,7 +137,7 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 		return st, err
 	}
 	spec := tr.Spec
-	err = cs.Temporal.ScheduleClient().GetHandle(ctx, CronScheduleID(c.ID)).Update(ctx, client.ScheduleUpdateOptions{
+	err = cs.Temporal.ScheduleClient().GetHandle(ctx, temporalx.CronScheduleID(c.ID)).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			return &client.ScheduleUpdate{Schedule: &client.Schedule{
 				Action: cs.action(c),
@@ -172,7 +152,7 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 		return cs.Create(ctx, c)
 	}
 	if err != nil {
-		return st, fmt.Errorf("update schedule %s: %w", CronScheduleID(c.ID), err)
+		return st, fmt.Errorf("update schedule %s: %w", temporalx.CronScheduleID(c.ID), err)
 	}
 	return st, nil
 }
@@ -180,14 +160,14 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 // Delete deletes a cron job's schedule and stops its refresh workflow; what
 // is already gone is fine.
 func (cs CronSchedules) Delete(ctx context.Context, cronJobID string) error {
-	err := cs.Temporal.ScheduleClient().GetHandle(ctx, CronScheduleID(cronJobID)).Delete(ctx)
+	err := cs.Temporal.ScheduleClient().GetHandle(ctx, temporalx.CronScheduleID(cronJobID)).Delete(ctx)
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("delete schedule %s: %w", CronScheduleID(cronJobID), err)
+		return fmt.Errorf("delete schedule %s: %w", temporalx.CronScheduleID(cronJobID), err)
 	}
-	err = cs.Temporal.TerminateWorkflow(ctx, CronRefreshWorkflowID(cronJobID), "", "its cron job was deleted")
+	err = cs.Temporal.TerminateWorkflow(ctx, temporalx.CronRefreshWorkflowID(cronJobID), "", "its cron job was deleted")
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("stop %s: %w", CronRefreshWorkflowID(cronJobID), err)
+		return fmt.Errorf("stop %s: %w", temporalx.CronRefreshWorkflowID(cronJobID), err)
 	}
 	return nil
 }
@@ -198,11 +178,11 @@ func (cs CronSchedules) EnsureRefresher(ctx context.Context, c domain.CronJob, s
 	if st.RefreshAfter.IsZero() {
 		return nil
 	}
-	_, err := cs.Temporal.SignalWithStartWorkflow(ctx, CronRefreshWorkflowID(c.ID), SignalCronRescheduled, nil,
-		client.StartWorkflowOptions{ID: CronRefreshWorkflowID(c.ID), TaskQueue: cs.TaskQueue},
-		CronRefreshWorkflowName, CronRefreshInput{CronJobID: c.ID, ProjectID: c.ProjectID})
+	_, err := cs.Temporal.SignalWithStartWorkflow(ctx, temporalx.CronRefreshWorkflowID(c.ID), temporalx.SignalCronRescheduled, nil,
+		client.StartWorkflowOptions{ID: temporalx.CronRefreshWorkflowID(c.ID), TaskQueue: cs.TaskQueue},
+		temporalx.CronRefreshWorkflowName, CronRefreshInput{CronJobID: c.ID, ProjectID: c.ProjectID})
 	if err != nil {
-		return fmt.Errorf("start %s: %w", CronRefreshWorkflowID(c.ID), err)
+		return fmt.Errorf("start %s: %w", temporalx.CronRefreshWorkflowID(c.ID), err)
 	}
 	return nil
 }
@@ -243,10 +223,11 @@ type SubmitCronJobResult struct {
 // SubmitCronJob submits the job of one trigger, as a submission through the
 // API would (the same checks, the cron job's overrides), named
 // "<cron name>-<UTC time>" and marked as the cron job's, and records it on
-// the cron job. A submission the rules refuse (disabled queue, deleted
-// definition version, a placeholder without a value) is recorded as the cron
-// job's last error and returned in Error: retrying cannot help. It is
-// idempotent: a retry finds the job its first attempt submitted.
+// the cron job in the same transaction. A submission the rules refuse
+// (disabled queue, deleted definition version, a placeholder without a
+// value) is recorded as the cron job's last error and returned in Error:
+// retrying cannot help. It is idempotent: a retry finds the job its first
+// attempt submitted.
 func (a *Activities) SubmitCronJob(ctx context.Context, in SubmitCronJobInput) (SubmitCronJobResult, error) {
 	c, err := a.Store.CronJob(ctx, in.ProjectID, in.CronJobID)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
@@ -266,11 +247,13 @@ func (a *Activities) SubmitCronJob(ctx context.Context, in SubmitCronJobInput) (
 		if c.JobDefinition.Pinned {
 			version = c.JobDefinition.Version
 		}
-		j, err = a.Store.SubmitJob(ctx, c.ProjectID, domain.SubmitJob{
+		// The job and the cron job's record of it commit together: a job
+		// this trigger submitted is one a retry (or AbandonCronTrigger) finds.
+		j, err = a.Store.SubmitCronTriggerJob(ctx, c.ProjectID, c.ID, in.ScheduledAt, domain.SubmitJob{
 			DefinitionName: c.JobDefinition.Name, DefinitionVersion: version, QueueName: c.JobQueue.Name, Name: name,
 			Command: c.ContainerCmd, Parameters: c.ContainerCmdParameter, Env: c.ContainerEnv,
-			Via: fmt.Sprintf("cron job '%s'", c.Name), CronJobID: &c.ID,
-		}, func(string, string) error { return nil }) // the trigger workflow starts the job's workflow
+			Via: fmt.Sprintf("cron job '%s'", c.Name),
+		})
 		if domain.ErrorCode(err) == domain.ECONFLICT {
 			// Another trigger in the same second may have taken the name.
 			var again error
@@ -283,6 +266,8 @@ func (a *Activities) SubmitCronJob(ctx context.Context, in SubmitCronJobInput) (
 		}
 		switch {
 		case err == nil:
+		case domain.ErrorCode(err) == domain.ENOTFOUND:
+			return SubmitCronJobResult{Gone: true}, nil // the cron job was deleted meanwhile
 		case domain.ErrorCode(err) == domain.EINTERNAL:
 			return out, err // Postgres did not answer: retried
 		default:
@@ -290,10 +275,6 @@ func (a *Activities) SubmitCronJob(ctx context.Context, in SubmitCronJobInput) (
 		}
 	}
 	out.JobID, out.RunID, out.JobName, out.Existing = j.ID, j.CurrentRunID, j.Name, found
-	if err := a.Store.RecordCronTrigger(ctx, c.ProjectID, c.ID, in.ScheduledAt, j.ID, j.Name); err != nil &&
-		domain.ErrorCode(err) != domain.ENOTFOUND {
-		return out, err
-	}
 	return out, nil
 }
 
@@ -311,10 +292,9 @@ func CronTriggerNote(at time.Time, why string) string {
 	return fmt.Sprintf("the trigger at %s submitted no job: %s", at.UTC().Format(time.RFC3339), why)
 }
 
-// RecordCronTriggerFailureInput is a trigger that submitted no job, for a
-// reason the workflow found (the submission kept failing, or the job's
-// workflow could not be started).
-type RecordCronTriggerFailureInput struct {
+// AbandonCronTriggerInput is a trigger that gives up: its submission kept
+// failing, or its job's workflow could not be started.
+type AbandonCronTriggerInput struct {
 	// CronJobID and ProjectID name the cron job; ScheduledAt is the trigger's time.
 	CronJobID, ProjectID string
 	ScheduledAt          time.Time
@@ -322,14 +302,26 @@ type RecordCronTriggerFailureInput struct {
 	Note string
 }
 
-// RecordCronTriggerFailure records note as the cron job's last error, with
-// an event. A cron job deleted meanwhile has nothing to record.
-func (a *Activities) RecordCronTriggerFailure(ctx context.Context, in RecordCronTriggerFailureInput) error {
-	err := a.Store.RecordCronTriggerFailure(ctx, in.ProjectID, in.CronJobID, in.ScheduledAt, in.Note)
+// AbandonCronTriggerResult says what AbandonCronTrigger found.
+type AbandonCronTriggerResult struct {
+	// JobID is the job the trigger had submitted and that was marked error
+	// because no workflow will ever move it; "" when there was none.
+	JobID string
+}
+
+// AbandonCronTrigger records note as the cron job's last error, with an
+// event, and marks error a job the trigger submitted that still waits as
+// submitted: without the workflow the trigger would have started, nothing
+// else ever moves it. A cron job deleted meanwhile has nothing to record.
+func (a *Activities) AbandonCronTrigger(ctx context.Context, in AbandonCronTriggerInput) (AbandonCronTriggerResult, error) {
+	j, err := a.Store.AbandonCronTrigger(ctx, in.ProjectID, in.CronJobID, in.ScheduledAt, in.Note)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return nil
+		return AbandonCronTriggerResult{}, nil
 	}
-	return err
+	if err != nil || j == nil {
+		return AbandonCronTriggerResult{}, err
+	}
+	return AbandonCronTriggerResult{JobID: j.ID}, nil
 }
 
 // RefreshCronScheduleInput names the cron job whose calendars to check.

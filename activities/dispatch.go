@@ -62,7 +62,7 @@ func place(snap store.PlanSnapshot) store.PlanDecision {
 			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated}
 		for _, e := range q.ComputeEnvs {
 			pq.ComputeEnvs = append(pq.ComputeEnvs, placement.ComputeEnv{ID: e.ID, Name: e.Name, SelfHosted: e.Kind == domain.ComputeEnvSelfHosted,
-				CPUPct: e.CPUPct, MemoryMB: e.MemoryMB, HourlyPrice: e.HourlyPrice})
+				CPUPct: e.CPUPct, MemoryMB: e.MemoryMB, HourlyPrice: e.HourlyPrice, NoNewSpawns: e.NoNewSpawns})
 		}
 		in.Queues = append(in.Queues, pq)
 	}

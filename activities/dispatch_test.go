@@ -115,21 +115,36 @@ func TestPlanRoundRequestsOneCloudSpawnPerUnmetNeed(t *testing.T) {
 	require.NoError(t, f.st.Pool.QueryRow(ctx, `SELECT DISTINCT pending_reason FROM jobs WHERE project_id = $1`, f.projectID).Scan(&reason))
 	assert.Equal(t, "waiting_for_spawn", reason)
 
+	first := res.Requested[0]
+	spawns := func() int {
+		var n int
+		require.NoError(t, f.st.Pool.QueryRow(ctx, `SELECT count(*) FROM compute_spawns WHERE job_queue_id = $1`, q).Scan(&n))
+		return n
+	}
+
 	res, err = acts.PlanRound(ctx, PlanRoundInput{ProjectID: f.projectID})
 	require.NoError(t, err)
-	assert.Empty(t, res.Requested, "the spawn being created absorbs the jobs: no stampede")
+	assert.Equal(t, 1, spawns(), "the spawn being created absorbs the jobs: no stampede")
+	assert.Equal(t, []string{first}, res.Requested,
+		"every round names the spawns still requested, so a start lost after the first round's commit happens in the next")
 
 	// Four more jobs need a second machine; the queue allows it.
 	f.jobs(q, def, "k", 4)
 	res, err = acts.PlanRound(ctx, PlanRoundInput{ProjectID: f.projectID})
 	require.NoError(t, err)
-	assert.Len(t, res.Requested, 1)
+	assert.Len(t, res.Requested, 2)
+	assert.Equal(t, 2, spawns())
 
-	// A spawn of the environment failed: the environment rests, no request.
-	f.exec(`UPDATE compute_spawns SET state = 'failed', state_changed_at = now() WHERE project_id = $1`, f.projectID)
+	// A spawn of the environment failed: the environment rests, no request;
+	// the other spawn being created keeps its projected size and its jobs.
+	f.exec(`UPDATE compute_spawns SET state = 'failed', state_changed_at = now() WHERE id = $1`, first)
 	res, err = acts.PlanRound(ctx, PlanRoundInput{ProjectID: f.projectID})
 	require.NoError(t, err)
-	assert.Empty(t, res.Requested, "a compute environment whose spawn just failed is not asked again at once")
+	assert.Equal(t, 2, spawns(), "a compute environment whose spawn just failed is not asked again at once")
+	assert.Len(t, res.Requested, 1)
+	var waiting int
+	require.NoError(t, f.st.Pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE project_id = $1 AND pending_reason = 'waiting_for_spawn'`, f.projectID).Scan(&waiting))
+	assert.Equal(t, 4, waiting, "the resting environment's spawn being created still takes four jobs")
 }
 
 // A burst never requests more spawns than the queue's max_spawns.

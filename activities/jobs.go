@@ -2,9 +2,11 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -118,8 +120,14 @@ func (a *Activities) ReleaseRun(ctx context.Context, in ReleaseRunInput) error {
 		return err
 	}
 	if spawnID != "" {
-		// A spawn workflow that is gone has nothing to update.
-		_ = a.Temporal.SignalWorkflow(ctx, temporalx.SpawnWorkflowID(spawnID), "", temporalx.SignalSpawnAllocationsChanged, struct{ Count int }{remaining})
+		// A spawn workflow that is gone has nothing to update; any other
+		// failure is retried: a lost "0 allocated" would keep a cloud
+		// machine from ever going idle.
+		err := a.Temporal.SignalWorkflow(ctx, temporalx.SpawnWorkflowID(spawnID), "", temporalx.SignalSpawnAllocationsChanged, struct{ Count int }{remaining})
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("tell spawn %s its allocations: %w", spawnID, err)
+		}
 	}
 	return a.WakeDispatcher(ctx, WakeDispatcherInput{ProjectID: in.ProjectID})
 }

@@ -70,6 +70,10 @@ type SpawnLivenessResult struct {
 	// SinceLastPing is how long ago that was, measured by the database that
 	// recorded the ping, so worker clocks do not matter.
 	SinceLastPing time.Duration
+	// Allocations is how many runs are allocated to the spawn now: the
+	// workflow adopts it, so a lost allocation signal heals at the next
+	// liveness check.
+	Allocations int
 }
 
 // SpawnLiveness reads the spawn's last ping. Pings land in Postgres, not in
@@ -79,7 +83,11 @@ func (a *Activities) SpawnLiveness(ctx context.Context, in SpawnLivenessInput) (
 	if err != nil {
 		return SpawnLivenessResult{}, spawnError(in.SpawnID, "read last ping", err)
 	}
-	return SpawnLivenessResult{LastPingAt: last, SinceLastPing: since}, nil
+	n, err := a.Store.SpawnAllocations(ctx, in.SpawnID)
+	if err != nil {
+		return SpawnLivenessResult{}, spawnError(in.SpawnID, "count allocations", err)
+	}
+	return SpawnLivenessResult{LastPingAt: last, SinceLastPing: since, Allocations: n}, nil
 }
 
 // spawnError makes a vanished spawn non-retryable and wraps everything else

@@ -16,6 +16,7 @@ import (
 	"daestro/activities"
 	"daestro/internal/config"
 	"daestro/internal/domain"
+	"daestro/internal/temporalx"
 )
 
 func (s *Server) cronJobRoutes(g *gin.RouterGroup) {
@@ -40,16 +41,27 @@ func (s *Server) cronSchedules() activities.CronSchedules {
 	return activities.CronSchedules{Temporal: s.temporal, TaskQueue: s.controlQueue}
 }
 
-// temporalNamespace is the namespace of the server's client: the one it hands agents.
+// cronStatusTimeout bounds what a GET of a cron job waits for Temporal: it
+// answers without the schedule's status rather than hang.
+const cronStatusTimeout = 3 * time.Second
+
+// temporalNamespace is the namespace of the server's own client, which the
+// raw workflow-service calls must name. Until every caller sets
+// Options.TemporalNamespace, the namespace handed to agents stands in: the
+// two are one setting (TEMPORAL_NAMESPACE) today.
 func (s *Server) temporalNamespace() string {
-	if s.agentTemporal.Namespace != "" {
+	switch {
+	case s.namespace != "":
+		return s.namespace
+	case s.agentTemporal.Namespace != "":
 		return s.agentTemporal.Namespace
 	}
 	return config.DefaultTemporalNamespace
 }
 
 // createCronJob writes the cron job and creates its schedule in one
-// transaction, which commits only once the schedule exists.
+// transaction, which commits only once the schedule exists. The refresh
+// workflow some schedules need starts after the commit (it reads the row).
 func (s *Server) createCronJob(c *gin.Context) {
 	var in domain.CronJobInput
 	if err := bindJSON(c, &in); err != nil {
@@ -83,21 +95,39 @@ func (s *Server) createCronJob(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	writeData(c, http.StatusCreated, cronJobWritten{CronJob: cj, Warnings: s.cronJobWarnings(c, spec, cj)})
+	w := s.cronJobWarnings(c, spec, cj)
+	w = append(w, s.startCronRefresher(c, cj)...)
+	writeData(c, http.StatusCreated, cronJobWritten{CronJob: cj, Warnings: w})
 }
 
-// writeCronSchedule creates or rewrites cj's schedule with write (and its
-// refresh workflow when its calendars need one), turning Temporal's errors
-// into the API's.
+// writeCronSchedule creates or rewrites cj's schedule with write, turning
+// Temporal's errors into the API's. It runs inside the cron job's
+// transaction, so it makes the one Temporal call that must succeed for the
+// change to commit, and no other.
 func (s *Server) writeCronSchedule(c *gin.Context, verb string, cj domain.CronJob,
 	write func(context.Context, domain.CronJob) (domain.CronScheduleState, error)) (domain.CronScheduleState, error) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 	defer cancel()
 	st, err := write(ctx, cj)
-	if err == nil {
-		err = s.cronSchedules().EnsureRefresher(ctx, cj, st)
-	}
 	return st, s.cronScheduleError(c, verb, cj, err)
+}
+
+// startCronRefresher starts (or signals) the refresh workflow of a cron job
+// whose calendars hold only for a while, once its row is committed: a
+// refresh workflow started earlier could read no row and end. A failure
+// here does not undo the committed change: the calendars are exact for at
+// least a year, and triggers and the upcoming list rebuild them when due and
+// start the workflow again. It is logged and answered as a warning.
+func (s *Server) startCronRefresher(c *gin.Context, cj domain.CronJob) []string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), temporalCallTimeout)
+	defer cancel()
+	if err := s.cronSchedules().EnsureRefresher(ctx, cj, cj.Schedule); err != nil {
+		logger(c).Error("start the cron job's refresh workflow", "cron_job_id", cj.ID, "error", err)
+		return []string{fmt.Sprintf("schedule: saved, but the workflow that keeps its calendars exact past %s could not be started "+
+			"(Temporal did not answer); triggers and GET .../upcoming start it again, or send this change again",
+			cj.Schedule.RefreshAfter.UTC().Format(time.RFC3339))}
+	}
+	return nil
 }
 
 // cronScheduleError maps an error of a schedule call: a rule of ours keeps
@@ -172,18 +202,50 @@ func (s *Server) listCronJobs(c *gin.Context) {
 	writeData(c, http.StatusOK, out)
 }
 
+// getCronJob answers the cron job with what its schedule reports: triggers
+// that Temporal skipped or buffered while an earlier trigger waited for its
+// job never reach daestro, so only the schedule can tell why it went quiet.
 func (s *Server) getCronJob(c *gin.Context) {
 	d, err := s.store.CronJobDetail(c.Request.Context(), project(c).ID, c.Param("id"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	d.Warnings = []string{}
+	if st, err := s.cronScheduleStatus(c.Request.Context(), d.ID); err != nil {
+		logger(c).Warn("describe the cron job's schedule", "cron_job_id", d.ID, "error", err)
+	} else {
+		d.ScheduleStatus = &st
+		d.Warnings = st.Warnings(d.Overlap, d.LastJob, activities.CronCatchupWindow)
+	}
 	writeData(c, http.StatusOK, d)
+}
+
+// cronScheduleStatus reads the counters of a cron job's schedule. The raw
+// call, because the SDK's description leaves out the buffer's.
+func (s *Server) cronScheduleStatus(ctx context.Context, cronJobID string) (domain.CronScheduleStatus, error) {
+	if s.temporal == nil {
+		return domain.CronScheduleStatus{}, errors.New("temporal is not configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, cronStatusTimeout)
+	defer cancel()
+	resp, err := s.temporal.WorkflowService().DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{
+		Namespace: s.temporalNamespace(), ScheduleId: temporalx.CronScheduleID(cronJobID),
+	})
+	if err != nil {
+		return domain.CronScheduleStatus{}, err
+	}
+	info := resp.GetInfo()
+	return domain.CronScheduleStatus{
+		WaitingTriggers: len(info.GetRunningWorkflows()), OverlapSkipped: info.GetOverlapSkipped(),
+		Buffered: info.GetBufferSize(), BufferDropped: info.GetBufferDropped(), MissedCatchupWindow: info.GetMissedCatchupWindow(),
+	}, nil
 }
 
 // updateCronJob writes the change and rewrites the schedule whole in one
 // transaction; when the transaction does not commit, the schedule is
-// rewritten from the cron job as it was.
+// rewritten from the cron job as it was. The refresh workflow is signalled
+// after the commit, so it reads the new calendars' state.
 func (s *Server) updateCronJob(c *gin.Context) {
 	var patch domain.CronJobPatch
 	if err := bindJSON(c, &patch); err != nil {
@@ -220,7 +282,9 @@ func (s *Server) updateCronJob(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	writeData(c, http.StatusOK, cronJobWritten{CronJob: cj, Warnings: s.cronJobWarnings(c, spec, cj)})
+	w := s.cronJobWarnings(c, spec, cj)
+	w = append(w, s.startCronRefresher(c, cj)...)
+	writeData(c, http.StatusOK, cronJobWritten{CronJob: cj, Warnings: w})
 }
 
 // deleteCronJob deletes the row and the schedule in one transaction. The
@@ -347,7 +411,7 @@ func (s *Server) scheduleMatchingTimes(ctx context.Context, cronJobID string, fr
 	defer cancel()
 	resp, err := s.temporal.WorkflowService().ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{
 		Namespace:  s.temporalNamespace(),
-		ScheduleId: activities.CronScheduleID(cronJobID),
+		ScheduleId: temporalx.CronScheduleID(cronJobID),
 		StartTime:  timestamppb.New(from),
 		EndTime:    timestamppb.New(to),
 	})

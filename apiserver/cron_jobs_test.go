@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"daestro/internal/domain"
 	"daestro/internal/quartz"
 	"daestro/internal/secrets"
+	"daestro/internal/store"
 	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
 	"daestro/worker"
@@ -136,7 +138,7 @@ func waitForCron(t *testing.T, c client, id string, ok func(domain.CronJobDetail
 }
 
 func scheduleHandle(a *api, cronID string) temporalclient.ScheduleHandle {
-	return a.temporal.ScheduleClient().GetHandle(context.Background(), activities.CronScheduleID(cronID))
+	return a.temporal.ScheduleClient().GetHandle(context.Background(), temporalx.CronScheduleID(cronID))
 }
 
 func describeSchedule(t *testing.T, a *api, cronID string) *temporalclient.ScheduleDescription {
@@ -260,7 +262,7 @@ func TestCronJobCreateGetListDelete(t *testing.T) {
 	assert.False(t, desc.Schedule.State.Paused)
 	action, ok := desc.Schedule.Action.(*temporalclient.ScheduleWorkflowAction)
 	require.True(t, ok, "%T", desc.Schedule.Action)
-	assert.Equal(t, activities.CronTriggerWorkflowName, action.Workflow)
+	assert.Equal(t, temporalx.CronTriggerWorkflowName, action.Workflow)
 	assert.Equal(t, "cron/"+cj.ID, action.ID)
 	require.Len(t, action.Args, 1)
 	payload, ok := action.Args[0].(*commonpb.Payload)
@@ -924,7 +926,7 @@ func TestCronJobCalendarsAreRefreshed(t *testing.T) {
 	first := refreshAfter()
 	require.NotNil(t, first, "these calendars are exact only until the next midnight that a spring-forward skips")
 	assert.True(t, first.After(time.Now().Add(300*24*time.Hour)), "exact for at least a year: %s", first)
-	desc, err := a.temporal.DescribeWorkflowExecution(ctx, activities.CronRefreshWorkflowID(cj.ID), "")
+	desc, err := a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(cj.ID), "")
 	require.NoError(t, err)
 	assert.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "a refresh workflow keeps them exact")
 
@@ -943,12 +945,171 @@ func TestCronJobCalendarsAreRefreshed(t *testing.T) {
 
 	// A cron job in UTC is exact forever: no refresh workflow.
 	utc := createCron(t, c, etlCron(map[string]any{"name": "utc", "expression": expr}))
-	_, err = a.temporal.DescribeWorkflowExecution(ctx, activities.CronRefreshWorkflowID(utc.ID), "")
+	_, err = a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(utc.ID), "")
 	var notFound *serviceerror.NotFound
 	assert.ErrorAs(t, err, &notFound)
 
 	require.Equal(t, http.StatusOK, c.do(http.MethodDelete, "/v1/cron-jobs/"+cj.ID, nil).Status)
-	desc, err = a.temporal.DescribeWorkflowExecution(ctx, activities.CronRefreshWorkflowID(cj.ID), "")
+	desc, err = a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(cj.ID), "")
 	require.NoError(t, err)
 	assert.NotEqual(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "it ends with its cron job")
+}
+
+// A trigger's job and the cron job's record of it commit together, and a
+// trigger that gives up after its job committed (the answer lost, then
+// Postgres gone until the deadline) marks that job error: no job is ever
+// left submitted with no workflow to move it.
+func TestCronTriggerJobIsNeverLeftSubmittedWithoutAWorkflow(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ctx := context.Background()
+	c := a.newProject("acme")
+	readyQueue(t, c, "etl")
+	etlDefinition(t, c)
+	spec, err := domain.CronJobInput{Name: "nightly", Expression: "0 0 3 * * ?", JobDefinition: "etl", JobQueue: "etl",
+		ContainerCmdParameter: map[string]string{"day": "today"}}.Normalize("acme")
+	require.NoError(t, err)
+	cj, err := a.st.CreateCronJob(ctx, c.project.ID, spec,
+		func(domain.CronJob) (domain.CronScheduleState, error) { return domain.CronScheduleState{}, nil })
+	require.NoError(t, err)
+	at := time.Date(2026, 11, 29, 18, 45, 0, 0, time.UTC)
+	sub := func(at time.Time) domain.SubmitJob {
+		return domain.SubmitJob{DefinitionName: "etl", QueueName: "etl", Name: domain.CronJobName("nightly", at),
+			Parameters: map[string]string{"day": "today"}, Via: "cron job 'nightly'"}
+	}
+
+	// A record that cannot be written (the cron job is not the project's)
+	// takes its job with it.
+	other := a.newProject("other")
+	readyQueue(t, other, "etl")
+	etlDefinition(t, other)
+	_, err = a.st.SubmitCronTriggerJob(ctx, other.project.ID, cj.ID, at, sub(at))
+	assert.Equal(t, domain.ENOTFOUND, domain.ErrorCode(err), "%v", err)
+	assert.Equal(t, 0, a.count("jobs"), "no job without the cron job's record of it")
+
+	j, err := a.st.SubmitCronTriggerJob(ctx, c.project.ID, cj.ID, at, sub(at))
+	require.NoError(t, err)
+	d := getCron(t, c, cj.ID)
+	require.NotNil(t, d.LastJob)
+	assert.Equal(t, j.ID, d.LastJob.ID, "recorded in the submission's transaction")
+	assert.Equal(t, domain.CronEventTriggered, d.Events[0].Kind)
+	assert.Nil(t, d.ScheduleStatus, "no Temporal on this server")
+	assert.Equal(t, []string{}, d.Warnings)
+
+	// The trigger never heard back and gave up; the cron job was renamed meanwhile.
+	_, err = a.st.Pool.Exec(ctx, `UPDATE cron_jobs SET name = 'renamed' WHERE id = $1`, cj.ID)
+	require.NoError(t, err)
+	acts := &activities.Activities{Store: a.st}
+	note := activities.CronTriggerNote(at, "daestro could not submit the job within 10m0s (conn closed)")
+	res, err := acts.AbandonCronTrigger(ctx, activities.AbandonCronTriggerInput{CronJobID: cj.ID, ProjectID: c.project.ID, ScheduledAt: at, Note: note})
+	require.NoError(t, err)
+	assert.Equal(t, j.ID, res.JobID)
+	got := getJob(t, c, j.ID)
+	assert.Equal(t, domain.JobError, got.State, "not submitted forever")
+	assert.Equal(t, "its cron trigger gave up before starting it: "+note, got.SystemNote)
+	d = getCron(t, c, cj.ID)
+	assert.Equal(t, note+"; job nightly-20261129T184500Z, submitted without its workflow, was marked error", d.LastError)
+	assert.Equal(t, domain.CronEventTriggerFailed, d.Events[0].Kind)
+	require.NotNil(t, d.Events[0].JobID)
+	assert.Equal(t, j.ID, *d.Events[0].JobID)
+	require.NotNil(t, d.LastJob)
+	assert.Equal(t, domain.JobError, d.LastJob.State)
+
+	// A trigger that gave up before its job committed finds none; a job its
+	// workflow already moved on is left alone.
+	later := at.Add(time.Minute)
+	moved, err := a.st.SubmitCronTriggerJob(ctx, c.project.ID, cj.ID, later, sub(later))
+	require.NoError(t, err)
+	require.NoError(t, a.st.SetJobRunState(ctx, moved.CurrentRunID, domain.JobRunnable, "placed in queue", store.RunFields{}))
+	for _, when := range []time.Time{later, later.Add(time.Minute)} {
+		res, err = acts.AbandonCronTrigger(ctx, activities.AbandonCronTriggerInput{CronJobID: cj.ID, ProjectID: c.project.ID, ScheduledAt: when,
+			Note: activities.CronTriggerNote(when, "daestro could not submit the job within 10m0s (conn closed)")})
+		require.NoError(t, err)
+		assert.Equal(t, "", res.JobID)
+	}
+	assert.Equal(t, domain.JobRunnable, getJob(t, c, moved.ID).State)
+}
+
+// The refresh workflow a schedule needs starts only once the cron job is
+// committed (it reads the row, and would end finding none); when it cannot
+// start, the change stays saved and the answer says so.
+func TestCronRefresherStartsAfterTheCommit(t *testing.T) {
+	t.Parallel()
+	a, tc := mockedTemporalAPI(t)
+	sc, handle := &mocks.ScheduleClient{}, &mocks.ScheduleHandle{}
+	tc.On("ScheduleClient").Return(sc)
+	sc.On("Create", mock.Anything, mock.Anything).Return(handle, nil)
+	sc.On("GetHandle", mock.Anything, mock.Anything).Return(handle)
+	handle.On("Update", mock.Anything, mock.Anything).Return(nil)
+	var (
+		mu      sync.Mutex
+		seen    []string // the description committed when the refresher was started
+		refused bool
+	)
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, temporalx.SignalCronRescheduled, mock.Anything, mock.Anything,
+		temporalx.CronRefreshWorkflowName, mock.Anything).
+		Return(func(ctx context.Context, id, _ string, _ any, _ temporalclient.StartWorkflowOptions, _ any, _ ...any) (temporalclient.WorkflowRun, error) {
+			var desc string
+			err := a.st.Pool.QueryRow(ctx, `SELECT description FROM cron_jobs WHERE id = $1`, strings.TrimPrefix(id, "cron-refresh/")).Scan(&desc)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				desc = "no row: " + err.Error()
+			}
+			seen = append(seen, desc)
+			if refused {
+				return nil, serviceerror.NewUnavailable("connection refused")
+			}
+			return &mocks.WorkflowRun{}, nil
+		}, nil)
+	c := a.newProject("acme")
+	readyQueue(t, c, "etl")
+	etlDefinition(t, c)
+
+	// Calendars that hold only for a while: a day of the week in a zone
+	// whose spring-forward skips midnight.
+	cj := createCron(t, c, etlCron(map[string]any{"expression": "0 0 12 ? * MON", "time_zone": "America/Santiago", "description": "v1"}))
+	assert.Equal(t, []string{}, cj.Warnings)
+	patchCron(t, c, cj.ID, map[string]any{"description": "v2"})
+	mu.Lock()
+	assert.Equal(t, []string{"v1", "v2"}, seen, "started, then signalled, each time with the change committed")
+	refused = true
+	mu.Unlock()
+
+	w := patchCron(t, c, cj.ID, map[string]any{"description": "v3"})
+	require.Len(t, w.Warnings, 1)
+	assert.Regexp(t, `^schedule: saved, but the workflow that keeps its calendars exact past \S+ could not be started \(Temporal did not answer\); `, w.Warnings[0])
+	assert.Equal(t, "v3", w.Description)
+	var desc string
+	require.NoError(t, a.st.Pool.QueryRow(context.Background(), `SELECT description FROM cron_jobs WHERE id = $1`, cj.ID).Scan(&desc))
+	assert.Equal(t, "v3", desc, "the change stays: the calendars hold for a year and triggers start the refresher again")
+}
+
+// A cron job whose trigger waits for a job that never finishes (overlap
+// skip, no compute) goes quiet: its detail says why, with what Temporal
+// skipped.
+func TestCronJobDetailExplainsSkippedTriggers(t *testing.T) {
+	t.Parallel()
+	a := newCronAPI(t)
+	c := a.newProject("acme")
+	readyQueue(t, c, "etl")
+	etlDefinition(t, c)
+	cj := createCron(t, c, etlCron(map[string]any{"overlap": "skip"}))
+	d := getCron(t, c, cj.ID)
+	require.NotNil(t, d.ScheduleStatus)
+	assert.Equal(t, domain.CronScheduleStatus{}, *d.ScheduleStatus)
+	assert.Equal(t, []string{}, d.Warnings)
+
+	triggerSchedule(t, a, cj.ID)
+	d = waitForCron(t, c, cj.ID, func(d domain.CronJobDetail) bool {
+		return d.LastJob != nil && d.ScheduleStatus != nil && d.ScheduleStatus.WaitingTriggers == 1
+	})
+	job := d.LastJob.Name
+	time.Sleep(1100 * time.Millisecond) // a trigger in another second
+	triggerSchedule(t, a, cj.ID)
+	d = waitForCron(t, c, cj.ID, func(d domain.CronJobDetail) bool { return d.ScheduleStatus.OverlapSkipped == 1 })
+	assert.Equal(t, job, d.LastJob.Name, "the skipped trigger submitted nothing")
+	assert.Equal(t, 1, d.ScheduleStatus.WaitingTriggers)
+	require.Len(t, d.Warnings, 1)
+	assert.Regexp(t, `^overlap: skip: a trigger is waiting for job `+job+` \(now (submitted|runnable)\) to finish, so triggers meanwhile are skipped \(1 so far\); `, d.Warnings[0])
 }

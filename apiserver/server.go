@@ -42,6 +42,7 @@ type Server struct {
 	publicURL        string
 	agentImage       string
 	agentTemporal    agentapi.Temporal
+	namespace        string
 	controlQueue     string
 	unreachableAfter time.Duration
 	pingInterval     time.Duration
@@ -66,6 +67,11 @@ type Options struct {
 	AgentImage string
 	// AgentTemporal is how agents reach Temporal, handed out at registration.
 	AgentTemporal agentapi.Temporal
+	// TemporalNamespace is the namespace Temporal is used in (the
+	// namespace of Temporal's client), named by the raw workflow-service
+	// calls; AgentTemporal.Namespace, then config.DefaultTemporalNamespace,
+	// when empty.
+	TemporalNamespace string
 	// ControlTaskQueue is where SpawnWorkflows are started
 	// (temporalx.ControlTaskQueue when empty; tests use a queue of their own).
 	ControlTaskQueue string
@@ -82,6 +88,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 func New(o Options) *Server {
 	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
 		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, agentTemporal: o.AgentTemporal,
+		namespace:    o.TemporalNamespace,
 		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
 	if s.bash == "" {
 		s.bash = config.DefaultBashImage

@@ -182,6 +182,20 @@ func (s *Server) terminateComputeSpawn(c *gin.Context) {
 		workflows.TerminateSignal{Reason: terminateReason})
 	var notFound *serviceerror.NotFound
 	switch {
+	case errors.As(err, &notFound) && sp.Kind == domain.SpawnKindCloud:
+		// A cloud spawn's machine must be deleted, whoever ended its
+		// workflow: start one that does (it resumes from the row's state).
+		logger(c).Warn("restarting the workflow of a cloud spawn to terminate it", "spawn_id", sp.ID, "state", sp.State)
+		_, err = s.temporal.SignalWithStartWorkflow(sigCtx, workflows.SpawnWorkflowID(sp.ID), workflows.SignalTerminateSpawn,
+			workflows.TerminateSignal{Reason: terminateReason},
+			client.StartWorkflowOptions{ID: workflows.SpawnWorkflowID(sp.ID), TaskQueue: s.controlQueue},
+			workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: sp.ID, ProjectID: projectID, Kind: domain.SpawnKindCloud,
+				State: sp.State, MachineCreated: sp.Machine != nil && sp.Machine.InstanceID != ""})
+		if err != nil {
+			logger(c).Error("start spawn workflow", "spawn_id", sp.ID, "error", err)
+			writeError(c, temporalUnavailable("terminate the compute spawn"))
+			return
+		}
 	case errors.As(err, &notFound):
 		// The row is active but its workflow is gone (terminated by an
 		// operator, or lost with the namespace): nothing else will ever

@@ -58,20 +58,26 @@ func Run(ctx context.Context, c client.Client, acts *activities.Activities) erro
 // every workflows.ReconcileEvery on taskQueue, unless it exists already.
 // Missed runs are not caught up: the next one does the same work.
 func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue string) error {
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: workflows.ReconcileEvery}}}
+	action := &client.ScheduleWorkflowAction{
+		ID:        workflows.ReconcileScheduleID,
+		Workflow:  workflows.ReconcileWorkflow,
+		Args:      []any{workflows.ReconcileWorkflowInput{}},
+		TaskQueue: taskQueue,
+	}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:            workflows.ReconcileScheduleID,
-		Spec:          client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: workflows.ReconcileEvery}}},
-		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		CatchupWindow: time.Minute,
-		Action: &client.ScheduleWorkflowAction{
-			ID:        workflows.ReconcileScheduleID,
-			Workflow:  workflows.ReconcileWorkflow,
-			Args:      []any{workflows.ReconcileWorkflowInput{}},
-			TaskQueue: taskQueue,
+		ID: workflows.ReconcileScheduleID, Spec: spec, Action: action,
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Minute,
+	})
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return err
+	}
+	// It exists: bring its interval and action up to this version's.
+	return c.ScheduleClient().GetHandle(ctx, workflows.ReconcileScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			in.Description.Schedule.Spec = &spec
+			in.Description.Schedule.Action = action
+			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
 		},
 	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return nil
-	}
-	return err
 }

@@ -22,7 +22,8 @@ type CronRefreshWorkflowInput = activities.CronRefreshInput
 
 // CronTriggerWorkflowResult is what one trigger did.
 type CronTriggerWorkflowResult struct {
-	// JobID is the job the trigger submitted; "" when none.
+	// JobID is the job the trigger submitted; "" when none. A trigger that
+	// gave up after submitting it has marked it error (Error says why).
 	JobID string
 	// JobState is the job's final state when the trigger waited for it
 	// (overlap skip or buffer_one); "" when it did not wait.
@@ -44,6 +45,10 @@ const (
 	cronRefreshTimeout = time.Minute
 )
 
+// cronAbandonMaxInterval is the longest pause between attempts to record a
+// trigger that gave up.
+const cronAbandonMaxInterval = 5 * time.Minute
+
 // cronRefreshMinWait keeps a refresh workflow from spinning should the
 // calendars it gets back be due at once.
 const cronRefreshMinWait = time.Minute
@@ -58,8 +63,10 @@ const cronRefreshLoopsPerRun = 100
 // JobWorkflow (`job/<id>`) as a child that outlives it. Unless the overlap
 // policy is allow_all it waits for the job, so that the schedule's skip or
 // buffer-one measures overlap against the running job. A trigger that
-// cannot submit a job records why on the cron job and completes: it is
-// never retried forever.
+// cannot submit a job records why on the cron job and completes: its
+// submission is never retried past cronSubmitTimeout. Giving up also marks
+// error a job an attempt did commit (see abandonCronTrigger), so no job is
+// left submitted with no workflow.
 func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (CronTriggerWorkflowResult, error) {
 	at := workflow.Now(ctx)
 	if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok && !t.IsZero() {
@@ -78,8 +85,11 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 		CronJobID: in.CronJobID, ProjectID: in.ProjectID, ScheduledAt: at,
 	}).Get(ctx, &sub)
 	if err != nil {
+		// The last attempt may have committed a job before it failed: the
+		// trigger's abandon marks it error rather than leave it submitted.
 		note := activities.CronTriggerNote(at, "daestro could not submit the job within "+cronSubmitTimeout.String()+" ("+err.Error()+")")
-		return CronTriggerWorkflowResult{Error: note}, recordCronFailure(ctx, in, at, note)
+		jobID := abandonCronTrigger(ctx, in, at, note)
+		return CronTriggerWorkflowResult{JobID: jobID, Error: note}, nil
 	}
 	switch {
 	case sub.Gone:
@@ -116,14 +126,11 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 			log.Info("the trigger's job was started by an earlier attempt", "job_id", sub.JobID)
 			return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
 		}
-		// Without its workflow the job would wait as submitted forever.
+		// Without its workflow the job would wait as submitted forever:
+		// the abandon marks it error.
 		note := activities.CronTriggerNote(at, "job "+sub.JobName+" was submitted but its workflow could not be started ("+err.Error()+")")
-		if err := workflow.ExecuteLocalActivity(db(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
-			RunID: sub.RunID, State: JobError, Reason: note, Fields: activities.RunFields{SystemNote: "its workflow could not be started"},
-		}).Get(ctx, nil); err != nil {
-			log.Warn("marking the unstarted job as error failed", "job_id", sub.JobID, "error", err)
-		}
-		return CronTriggerWorkflowResult{JobID: sub.JobID, Error: note}, recordCronFailure(ctx, in, at, note)
+		abandonCronTrigger(ctx, in, at, note)
+		return CronTriggerWorkflowResult{JobID: sub.JobID, Error: note}, nil
 	}
 	if sub.Overlap == domain.CronOverlapAllowAll {
 		return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
@@ -137,21 +144,25 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 	return CronTriggerWorkflowResult{JobID: sub.JobID, JobState: res.State}, nil
 }
 
-// recordCronFailure records note as the cron job's last error. It gives up
-// after cronSubmitTimeout (the trigger's log keeps the note): a trigger
-// never waits on Postgres forever.
-func recordCronFailure(ctx workflow.Context, in CronTriggerWorkflowInput, at time.Time, note string) error {
-	recordCtx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: cronSubmitTimeout,
-		StartToCloseTimeout:    30 * time.Second,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+// abandonCronTrigger records note as the cron job's last error and marks
+// error the job the trigger submitted without starting its workflow, if
+// any; it returns that job's ID. Unlike the submission it retries until
+// Postgres answers: a job it found may already exist, and giving up would
+// leave that job submitted forever. (While Postgres is down no trigger
+// could submit anything anyway.)
+func abandonCronTrigger(ctx workflow.Context, in CronTriggerWorkflowInput, at time.Time, note string) string {
+	abandonCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: cronAbandonMaxInterval},
 	})
-	if err := workflow.ExecuteLocalActivity(recordCtx, a.RecordCronTriggerFailure, activities.RecordCronTriggerFailureInput{
+	var res activities.AbandonCronTriggerResult
+	if err := workflow.ExecuteActivity(abandonCtx, a.AbandonCronTrigger, activities.AbandonCronTriggerInput{
 		CronJobID: in.CronJobID, ProjectID: in.ProjectID, ScheduledAt: at, Note: note,
-	}).Get(ctx, nil); err != nil {
+	}).Get(ctx, &res); err != nil {
+		// Only a non-retryable error ends the retries; the trigger's log keeps the note.
 		workflow.GetLogger(ctx).Error("recording a failed cron trigger failed", "cron_job_id", in.CronJobID, "note", note, "error", err)
 	}
-	return nil
+	return res.JobID
 }
 
 // refreshOptions are the options of RefreshCronSchedule, which talks to
@@ -164,16 +175,21 @@ func refreshOptions(ctx workflow.Context) workflow.Context {
 }
 
 // CronRefreshWorkflow keeps the calendars of one cron job exact
-// (`cron-refresh/<id>`). Some Quartz days ('LW', 'L-n', '1W') become
-// calendars written out month by month that hold only until a time the
-// translation names; this workflow sleeps until shortly before then,
-// rebuilds them, and repeats. It exists only while the cron job needs it:
-// it ends once the cron job is deleted or its calendars hold forever. The
-// API starts it (or signals it to look again) whenever it rewrites such a
-// schedule; triggers and the upcoming list also rebuild calendars that are
-// due, so a cron job that fires rarely still never runs out of them.
+// (`cron-refresh/<id>`). Almost every Quartz expression, 'L', 'LW', 'L-n'
+// and 'nW' included, becomes calendars that are exact forever (see package
+// cronsched). The exception is a schedule that uses the day of the week in a
+// zone where a spring-forward skips midnight (America/Santiago,
+// America/Havana): Temporal reads such a day as the day before, so those
+// days are pinned as dates for a horizon of at least a year, and the
+// calendars hold only until a time the translation names. This workflow
+// sleeps until shortly before then, rebuilds them, and repeats. It exists
+// only while the cron job needs it: it ends once the cron job is deleted or
+// its calendars hold forever. The API starts it (or signals it to look
+// again) after it commits such a schedule; triggers and the upcoming list
+// also rebuild calendars that are due (and start it again), so a lost
+// start never leaves a cron job without them.
 func CronRefreshWorkflow(ctx workflow.Context, in CronRefreshWorkflowInput) error {
-	rescheduled := workflow.GetSignalChannel(ctx, activities.SignalCronRescheduled)
+	rescheduled := workflow.GetSignalChannel(ctx, temporalx.SignalCronRescheduled)
 	drain := func() {
 		for rescheduled.ReceiveAsync(nil) {
 		}

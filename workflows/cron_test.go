@@ -29,6 +29,8 @@ type cronEnv struct {
 	mu        sync.Mutex
 	submitted []activities.SubmitCronJobInput
 	failures  []string
+	// abandon answers AbandonCronTrigger; nil finds no job.
+	abandon   func(activities.AbandonCronTriggerInput) (activities.AbandonCronTriggerResult, error)
 	refreshes int
 	jobs      []workflows.JobWorkflowInput
 	jobEnded  time.Time
@@ -61,11 +63,19 @@ func newCronEnv(t *testing.T, submit func(activities.SubmitCronJobInput) (activi
 		e.mu.Unlock()
 		return submit(in)
 	})
-	e.OnActivity(a.RecordCronTriggerFailure, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordCronTriggerFailureInput) error {
+	e.OnActivity(a.AbandonCronTrigger, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AbandonCronTriggerInput) (activities.AbandonCronTriggerResult, error) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		assert.Equal(t, cronTriggerAt, in.ScheduledAt)
+		var res activities.AbandonCronTriggerResult
+		if e.abandon != nil {
+			var err error
+			if res, err = e.abandon(in); err != nil {
+				return res, err
+			}
+		}
 		e.failures = append(e.failures, in.Note)
-		return nil
+		return res, nil
 	})
 	e.OnActivity(a.RefreshCronSchedule, mock.Anything, mock.Anything).Return(func(context.Context, activities.RefreshCronScheduleInput) (activities.RefreshCronScheduleResult, error) {
 		e.mu.Lock()
@@ -73,7 +83,6 @@ func newCronEnv(t *testing.T, submit func(activities.SubmitCronJobInput) (activi
 		e.refreshes++
 		return activities.RefreshCronScheduleResult{}, nil
 	})
-	e.OnActivity(a.SetJobRunState, mock.Anything, mock.Anything).Return(nil)
 	return e
 }
 
@@ -164,6 +173,33 @@ func TestCronTriggerGivesUpWhenTheDatabaseStaysDown(t *testing.T) {
 	assert.Equal(t, failures[0], res.Error)
 	assert.True(t, strings.HasPrefix(res.Error, "the trigger at 2026-11-29T18:45:00Z submitted no job: daestro could not submit the job within 10m0s"), res.Error)
 	assert.Less(t, e.Now().Sub(cronTriggerAt), time.Hour, "it gave up instead of retrying forever")
+}
+
+// A submission that committed its job but kept failing afterwards (the
+// answer lost, then Postgres gone until the deadline): giving up marks that
+// job error instead of leaving it submitted with no workflow, and the
+// trigger keeps trying to do so until Postgres answers again.
+func TestCronTriggerThatGivesUpMarksAnOrphanedJobError(t *testing.T) {
+	e := newCronEnv(t, func(activities.SubmitCronJobInput) (activities.SubmitCronJobResult, error) {
+		return activities.SubmitCronJobResult{}, errors.New("conn closed")
+	})
+	down := 0
+	e.abandon = func(activities.AbandonCronTriggerInput) (activities.AbandonCronTriggerResult, error) {
+		if down < 9 { // the test environment stops at 10 attempts; Temporal does not
+			down++
+			return activities.AbandonCronTriggerResult{}, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+		}
+		return activities.AbandonCronTriggerResult{JobID: "job-1"}, nil
+	}
+	res := e.execute(t)
+	assert.Equal(t, "job-1", res.JobID, "the job the last attempt committed")
+	assert.True(t, strings.HasPrefix(res.Error, "the trigger at 2026-11-29T18:45:00Z submitted no job: daestro could not submit the job within 10m0s"), res.Error)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	assert.Equal(t, []string{res.Error}, e.failures, "recorded once Postgres answered")
+	assert.Equal(t, 9, down)
+	assert.Greater(t, e.Now().Sub(cronTriggerAt), 15*time.Minute, "the abandon kept trying after the submission's deadline")
+	assert.Empty(t, e.jobs, "no job workflow")
 }
 
 // A cron job deleted before its trigger ran: nothing happens.

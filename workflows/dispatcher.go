@@ -3,12 +3,10 @@ package workflows
 import (
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
-	"daestro/internal/domain"
 	"daestro/internal/temporalx"
 )
 
@@ -37,10 +35,12 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 		if !pending && !wake.ReceiveAsync(nil) {
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+			timerCtx, cancelTimer := workflow.WithCancel(ctx)
 			if waiting > 0 {
-				sel.AddFuture(workflow.NewTimer(ctx, dispatcherRecheck), func(workflow.Future) {})
+				sel.AddFuture(workflow.NewTimer(timerCtx, dispatcherRecheck), func(workflow.Future) {})
 			}
 			sel.Select(ctx)
+			cancelTimer() // a wake came first: the re-check timer is not needed
 		}
 		pending = false
 		for wake.ReceiveAsync(nil) { // fold every queued wake into this round
@@ -55,9 +55,12 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 			// A job that is gone or already running ignores (or never sees) the signal.
 			_ = workflow.SignalExternalWorkflow(ctx, JobWorkflowID(as.JobID), "", SignalJobAssigned, JobAssignedSignal{SpawnID: as.SpawnID}).Get(ctx, nil)
 		}
-		for _, id := range round.Requested {
-			if err := startCloudSpawn(ctx, in.ProjectID, id); err != nil {
-				return err
+		if len(round.Requested) > 0 {
+			// Idempotent: a spawn whose workflow runs is left alone. A failed
+			// start is logged, not fatal: the next round tries again.
+			if err := workflow.ExecuteActivity(roundCtx, a.StartSpawnWorkflows,
+				activities.StartSpawnsInput{ProjectID: in.ProjectID, SpawnIDs: round.Requested}).Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("could not start spawn workflows; the next round retries", "error", err)
 			}
 		}
 		for _, sp := range round.SpawnAllocations {
@@ -73,20 +76,4 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 			return workflow.NewContinueAsNewError(ctx, DispatcherWorkflow, in)
 		}
 	}
-}
-
-// startCloudSpawn starts the SpawnWorkflow of a cloud spawn the round
-// requested, as a child that outlives the dispatcher (which continues as
-// new). A workflow already running under the ID is the same spawn's.
-func startCloudSpawn(ctx workflow.Context, projectID, spawnID string) error {
-	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:        SpawnWorkflowID(spawnID),
-		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
-	})
-	f := workflow.ExecuteChildWorkflow(childCtx, SpawnWorkflow, SpawnWorkflowInput{SpawnID: spawnID, ProjectID: projectID, Kind: domain.SpawnKindCloud})
-	err := f.GetChildWorkflowExecution().Get(ctx, nil)
-	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return nil
-	}
-	return err
 }

@@ -119,7 +119,13 @@ var spawnActivityOptions = workflow.ActivityOptions{
 // Self-hosted: initialized → idle at the agent's first ping; idle ↔ busy as
 // runs are allocated; unreachable after UnreachableAfter without a ping and
 // back when pings resume; terminating → terminated on the terminate signal.
-// Every transition is written to Postgres through RecordSpawnState.
+// Cloud: requested → the machine is created (or adopted by its tag) → idle
+// at the agent's first ping (failed after BootTimeout without one); idle ↔
+// busy; after the queue's max idle time with nothing allocated (a durable
+// timer, restarted on every change) terminating → machine deleted →
+// terminated, or termination_failed when the delete keeps failing. Every
+// transition is written to Postgres through RecordSpawnState. (A
+// continue-as-new run restarts the idle and boot timers.)
 func SpawnWorkflow(ctx workflow.Context, in SpawnWorkflowInput) error {
 	w := &spawnImpl{in: in}
 	if err := w.setup(ctx); err != nil {
@@ -200,7 +206,16 @@ func (w *spawnImpl) setup(ctx workflow.Context) error {
 
 func (w *spawnImpl) run(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, spawnActivityOptions)
-	err := w.loop(ctx)
+	var err error
+	if w.cloud() && (w.state == domain.SpawnTerminating || w.state == domain.SpawnTerminationFailed) {
+		err = w.resumeDeletion(ctx)
+	} else {
+		err = w.loop(ctx)
+	}
+	var canErr *workflow.ContinueAsNewError
+	if err != nil && w.cloud() && !notFound(err) && !errors.As(err, &canErr) && !temporal.IsCanceledError(err) {
+		w.cleanUp(ctx, err)
+	}
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeSpawnNotFound {
 		workflow.GetLogger(ctx).Warn("compute spawn vanished; nothing left to manage", "spawn_id", w.in.SpawnID, "error", err)
@@ -288,6 +303,15 @@ func (w *spawnImpl) checkLiveness(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(ctx, a.SpawnLiveness, activities.SpawnLivenessInput{SpawnID: w.in.SpawnID}).Get(ctx, &res); err != nil {
 		return err
 	}
+	if res.Allocations != w.allocations && w.in.Kind == domain.SpawnKindCloud {
+		// A lost allocation signal would keep the machine from going idle
+		// (and being deleted): the count in Postgres is the truth.
+		workflow.GetLogger(ctx).Warn("allocation count out of step; adopting the database's", "spawn_id", w.in.SpawnID,
+			"had", w.allocations, "database", res.Allocations)
+		if err := w.onAllocations(ctx, AllocationsChangedSignal{Count: res.Allocations}); err != nil {
+			return err
+		}
+	}
 	silence := res.SinceLastPing
 	if res.LastPingAt == nil {
 		silence = w.in.UnreachableAfter
@@ -346,9 +370,7 @@ func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
 	// Its addresses are known now; then the jobs this spawn was requested
 	// for, which wait for it, are placed at once rather than at the
 	// dispatcher's next re-check.
-	if err := workflow.ExecuteActivity(ctx, a.RefreshMachine, activities.MachineInput{SpawnID: w.in.SpawnID}).Get(ctx, nil); err != nil {
-		return err
-	}
+	w.refreshMachine(ctx)
 	return w.wakeDispatcher(ctx)
 }
 

@@ -52,6 +52,12 @@ func (w *spawnImpl) createMachine(ctx workflow.Context) error {
 		if notFound(err) {
 			return err
 		}
+		if errorType(err) == activities.ErrTypeSpawnNotRequested {
+			// Terminated before its machine was made: nothing to manage.
+			workflow.GetLogger(ctx).Info("spawn no longer requested; no machine created", "spawn_id", w.in.SpawnID)
+			w.state = domain.SpawnTerminated
+			return nil
+		}
 		note := failureMessage(err)
 		// A create that failed after the provider accepted it may have left
 		// a machine: delete whatever carries the spawn's tag before failing.
@@ -170,9 +176,48 @@ func (w *spawnImpl) wakeDispatcher(ctx workflow.Context) error {
 }
 
 // notFound reports whether err is the spawn having vanished.
-func notFound(err error) bool {
+func notFound(err error) bool { return errorType(err) == activities.ErrTypeSpawnNotFound }
+
+// errorType is the type of an activity's application error, "" for others.
+func errorType(err error) string {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeSpawnNotFound
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return ""
+}
+
+// machineRefreshOptions bound the best-effort read of a new machine's addresses.
+var machineRefreshOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Minute,
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumAttempts: 3},
+}
+
+// refreshMachine records the machine's addresses, best effort: a provider
+// that cannot say them now never stops the spawn.
+func (w *spawnImpl) refreshMachine(ctx workflow.Context) {
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, machineRefreshOptions), a.RefreshMachine,
+		activities.MachineInput{SpawnID: w.in.SpawnID}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("could not read the machine's addresses", "spawn_id", w.in.SpawnID, "error", err)
+	}
+}
+
+// resumeDeletion finishes the deletion of a spawn started (again) in
+// terminating or termination_failed: the API restarts the workflow of a
+// spawn whose workflow ended to terminate it.
+func (w *spawnImpl) resumeDeletion(ctx workflow.Context) error {
+	return w.deleteMachine(ctx, domain.SpawnTerminated, "machine deleted")
+}
+
+// cleanUp deletes the machine of a cloud spawn whose lifecycle failed
+// unexpectedly, so that no machine outlives the workflow that owns it.
+func (w *spawnImpl) cleanUp(ctx workflow.Context, cause error) {
+	workflow.GetLogger(ctx).Error("cloud spawn lifecycle failed; deleting its machine", "spawn_id", w.in.SpawnID, "error", cause)
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	w.stopCloudTimers()
+	w.stopLiveness()
+	_ = w.deleteMachine(ctx, domain.SpawnTerminated, "machine deleted after the spawn's lifecycle failed: "+failureMessage(cause))
 }
 
 // failureMessage is the user-facing sentence of an activity's failure.

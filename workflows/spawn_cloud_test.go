@@ -168,3 +168,38 @@ func TestCloudSpawnIdleTimeoutLosesToARacingPlacement(t *testing.T) {
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnBusy, domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, 32*time.Minute, h.recorded[3].After)
 }
+
+func TestCloudSpawnHealsALostAllocationSignal(t *testing.T) {
+	h := newCloudHarness(t, 300)
+	h.pingEvery(time.Minute, 3*time.Hour, time.Minute)
+	h.allocate(2*time.Minute, 1)
+	// The run ends but its "0 allocated" signal is lost: only the row knows.
+	h.at(4*time.Minute, func() { h.allocated = 0 })
+
+	require.NoError(t, h.runCloud())
+	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnBusy, domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
+	assert.LessOrEqual(t, h.recorded[2].After, 4*time.Minute+workflows.DefaultUnreachableAfter,
+		"the next liveness read (at most one unreachable period away) adopts the database's count")
+}
+
+func TestCloudSpawnRestartedInTerminationFailedDeletesItsMachine(t *testing.T) {
+	h := newCloudHarness(t, 300)
+	h.state = domain.SpawnTerminationFailed
+	h.env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "0190a5c2-0000-7000-8000-000000000001",
+		ProjectID: "0190a5c2-0000-7000-8000-0000000000aa", Kind: domain.SpawnKindCloud, State: domain.SpawnTerminationFailed, MachineCreated: true})
+	require.True(t, h.env.IsWorkflowCompleted())
+	require.NoError(t, h.env.GetWorkflowError())
+	assert.Equal(t, 0, h.creates)
+	assert.Equal(t, 1, h.deletes)
+	assert.Equal(t, []string{domain.SpawnTerminated}, h.states())
+}
+
+func TestCloudSpawnTerminatedBeforeItsMachineEnds(t *testing.T) {
+	h := newCloudHarness(t, 300)
+	h.createErr = temporal.NewNonRetryableApplicationError("compute spawn x is terminated: no machine is created for it",
+		activities.ErrTypeSpawnNotRequested, nil)
+
+	require.NoError(t, h.runCloud())
+	assert.Empty(t, h.states(), "nothing recorded over the terminated row")
+	assert.Equal(t, 0, h.deletes)
+}

@@ -84,10 +84,10 @@ func newSpawnHarness(t *testing.T) *spawnHarness {
 		func(context.Context, activities.SpawnLivenessInput) (activities.SpawnLivenessResult, error) {
 			h.livenessReads++
 			if h.lastPing.IsZero() {
-				return activities.SpawnLivenessResult{}, nil
+				return activities.SpawnLivenessResult{Allocations: h.allocated}, nil
 			}
 			last := h.lastPing
-			return activities.SpawnLivenessResult{LastPingAt: &last, SinceLastPing: h.env.Now().Sub(last)}, nil
+			return activities.SpawnLivenessResult{LastPingAt: &last, SinceLastPing: h.env.Now().Sub(last), Allocations: h.allocated}, nil
 		})
 	return h
 }

@@ -17,6 +17,7 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/config"
+	"daestro/internal/store"
 	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
 	"daestro/workflows"
@@ -58,7 +59,7 @@ func (s *e2e) spawns(queueID string) []map[string]any {
 // projectContainers lists the containers (agents and jobs) of the project's
 // localdocker machines and of jobs on them.
 func projectContainers(t testing.TB, projectID string, spawnIDs []string) []string {
-	out := docker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "label=daestro.localdocker.tag.daestro-project-"+projectID)
+	out := docker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "label=daestro.localdocker.tag."+store.ProjectTag(projectID))
 	names := strings.Fields(out)
 	for _, id := range spawnIDs {
 		names = append(names, strings.Fields(docker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "label=daestro.spawn-id="+id))...)

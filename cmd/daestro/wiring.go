@@ -99,9 +99,10 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
 	return apiserver.Options{
 		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(),
-		PublicURL:     cfg.PublicURL,
-		AgentImage:    cfg.AgentImage,
-		AgentTemporal: agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},
+		TemporalNamespace: cfg.TemporalNamespace,
+		PublicURL:         cfg.PublicURL,
+		AgentImage:        cfg.AgentImage,
+		AgentTemporal:     agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},
 	}
 }
 

@@ -178,6 +178,57 @@ type CronJobDetail struct {
 	CronJob
 	// Events are the latest events, newest first.
 	Events []CronJobEvent `json:"events"`
+	// ScheduleStatus is what its Temporal schedule reports; nil when
+	// Temporal did not answer.
+	ScheduleStatus *CronScheduleStatus `json:"schedule_status"`
+	// Warnings say why the cron job may not be submitting jobs (a trigger
+	// waits for a job that has not finished, triggers were skipped); empty
+	// when there is nothing to say.
+	Warnings []string `json:"warnings"`
+}
+
+// CronScheduleStatus is what Temporal reports of a cron job's schedule:
+// the triggers it did not start, which no event of the cron job records
+// (they never ran daestro code). Counts are since the schedule was created.
+type CronScheduleStatus struct {
+	// WaitingTriggers is how many triggers are waiting for their job to
+	// finish (overlap skip and buffer_one wait; allow_all does not).
+	WaitingTriggers int `json:"waiting_triggers"`
+	// OverlapSkipped counts triggers skipped (overlap skip) because an
+	// earlier trigger still waited for its job.
+	OverlapSkipped int64 `json:"overlap_skipped"`
+	// Buffered is how many triggers wait to start (buffer_one) once the
+	// earlier one's job finishes; BufferDropped counts those dropped because
+	// one was already waiting.
+	Buffered      int64 `json:"buffered"`
+	BufferDropped int64 `json:"buffer_dropped"`
+	// MissedCatchupWindow counts triggers not run because Temporal was
+	// unavailable for longer than the catch-up window at their time.
+	MissedCatchupWindow int64 `json:"missed_catchup_window"`
+}
+
+// Warnings are the sentences that explain a quiet cron job: a trigger that
+// waits for an unfinished job (so later ones are skipped or buffered), and
+// triggers Temporal did not start. lastJob is the cron job's last job.
+func (st CronScheduleStatus) Warnings(overlap string, lastJob *CronJobLastJob, catchup time.Duration) []string {
+	w := []string{}
+	if st.WaitingTriggers > 0 && overlap != CronOverlapAllowAll {
+		job := "its last job"
+		if lastJob != nil && !JobStateIsFinal(lastJob.State) {
+			job = fmt.Sprintf("job %s (now %s)", lastJob.Name, lastJob.State)
+		}
+		what := fmt.Sprintf("triggers meanwhile are skipped (%d so far)", st.OverlapSkipped)
+		if overlap == CronOverlapBufferOne {
+			what = fmt.Sprintf("the next trigger waits for it (%d waiting) and later ones are dropped (%d so far)", st.Buffered, st.BufferDropped)
+		}
+		w = append(w, fmt.Sprintf("overlap: %s: a trigger is waiting for %s to finish, so %s; cancel the job or set overlap to allow_all if it should not hold up the schedule",
+			overlap, job, what))
+	}
+	if st.MissedCatchupWindow > 0 {
+		w = append(w, fmt.Sprintf("schedule: %d triggers did not run because Temporal was unavailable for more than %s at their time",
+			st.MissedCatchupWindow, catchup))
+	}
+	return w
 }
 
 // CronFireTime is one upcoming trigger of a cron job.

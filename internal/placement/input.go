@@ -63,6 +63,10 @@ type ComputeEnv struct {
 	// HourlyPrice is the instance type's price per hour in any one currency;
 	// it breaks best-fit ties between equally sized instance types.
 	HourlyPrice float64
+	// NoNewSpawns marks a cloud environment placement may not request a
+	// spawn of (disabled, or resting after a spawn of it failed); its spawns
+	// being created still get their projected size from it.
+	NoNewSpawns bool
 }
 
 // Spawn is one compute spawn of a queue and how much of it is taken.

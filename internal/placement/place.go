@@ -231,7 +231,7 @@ func newRound(in Input) *round {
 		for k := range q.ComputeEnvs {
 			e := &q.ComputeEnvs[k]
 			qs.envs[e.ID] = e
-			if !e.SelfHosted {
+			if !e.SelfHosted && !e.NoNewSpawns {
 				qs.cloudEnvs = append(qs.cloudEnvs, e)
 				qs.capacities = append(qs.capacities, size{e.CPUPct, e.MemoryMB})
 			}

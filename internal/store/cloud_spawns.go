@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,12 +14,21 @@ import (
 	"daestro/internal/domain"
 )
 
+// Tag prefixes. Tags stay within 50 characters, Linode's limit.
+const (
+	spawnTagPrefix   = "daestro-spawn-"
+	projectTagPrefix = "daestro-proj-"
+)
+
 // SpawnTag is the provider tag of a spawn's machine; reconciliation finds
 // machines by it, even ones whose instance ID was never recorded.
-func SpawnTag(spawnID string) string { return "daestro-spawn-" + spawnID }
+func SpawnTag(spawnID string) string { return spawnTagPrefix + spawnID }
+
+// SpawnIDFromTag returns the spawn ID a SpawnTag names.
+func SpawnIDFromTag(tag string) (string, bool) { return strings.CutPrefix(tag, spawnTagPrefix) }
 
 // ProjectTag is the provider tag naming a machine's project.
-func ProjectTag(projectID string) string { return "daestro-project-" + projectID }
+func ProjectTag(projectID string) string { return projectTagPrefix + projectID }
 
 // DaestroTag is on every machine daestro starts.
 const DaestroTag = "daestro"
@@ -31,12 +41,8 @@ type CloudSpawn struct {
 	Provider, Region, InstanceType string
 	InstanceID                     string
 	Credentials                    cloud.Credentials
-	CloudAuthRegion                string
 	SSHPublicKey                   string
 	MaxIdleSeconds                 int
-	QueueName, ComputeEnvName      string
-	InstanceVCPU, InstanceMemoryMB int
-	CreatedAt                      time.Time
 }
 
 // CloudSpawnMachine reads a cloud spawn with its account's credentials.
@@ -45,29 +51,22 @@ func (s *Store) CloudSpawnMachine(ctx context.Context, spawnID string) (CloudSpa
 		c      CloudSpawn
 		authID *string
 		sealed []byte
-		vcpu   *int
-		mem    *int
 	)
 	if !validUUID(spawnID) {
 		return c, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
 	}
 	err := s.Pool.QueryRow(ctx, `SELECT s.id, s.project_id, s.state, s.provider, s.region, s.instance_type, s.instance_id,
-			s.cloud_auth_id, a.credentials, COALESCE(a.default_region, ''), q.ssh_public_key, q.max_idle_seconds, q.name, e.name,
-			e.instance_vcpu, e.instance_memory_mb, s.created_at
+			s.cloud_auth_id, a.credentials, q.ssh_public_key, q.max_idle_seconds
 		FROM compute_spawns s
 		JOIN job_queues q ON q.id = s.job_queue_id
-		JOIN compute_envs e ON e.id = s.compute_env_id
 		LEFT JOIN cloud_auths a ON a.id = s.cloud_auth_id
 		WHERE s.id = $1`, spawnID).Scan(&c.ID, &c.ProjectID, &c.State, &c.Provider, &c.Region, &c.InstanceType, &c.InstanceID,
-		&authID, &sealed, &c.CloudAuthRegion, &c.SSHPublicKey, &c.MaxIdleSeconds, &c.QueueName, &c.ComputeEnvName, &vcpu, &mem, &c.CreatedAt)
+		&authID, &sealed, &c.SSHPublicKey, &c.MaxIdleSeconds)
 	if isNoRows(err) {
 		return c, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
 	}
 	if err != nil {
 		return c, err
-	}
-	if vcpu != nil && mem != nil {
-		c.InstanceVCPU, c.InstanceMemoryMB = *vcpu, *mem
 	}
 	if authID == nil || sealed == nil {
 		return c, domain.Errorf(domain.EINVALID, "compute spawn %s has no cloud auth: its cloud auth was deleted", spawnID)
@@ -115,12 +114,6 @@ func (s *Store) RecordSpawnMachine(ctx context.Context, spawnID string, inst clo
 			public_ipv4 = CASE WHEN $3 = '' THEN public_ipv4 ELSE $3 END,
 			public_ipv6 = CASE WHEN $4 = '' THEN public_ipv6 ELSE $4 END, updated_at = now()
 		WHERE id = $1`, spawnID, inst.ID, inst.PublicIPv4, inst.PublicIPv6)
-	return err
-}
-
-// SetSpawnNote records why a spawn failed or could not be terminated.
-func (s *Store) SetSpawnNote(ctx context.Context, spawnID, note string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET system_note = $2, updated_at = now() WHERE id = $1`, spawnID, note)
 	return err
 }
 
@@ -209,4 +202,24 @@ func (s *Store) CloudAuthRegions(ctx context.Context, authID string) ([]string, 
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// TerminationFailedSpawns lists the spawns of a cloud auth in
+// termination_failed for at least grace: reconciliation marks terminated
+// those whose machines it no longer finds.
+func (s *Store) TerminationFailedSpawns(ctx context.Context, authID string, grace time.Duration) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM compute_spawns
+		WHERE cloud_auth_id = $1 AND state = 'termination_failed' AND state_changed_at <= now() - make_interval(secs => $2)`,
+		authID, grace.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// SpawnAllocations counts the runs allocated to a spawn now.
+func (s *Store) SpawnAllocations(ctx context.Context, spawnID string) (int, error) {
+	var n int
+	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM allocations WHERE compute_spawn_id = $1`, spawnID).Scan(&n)
+	return n, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"daestro/internal/domain"
 )
@@ -35,6 +36,9 @@ const cronJobKeptEvents = 200
 // cronJobUpdateTries bounds the retries of an update that raced another
 // change of the same cron job.
 const cronJobUpdateTries = 3
+
+// errJobStarted means a job's workflow moved it on meanwhile: it is not abandoned.
+var errJobStarted = errors.New("the job left submitted")
 
 // errCronJobMoved means the row changed between an update's read and its lock.
 var errCronJobMoved = errors.New("cron job changed during the update")
@@ -234,6 +238,13 @@ func (s *Store) cronJobValues(id string, in domain.CronJobSpec) (command, params
 // calendars hold) before committing. When create fails nothing is written;
 // when the commit fails after create succeeded the caller must delete the
 // schedule it created.
+//
+// create runs while the definition and the queue are held FOR SHARE, which
+// is what makes the write all-or-nothing without a compensating delete; so
+// create should make the one Temporal call the commit depends on, under a
+// short timeout, and nothing else (the refresh workflow starts after the
+// commit). Submissions take the same shared lock and do not wait; only an
+// update or delete of that queue or definition waits for it.
 func (s *Store) CreateCronJob(ctx context.Context, projectID string, in domain.CronJobSpec,
 	create func(domain.CronJob) (domain.CronScheduleState, error)) (domain.CronJob, error) {
 	var out domain.CronJob
@@ -466,19 +477,106 @@ func (s *Store) CronTriggerJob(ctx context.Context, projectID, cronID, name stri
 	return j, err == nil, err
 }
 
-// RecordCronTrigger records that the trigger at `at` submitted job jobID:
-// the cron job shows it as its last job and its last error is cleared. A
-// trigger older than the one already shown (triggers may finish out of
-// order) only adds its event.
-func (s *Store) RecordCronTrigger(ctx context.Context, projectID, cronID string, at time.Time, jobID, jobName string) error {
-	return s.recordCronTrigger(ctx, projectID, cronID, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE cron_jobs SET last_trigger_at = $2, last_job_id = $3, last_error = '', last_error_at = NULL
-			WHERE id = $1 AND (last_trigger_at IS NULL OR last_trigger_at <= $2)`, cronID, at, jobID); err != nil {
+// SubmitCronTriggerJob submits the job of the cron job's trigger at `at`
+// (in, marked as the cron job's) and records it on the cron job, in one
+// transaction: the cron job shows it as its last job, its last error is
+// cleared and a triggered event names it. So a job a trigger submitted is
+// always one the cron job knows of, and a retried trigger finds it with
+// CronTriggerJob. A trigger older than the one already shown (triggers may
+// finish out of order) only adds its event. A cron job deleted meanwhile is
+// ENOTFOUND, and nothing is submitted.
+func (s *Store) SubmitCronTriggerJob(ctx context.Context, projectID, cronID string, at time.Time, in domain.SubmitJob) (domain.Job, error) {
+	if !validUUID(cronID) {
+		return domain.Job{}, cronJobNotFound(cronID)
+	}
+	in.CronJobID = &cronID
+	var j domain.Job
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// The definition and the queue are locked before the cron job's
+		// row, the order of an update of the cron job.
+		var err error
+		if j, err = s.submitJob(ctx, tx, projectID, in); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == "jobs_cron_job_id_fkey" {
+				return cronJobNotFound(cronID)
+			}
 			return err
 		}
+		tag, err := tx.Exec(ctx, `UPDATE cron_jobs SET last_trigger_at = $3, last_job_id = $4, last_error = '', last_error_at = NULL
+			WHERE project_id = $1 AND id = $2 AND (last_trigger_at IS NULL OR last_trigger_at <= $3)`, projectID, cronID, at, j.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM cron_jobs WHERE project_id = $1 AND id = $2`, projectID, cronID).Scan(&one)
+			if isNoRows(err) {
+				return cronJobNotFound(cronID)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		return insertCronJobEvent(ctx, tx, cronID, domain.CronEventTriggered,
-			fmt.Sprintf("trigger at %s submitted job %s", at.UTC().Format(time.RFC3339), jobName), &jobID)
+			fmt.Sprintf("trigger at %s submitted job %s", at.UTC().Format(time.RFC3339), j.Name), &j.ID)
 	})
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return j, nil
+}
+
+// AbandonCronTrigger ends the trigger at `at` of a cron job that gave up
+// (its submission or its job's workflow kept failing): note (what went
+// wrong, for the user) becomes the cron job's last error with an event, and
+// a job the trigger did submit, still waiting as submitted with no workflow
+// to move it, becomes error with a system note so it does not wait forever.
+// Both in one transaction, which first locks the cron job's row: a
+// submission still committing (it writes that row) is waited for, so its job
+// is found. The job is found by the trigger's time in its name, whatever the
+// cron job is called now. It returns the job marked error, if any; a cron
+// job deleted meanwhile is ENOTFOUND.
+func (s *Store) AbandonCronTrigger(ctx context.Context, projectID, cronID string, at time.Time, note string) (*domain.Job, error) {
+	var abandoned *domain.Job
+	err := s.recordCronTrigger(ctx, projectID, cronID, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, jobSelect+` WHERE j.project_id = $1 AND j.cron_job_id = $2 AND j.state = $3
+				AND right(j.name, length($4)) = $4 ORDER BY j.id`,
+			projectID, cronID, domain.JobSubmitted, domain.CronJobName("", at))
+		if err != nil {
+			return err
+		}
+		jobs, err := pgx.CollectRows(rows, s.jobRow)
+		if err != nil {
+			return err
+		}
+		message := note
+		var jobID *string
+		for _, j := range jobs {
+			sysNote := "its cron trigger gave up before starting it: " + note
+			err := s.setJobRunState(ctx, tx, j.CurrentRunID, domain.JobError, "cron trigger gave up", RunFields{SystemNote: &sysNote},
+				func(current string) error {
+					if current != domain.JobSubmitted {
+						return errJobStarted
+					}
+					return nil
+				})
+			if errors.Is(err, errJobStarted) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			message += fmt.Sprintf("; job %s, submitted without its workflow, was marked error", j.Name)
+			abandoned, jobID = &j, &j.ID
+			abandoned.State = domain.JobError
+		}
+		if _, err := tx.Exec(ctx, `UPDATE cron_jobs SET last_trigger_at = greatest(last_trigger_at, $2), last_error = $3, last_error_at = now()
+			WHERE id = $1`, cronID, at, message); err != nil {
+			return err
+		}
+		return insertCronJobEvent(ctx, tx, cronID, domain.CronEventTriggerFailed, message, jobID)
+	})
+	return abandoned, err
 }
 
 // RecordCronTriggerFailure records that the trigger at `at` could not submit

@@ -68,6 +68,8 @@ type PlanEnv struct {
 	ID, Name, Kind   string
 	CPUPct, MemoryMB int
 	HourlyPrice      float64
+	// NoNewSpawns: disabled, or resting after a spawn of it failed.
+	NoNewSpawns bool
 }
 
 // PlanSpawn is a spawn with its capacity and what is allocated on it.
@@ -128,8 +130,9 @@ type PlanOutcome struct {
 	SpawnCounts map[string]int
 	// Waiting is how many runnable jobs are still without a spawn.
 	Waiting int
-	// Requested are the cloud spawns this round created (state requested),
-	// whose SpawnWorkflows the dispatcher starts.
+	// Requested are the project's cloud spawns in state requested (this
+	// round's and any earlier one's), whose SpawnWorkflows the dispatcher
+	// starts if they are not running.
 	Requested []string
 }
 
@@ -172,16 +175,25 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 			}
 		}
 		for _, rq := range decision.Requests {
-			id, err := insertSpawnRequest(ctx, tx, projectID, rq)
-			if err != nil {
+			if err := insertSpawnRequest(ctx, tx, projectID, rq); err != nil {
 				return err
 			}
-			out.Requested = append(out.Requested, id)
+		}
+		// Every spawn still requested, not only this round's: a round whose
+		// workflow starts were lost (a crash after this commit) leaves
+		// spawns the next round must start.
+		rows, err := tx.Query(ctx, `SELECT id::text FROM compute_spawns
+			WHERE project_id = $1 AND kind = 'cloud' AND state = 'requested' ORDER BY id`, projectID)
+		if err != nil {
+			return err
+		}
+		if out.Requested, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
 		}
 		out.Waiting = len(snap.Jobs) - len(decision.Assign)
 		// In placement's order (queue priority, then submit order), so a
 		// higher-priority queue's jobs are told first and start first.
-		rows, err := tx.Query(ctx, `SELECT j.id, r.id, a.compute_spawn_id, a.cpu_pct, a.memory_mb, a.whole_spawn
+		rows, err = tx.Query(ctx, `SELECT j.id, r.id, a.compute_spawn_id, a.cpu_pct, a.memory_mb, a.whole_spawn
 			FROM allocations a JOIN job_runs r ON r.id = a.run_id JOIN jobs j ON j.id = r.job_id
 			JOIN job_queues q ON q.id = j.job_queue_id
 			WHERE j.project_id = $1 AND r.state = 'runnable'
@@ -231,17 +243,18 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, projectID string) (PlanSnapsho
 		snap.Queues = append(snap.Queues, PlanQueue{ID: q.ID, Name: q.Name, Priority: q.Priority, MaxConcurrency: q.MaxConcurrency,
 			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated})
 	}
-	// Disabled and deleted environments spawn nothing new; their spawns
-	// still take work (they are loaded below by spawn, not by environment).
-	// An environment whose spawn failed lately (no capacity, quota, a
-	// machine that never came up) rests, so the queue tries its next one
-	// instead of failing on the same one in a loop.
+	// Disabled environments spawn nothing new, nor does one whose spawn
+	// failed lately (no capacity, quota, a machine that never came up): it
+	// rests, so the queue tries its next one instead of failing on the
+	// same one in a loop. Their spawns still take work, and the ones being
+	// created keep their projected size.
 	rows, err = tx.Query(ctx, `SELECT m.job_queue_id, e.id, e.name, e.kind,
-			COALESCE(e.instance_vcpu, 0) * 100, COALESCE(e.instance_memory_mb, 0), COALESCE(e.hourly_price, 0)
+			COALESCE(e.instance_vcpu, 0) * 100, COALESCE(e.instance_memory_mb, 0), COALESCE(e.hourly_price, 0),
+			NOT e.enabled OR e.deleted_at IS NOT NULL
+				OR EXISTS (SELECT 1 FROM compute_spawns f WHERE f.compute_env_id = e.id AND f.state = 'failed'
+					AND f.state_changed_at > now() - make_interval(secs => $2))
 		FROM job_queue_compute_envs m JOIN job_queues q ON q.id = m.job_queue_id JOIN compute_envs e ON e.id = m.compute_env_id
-		WHERE q.project_id = $1 AND q.deleted_at IS NULL AND e.enabled AND e.deleted_at IS NULL
-		  AND NOT EXISTS (SELECT 1 FROM compute_spawns f WHERE f.compute_env_id = e.id AND f.state = 'failed'
-			AND f.state_changed_at > now() - make_interval(secs => $2))
+		WHERE q.project_id = $1 AND q.deleted_at IS NULL
 		ORDER BY m.job_queue_id, m.added_at`, projectID, failedEnvCooldown.Seconds())
 	if err != nil {
 		return snap, err
@@ -251,7 +264,7 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, projectID string) (PlanSnapsho
 			queueID string
 			e       PlanEnv
 		)
-		if err := rows.Scan(&queueID, &e.ID, &e.Name, &e.Kind, &e.CPUPct, &e.MemoryMB, &e.HourlyPrice); err != nil {
+		if err := rows.Scan(&queueID, &e.ID, &e.Name, &e.Kind, &e.CPUPct, &e.MemoryMB, &e.HourlyPrice, &e.NoNewSpawns); err != nil {
 			rows.Close()
 			return snap, err
 		}
@@ -311,7 +324,7 @@ func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (do
 // insertSpawnRequest writes a cloud spawn the round asked for, state
 // requested, with its machine's provider facts copied from the environment
 // (a later edit of the environment does not change a machine being made).
-func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq PlanSpawnRequest) (string, error) {
+func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq PlanSpawnRequest) error {
 	id := NewID()
 	tag, err := tx.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state,
 			provider, cloud_auth_id, region, instance_type)
@@ -319,15 +332,15 @@ func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq Pla
 		FROM compute_envs e JOIN cloud_auths a ON a.id = e.cloud_auth_id
 		WHERE e.id = $4 AND e.project_id = $2 AND e.kind = 'cloud'`, id, projectID, rq.QueueID, rq.ComputeEnvID)
 	if err != nil {
-		return "", fmt.Errorf("request a spawn of compute environment %s: %w", rq.ComputeEnvID, err)
+		return fmt.Errorf("request a spawn of compute environment %s: %w", rq.ComputeEnvID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return "", fmt.Errorf("request a spawn of compute environment %s: not a cloud environment of project %s", rq.ComputeEnvID, projectID)
+		return fmt.Errorf("request a spawn of compute environment %s: not a cloud environment of project %s", rq.ComputeEnvID, projectID)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO compute_spawn_events (id, compute_spawn_id, state, reason, at, transition_key)
 		VALUES ($1, $2, 'requested', $3, now(), $4)`, NewID(), id,
 		fmt.Sprintf("requested by the dispatcher: job %s needs capacity the queue's spawns do not have", rq.ForJobID), "request/"+id); err != nil {
-		return "", err
+		return err
 	}
-	return id, nil
+	return nil
 }

@@ -35,3 +35,10 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
+
+// beginner is what both the pool and a transaction offer to start a
+// transaction: on a transaction, pgx.BeginFunc makes a savepoint, so a write
+// can run alone or join a larger one.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}

@@ -115,45 +115,51 @@ func (s *Store) openJobEnv(sealed []byte, id string) (domain.Env, error) {
 func (s *Store) SubmitJob(ctx context.Context, projectID string, in domain.SubmitJob, start func(jobID, runID string) error) (domain.Job, error) {
 	var out domain.Job
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		def, err := s.resolveJobDefinition(ctx, tx, projectID, in.DefinitionRef(), "FOR SHARE")
-		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			return domain.Errorf(domain.EINVALID, "job_definition: %s", domain.ErrorMessage(err))
-		}
-		if err != nil {
+		var err error
+		if out, err = s.submitJob(ctx, tx, projectID, in); err != nil {
 			return err
 		}
-		queue, err := s.submittableQueue(ctx, tx, projectID, in.QueueName)
-		if err != nil {
-			return err
-		}
-		command, err := domain.EffectiveCommand(def, in)
-		if err != nil {
-			return err
-		}
-		via := in.Via
-		if via == "" {
-			via = "API"
-		}
-		jobID, runID := NewID(), NewID()
-		if err := s.insertJob(ctx, tx, projectID, jobID, runID, queue, def.ID, command, in); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, 1, $4)`,
-			runID, jobID, projectID, domain.JobSubmitted); err != nil {
-			return err
-		}
-		if err := insertJobEvent(ctx, tx, jobID, runID, domain.JobSubmitted, "submitted via "+via); err != nil {
-			return err
-		}
-		if out, err = s.job(ctx, tx, projectID, jobID, ""); err != nil {
-			return err
-		}
-		return start(jobID, runID)
+		return start(out.ID, out.CurrentRunID)
 	})
 	if err != nil {
 		return domain.Job{}, err
 	}
 	return out, nil
+}
+
+// submitJob writes a submitted job, its first run and its first event on tx.
+func (s *Store) submitJob(ctx context.Context, tx pgx.Tx, projectID string, in domain.SubmitJob) (domain.Job, error) {
+	def, err := s.resolveJobDefinition(ctx, tx, projectID, in.DefinitionRef(), "FOR SHARE")
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return domain.Job{}, domain.Errorf(domain.EINVALID, "job_definition: %s", domain.ErrorMessage(err))
+	}
+	if err != nil {
+		return domain.Job{}, err
+	}
+	queue, err := s.submittableQueue(ctx, tx, projectID, in.QueueName)
+	if err != nil {
+		return domain.Job{}, err
+	}
+	command, err := domain.EffectiveCommand(def, in)
+	if err != nil {
+		return domain.Job{}, err
+	}
+	via := in.Via
+	if via == "" {
+		via = "API"
+	}
+	jobID, runID := NewID(), NewID()
+	if err := s.insertJob(ctx, tx, projectID, jobID, runID, queue, def.ID, command, in); err != nil {
+		return domain.Job{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, 1, $4)`,
+		runID, jobID, projectID, domain.JobSubmitted); err != nil {
+		return domain.Job{}, err
+	}
+	if err := insertJobEvent(ctx, tx, jobID, runID, domain.JobSubmitted, "submitted via "+via); err != nil {
+		return domain.Job{}, err
+	}
+	return s.job(ctx, tx, projectID, jobID, "")
 }
 
 // submittableQueue finds the live queue name refers to and holds it (FOR
@@ -403,7 +409,7 @@ func (s *Store) CancelJobWithoutWorkflow(ctx context.Context, projectID, id, rea
 	if err != nil {
 		return j, err
 	}
-	err = s.setJobRunState(ctx, j.CurrentRunID, domain.JobCancelled, reason, RunFields{}, func(current string) error {
+	err = s.setJobRunState(ctx, s.Pool, j.CurrentRunID, domain.JobCancelled, reason, RunFields{}, func(current string) error {
 		if !domain.JobStateIsCancellable(current) {
 			return domain.JobNotCancellable(j.ID, current)
 		}
@@ -445,12 +451,13 @@ type RunFields struct {
 // written. A run in a final state keeps it: another state is ECONFLICT,
 // which a caller should treat as permanent.
 func (s *Store) SetJobRunState(ctx context.Context, runID, state, reason string, fields RunFields) error {
-	return s.setJobRunState(ctx, runID, state, reason, fields, nil)
+	return s.setJobRunState(ctx, s.Pool, runID, state, reason, fields, nil)
 }
 
-// setJobRunState is SetJobRunState with check, which may refuse the change
-// given the run's current state (under the row locks).
-func (s *Store) setJobRunState(ctx context.Context, runID, state, reason string, f RunFields, check func(current string) error) error {
+// setJobRunState is SetJobRunState on db (the pool, or a transaction the
+// change joins) with check, which may refuse the change given the run's
+// current state (under the row locks).
+func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, reason string, f RunFields, check func(current string) error) error {
 	if !validUUID(runID) {
 		return jobRunNotFound(runID)
 	}
@@ -460,7 +467,7 @@ func (s *Store) setJobRunState(ctx context.Context, runID, state, reason string,
 	if f.SpawnID != nil && !validUUID(*f.SpawnID) {
 		return domain.Errorf(domain.EINVALID, "spawn id %q is not a compute spawn id", *f.SpawnID)
 	}
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// The job row is locked before the run, the order every writer of
 		// both follows (submit and resubmit write the job first).
 		var jobID string

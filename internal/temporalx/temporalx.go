@@ -28,6 +28,27 @@ func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
 // the same reason as SpawnWorkflowID (activities start it).
 func DispatcherWorkflowID(projectID string) string { return "dispatch/" + projectID }
 
+// Names of the cron jobs' schedules and workflows, shared by the API (which
+// writes schedules), the activities (which rebuild them) and the workflows.
+const (
+	// CronTriggerWorkflowName is the registered name of workflows.CronTriggerWorkflow,
+	// the action of every cron schedule.
+	CronTriggerWorkflowName = "CronTriggerWorkflow"
+	// CronRefreshWorkflowName is the registered name of workflows.CronRefreshWorkflow.
+	CronRefreshWorkflowName = "CronRefreshWorkflow"
+	// SignalCronRescheduled tells a cron job's refresh workflow that its
+	// calendars were rebuilt, so it re-reads when they next need it.
+	SignalCronRescheduled = "rescheduled"
+)
+
+// CronScheduleID is the ID of a cron job's Temporal schedule; the trigger
+// workflows it starts are named after it ("cron/<id>-<time>").
+func CronScheduleID(cronJobID string) string { return "cron/" + cronJobID }
+
+// CronRefreshWorkflowID is the ID of the workflow that keeps a cron job's
+// calendars exact when they hold only for a while.
+func CronRefreshWorkflowID(cronJobID string) string { return "cron-refresh/" + cronJobID }
+
 // SignalSpawnAllocationsChanged carries a spawn's allocated-run count (a
 // struct with a Count field) to its workflow, moving it between idle and busy.
 const SignalSpawnAllocationsChanged = "allocations-changed"
