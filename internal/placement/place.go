@@ -57,6 +57,9 @@ type queueState struct {
 	// cloudEnvs are the environments placement may request spawns from, in
 	// the queue's order.
 	cloudEnvs []*ComputeEnv
+	// resting counts the cloud environments placement may not request a
+	// spawn of now (ComputeEnv.NoNewSpawns).
+	resting int
 	// envs finds any of the queue's environments by ID.
 	envs map[string]*ComputeEnv
 	// live are the spawns that take work now, by spawn ID.
@@ -231,7 +234,10 @@ func newRound(in Input) *round {
 		for k := range q.ComputeEnvs {
 			e := &q.ComputeEnvs[k]
 			qs.envs[e.ID] = e
-			if !e.SelfHosted && !e.NoNewSpawns {
+			switch {
+			case !e.SelfHosted && e.NoNewSpawns:
+				qs.resting++
+			case !e.SelfHosted:
 				qs.cloudEnvs = append(qs.cloudEnvs, e)
 				qs.capacities = append(qs.capacities, size{e.CPUPct, e.MemoryMB})
 			}
@@ -434,6 +440,9 @@ func (r *round) fail(j *jobEntry) {
 	case usable == 0 && len(q.ComputeEnvs) == 0:
 		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn and no compute environment to create one: add a compute environment to the queue",
 			qs.name()))
+	case usable == 0 && len(qs.cloudEnvs) == 0 && qs.resting > 0:
+		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn, and its cloud compute environments are disabled or resting for a few minutes after a spawn of theirs failed (that spawn's system_note says why): a spawn is requested again once one can be",
+			qs.name()))
 	case usable == 0 && len(qs.cloudEnvs) == 0:
 		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn, and its compute environments are self-hosted, so placement cannot start one: run the agent on one of your machines",
 			qs.name()))
@@ -446,6 +455,9 @@ func (r *round) fail(j *jobEntry) {
 	case len(qs.cloudEnvs) > 0 && qs.atSpawnLimit():
 		r.pend(j, CodeSpawnLimitReached, fmt.Sprintf("queue '%s' is at its max spawns (%d), and none of its spawns %s",
 			qs.name(), q.MaxSpawns, room(j)))
+	case len(qs.cloudEnvs) == 0 && qs.resting > 0:
+		r.pend(j, CodeNoCapacity, fmt.Sprintf("no spawn of queue '%s' %s, and its cloud compute environments are disabled or resting for a few minutes after a spawn of theirs failed (that spawn's system_note says why)",
+			qs.name(), room(j)))
 	case len(qs.cloudEnvs) == 0:
 		r.pend(j, CodeNoCapacity, fmt.Sprintf("no spawn of queue '%s' %s, and its compute environments are self-hosted, so placement cannot add one",
 			qs.name(), room(j)))

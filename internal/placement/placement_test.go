@@ -67,6 +67,23 @@ func TestPlace(t *testing.T) {
 		want placement.Result
 	}{
 		{
+			name: "a resting cloud environment requests nothing, says so, and still sizes its spawn being created",
+			in: placement.Input{
+				Queues: []placement.Queue{
+					queue("etl", 1, with(cloud("small", 200, 2048, 0.02), func(e *placement.ComputeEnv) { e.NoNewSpawns = true })),
+					queue("web", 2, with(cloud("tiny", 100, 1024, 0.01), func(e *placement.ComputeEnv) { e.NoNewSpawns = true })),
+				},
+				Spawns: []placement.Spawn{{ID: "s-new", QueueID: "q-etl", ComputeEnvID: "env-small", State: "requested", Requested: true}},
+				Jobs:   []placement.Job{job("e1", "etl", 0, 100, 512), job("w1", "web", 0, 100, 512)},
+			},
+			want: placement.Result{
+				Pending: map[string]placement.Reason{
+					"e1": reason(placement.CodeWaitingForSpawn, 1, "waiting for spawn 's-new' of compute environment 'small' in queue 'etl', which is being created"),
+					"w1": reason(placement.CodeNoSpawnInQueue, 1, "queue 'web' has no idle or busy compute spawn, and its cloud compute environments are disabled or resting for a few minutes after a spawn of theirs failed (that spawn's system_note says why): a spawn is requested again once one can be"),
+				},
+			},
+		},
+		{
 			name: "rule 1: queue priority first, ties by queue ID, then runnable order, ties by job ID",
 			in: placement.Input{
 				Queues: []placement.Queue{queue("etl", 20, rack), queue("web", 10, rack), queue("ml", 20, rack)},
