@@ -74,6 +74,9 @@ type SpawnLivenessResult struct {
 	// workflow adopts it, so a lost allocation signal heals at the next
 	// liveness check.
 	Allocations int
+	// MaxIdleSeconds is the spawn's queue's max idle time now, so an edit of
+	// the queue reaches its running cloud spawns.
+	MaxIdleSeconds int
 }
 
 // SpawnLiveness reads the spawn's last ping. Pings land in Postgres, not in
@@ -83,11 +86,11 @@ func (a *Activities) SpawnLiveness(ctx context.Context, in SpawnLivenessInput) (
 	if err != nil {
 		return SpawnLivenessResult{}, spawnError(in.SpawnID, "read last ping", err)
 	}
-	n, err := a.Store.SpawnAllocations(ctx, in.SpawnID)
+	n, maxIdle, err := a.Store.SpawnAllocations(ctx, in.SpawnID)
 	if err != nil {
 		return SpawnLivenessResult{}, spawnError(in.SpawnID, "count allocations", err)
 	}
-	return SpawnLivenessResult{LastPingAt: last, SinceLastPing: since, Allocations: n}, nil
+	return SpawnLivenessResult{LastPingAt: last, SinceLastPing: since, Allocations: n, MaxIdleSeconds: maxIdle}, nil
 }
 
 // spawnError makes a vanished spawn non-retryable and wraps everything else

@@ -303,7 +303,11 @@ func (w *spawnImpl) checkLiveness(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(ctx, a.SpawnLiveness, activities.SpawnLivenessInput{SpawnID: w.in.SpawnID}).Get(ctx, &res); err != nil {
 		return err
 	}
-	if res.Allocations != w.allocations && w.in.Kind == domain.SpawnKindCloud {
+	if w.cloud() && res.MaxIdleSeconds != w.in.MaxIdleSeconds {
+		// The queue's max idle time was edited: the next idle period uses it.
+		w.in.MaxIdleSeconds = res.MaxIdleSeconds
+	}
+	if res.Allocations != w.allocations && w.cloud() {
 		// A lost allocation signal would keep the machine from going idle
 		// (and being deleted): the count in Postgres is the truth.
 		workflow.GetLogger(ctx).Warn("allocation count out of step; adopting the database's", "spawn_id", w.in.SpawnID,

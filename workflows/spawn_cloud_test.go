@@ -32,6 +32,7 @@ type cloudHarness struct {
 func newCloudHarness(t *testing.T, maxIdleSeconds int) *cloudHarness {
 	h := &cloudHarness{spawnHarness: newSpawnHarness(t)}
 	h.state = domain.SpawnRequested
+	h.maxIdleSeconds = maxIdleSeconds
 	var a *activities.Activities
 	h.env.OnActivity(a.CreateMachine, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.MachineInput) (activities.CreateMachineResult, error) {
@@ -202,4 +203,17 @@ func TestCloudSpawnTerminatedBeforeItsMachineEnds(t *testing.T) {
 	require.NoError(t, h.runCloud())
 	assert.Empty(t, h.states(), "nothing recorded over the terminated row")
 	assert.Equal(t, 0, h.deletes)
+}
+
+func TestCloudSpawnFollowsAnEditOfTheQueuesMaxIdleTime(t *testing.T) {
+	h := newCloudHarness(t, 3600)
+	h.pingEvery(time.Minute, 5*time.Hour, time.Minute)
+	h.allocate(2*time.Minute, 1)
+	h.at(3*time.Minute, func() { h.maxIdleSeconds = 120 }) // PATCH max_idle_seconds
+	h.allocate(20*time.Minute, 0)
+
+	require.NoError(t, h.runCloud())
+	last := h.recorded[len(h.recorded)-2]
+	assert.Equal(t, domain.SpawnTerminating, last.State)
+	assert.Equal(t, 22*time.Minute, last.After, "the idle period after the edit uses the new max idle time")
 }

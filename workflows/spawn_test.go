@@ -42,6 +42,8 @@ type spawnHarness struct {
 	// (the idle timeout) is refused while it is > 0, as the store refuses it
 	// under the dispatch lock.
 	allocated int
+	// maxIdleSeconds is the queue's max idle time as the row says.
+	maxIdleSeconds int
 }
 
 // transition is one recorded state change.
@@ -84,10 +86,11 @@ func newSpawnHarness(t *testing.T) *spawnHarness {
 		func(context.Context, activities.SpawnLivenessInput) (activities.SpawnLivenessResult, error) {
 			h.livenessReads++
 			if h.lastPing.IsZero() {
-				return activities.SpawnLivenessResult{Allocations: h.allocated}, nil
+				return activities.SpawnLivenessResult{Allocations: h.allocated, MaxIdleSeconds: h.maxIdleSeconds}, nil
 			}
 			last := h.lastPing
-			return activities.SpawnLivenessResult{LastPingAt: &last, SinceLastPing: h.env.Now().Sub(last), Allocations: h.allocated}, nil
+			return activities.SpawnLivenessResult{LastPingAt: &last, SinceLastPing: h.env.Now().Sub(last), Allocations: h.allocated,
+				MaxIdleSeconds: h.maxIdleSeconds}, nil
 		})
 	return h
 }

@@ -217,9 +217,10 @@ func (s *Store) TerminationFailedSpawns(ctx context.Context, authID string, grac
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// SpawnAllocations counts the runs allocated to a spawn now.
-func (s *Store) SpawnAllocations(ctx context.Context, spawnID string) (int, error) {
-	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM allocations WHERE compute_spawn_id = $1`, spawnID).Scan(&n)
-	return n, err
+// SpawnAllocations counts the runs allocated to a spawn now and reads its
+// queue's current max idle time.
+func (s *Store) SpawnAllocations(ctx context.Context, spawnID string) (allocated, maxIdleSeconds int, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM allocations WHERE compute_spawn_id = s.id), q.max_idle_seconds
+		FROM compute_spawns s JOIN job_queues q ON q.id = s.job_queue_id WHERE s.id = $1`, spawnID).Scan(&allocated, &maxIdleSeconds)
+	return allocated, maxIdleSeconds, err
 }
