@@ -235,7 +235,9 @@ func TestDigitalOceanCloudAuthIsValidatedByTheProvider(t *testing.T) {
 	t.Parallel()
 	fake := dofake.New(t)
 	reg := cloud.NewRegistry()
-	reg.SetValidator(cloud.DigitalOcean, digitalocean.NewValidator(digitalocean.WithBaseURL(fake.URL)))
+	reg.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return digitalocean.New(c.AccessToken, digitalocean.WithBaseURL(fake.URL))
+	})
 	a := newAPIWith(t, reg)
 	c := a.newProject("acme")
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -109,12 +108,7 @@ func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *sl
 // cloudRegistry wires every provider on its official SDK, and localdocker.
 func cloudRegistry() *cloud.Registry {
 	r := cloud.NewRegistry()
-	awsFactory := aws.NewFactory()
-	r.Register(cloud.AWS, func(c cloud.Credentials, region string) (cloud.Provider, error) {
-		// An account-level call (validate, list regions) of a cloud auth
-		// without a default region goes to AWS's default region.
-		return awsFactory(c, cmp.Or(region, aws.DefaultRegion))
-	})
+	r.Register(cloud.AWS, aws.NewFactory())
 	r.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
 		return digitalocean.New(c.AccessToken)
 	})

@@ -38,7 +38,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"daestro/internal/cloud"
-	"daestro/internal/domain"
 )
 
 // Image lookup: the newest Ubuntu 24.04 LTS amd64 image Canonical publishes
@@ -514,42 +513,12 @@ func status(s *types.InstanceState) string {
 // opts.
 func NewFactory(opts ...Option) func(creds cloud.Credentials, region string) (cloud.Provider, error) {
 	return func(creds cloud.Credentials, region string) (cloud.Provider, error) {
-		p, err := New(creds.AccessKeyID, creds.SecretAccessKey, region, opts...)
+		// An account-level call (validate, list regions) of a cloud auth
+		// without a default region goes to DefaultRegion.
+		p, err := New(creds.AccessKeyID, creds.SecretAccessKey, cmp.Or(region, DefaultRegion), opts...)
 		if err != nil {
 			return nil, err
 		}
 		return p, nil
-	}
-}
-
-// Validator adapts the Provider to cloud.CredentialValidator so the registry
-// can check AWS cloud auths.
-type Validator struct {
-	// Options are applied to every Provider the validator builds.
-	Options []Option
-}
-
-var _ cloud.CredentialValidator = Validator{}
-
-// NewValidator returns a Validator whose providers use opts.
-func NewValidator(opts ...Option) Validator { return Validator{Options: opts} }
-
-// ValidateCredentials checks creds.AccessKeyID and creds.SecretAccessKey in
-// region (DefaultRegion when empty). A rejected key is a domain EINVALID
-// error; anything else (AWS down, throttling) is EUNAVAILABLE so the user
-// knows the key itself may be fine.
-func (v Validator) ValidateCredentials(ctx context.Context, creds cloud.Credentials, region string) error {
-	p, err := New(creds.AccessKeyID, creds.SecretAccessKey, cmp.Or(region, DefaultRegion), v.Options...)
-	if err != nil {
-		return err
-	}
-	err = p.ValidateCredentials(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, cloud.ErrUnauthorized):
-		return domain.Errorf(domain.EINVALID, "access_key_id/secret_access_key: %s", err.Error())
-	default:
-		return domain.Errorf(domain.EUNAVAILABLE, "could not check the AWS access key: %s", err.Error())
 	}
 }

@@ -77,7 +77,7 @@ func TestValidateCredentials(t *testing.T) {
 func TestValidatorForRegistry(t *testing.T) {
 	f := ec2fake.New(t)
 	reg := cloud.NewRegistry()
-	reg.SetValidator(cloud.AWS, aws.NewValidator(aws.WithBaseURL(f.URL), aws.WithRetry(2, time.Millisecond, time.Millisecond)))
+	reg.Register(cloud.AWS, aws.NewFactory(aws.WithBaseURL(f.URL), aws.WithRetry(2, time.Millisecond, time.Millisecond)))
 	ctx := context.Background()
 	good := cloud.Credentials{AccessKeyID: ec2fake.AccessKeyID, SecretAccessKey: ec2fake.SecretAccessKey}
 
@@ -482,6 +482,9 @@ func TestFactory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, types, 3, "eu-west-1's x86_64 types: the provider works in the region it was opened for")
 
-	_, err = open(cloud.Credentials{AccessKeyID: ec2fake.AccessKeyID, SecretAccessKey: ec2fake.SecretAccessKey}, "")
-	require.ErrorIs(t, err, cloud.ErrInvalid)
+	// A cloud auth without a default region: account-level calls go to
+	// AWS's default region.
+	p, err = open(cloud.Credentials{AccessKeyID: ec2fake.AccessKeyID, SecretAccessKey: ec2fake.SecretAccessKey}, "")
+	require.NoError(t, err)
+	assert.Equal(t, aws.DefaultRegion, p.(*aws.Provider).Region())
 }

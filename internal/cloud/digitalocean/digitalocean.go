@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"daestro/internal/cloud"
-	"daestro/internal/domain"
 )
 
 // Image is the droplet image daestro agents run on: Ubuntu 24.04 LTS.
@@ -139,7 +139,7 @@ func (p *Provider) InstanceTypes(ctx context.Context, region string) ([]cloud.In
 	err := p.pages(ctx, "list sizes", func(ctx context.Context, opt *godo.ListOptions) (*godo.Response, error) {
 		ss, resp, err := p.client.Sizes.List(ctx, opt)
 		for _, s := range ss {
-			if s.Available && (region == "" || contains(s.Regions, region)) {
+			if s.Available && (region == "" || slices.Contains(s.Regions, region)) {
 				out = append(out, cloud.InstanceType{ID: s.Slug, VCPU: s.Vcpus, MemoryMB: s.Memory, HourlyPrice: s.PriceHourly})
 			}
 		}
@@ -316,46 +316,5 @@ func status(s string) string {
 		return cloud.StatusTerminated
 	default:
 		return cloud.StatusTerminating
-	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// Validator adapts the Provider to cloud.CredentialValidator so the registry
-// can check DigitalOcean cloud auths.
-type Validator struct {
-	// Options are applied to every Provider the validator builds.
-	Options []Option
-}
-
-var _ cloud.CredentialValidator = Validator{}
-
-// NewValidator returns a Validator whose providers use opts.
-func NewValidator(opts ...Option) Validator { return Validator{Options: opts} }
-
-// ValidateCredentials checks creds.AccessToken. DigitalOcean tokens are not
-// tied to a region, so region is ignored. A rejected token is a domain
-// EINVALID error; anything else (DigitalOcean down, throttling) is
-// EUNAVAILABLE so the user knows the token itself may be fine.
-func (v Validator) ValidateCredentials(ctx context.Context, creds cloud.Credentials, _ string) error {
-	p, err := New(creds.AccessToken, v.Options...)
-	if err != nil {
-		return err
-	}
-	err = p.ValidateCredentials(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, cloud.ErrUnauthorized):
-		return domain.Errorf(domain.EINVALID, "access_token: %s", err.Error())
-	default:
-		return domain.Errorf(domain.EUNAVAILABLE, "could not check the DigitalOcean token: %s", err.Error())
 	}
 }

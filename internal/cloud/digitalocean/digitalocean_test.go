@@ -83,8 +83,10 @@ func TestValidateCredentials(t *testing.T) {
 func TestValidatorForRegistry(t *testing.T) {
 	f := dofake.New(t)
 	reg := cloud.NewRegistry()
-	reg.SetValidator(cloud.DigitalOcean, digitalocean.NewValidator(
-		digitalocean.WithBaseURL(f.URL), digitalocean.WithRetry(2, time.Millisecond, time.Millisecond)))
+	reg.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return digitalocean.New(c.AccessToken,
+			digitalocean.WithBaseURL(f.URL), digitalocean.WithRetry(2, time.Millisecond, time.Millisecond))
+	})
 	ctx := context.Background()
 
 	v, err := reg.Validate(ctx, cloud.DigitalOcean, cloud.Credentials{AccessToken: dofake.Token}, "")

@@ -28,7 +28,6 @@ import (
 	"github.com/linode/linodego"
 
 	"daestro/internal/cloud"
-	"daestro/internal/domain"
 )
 
 // Image is the image daestro agents run on: Ubuntu 24.04 LTS.
@@ -403,36 +402,4 @@ func Label(name string) string {
 		label = strings.TrimRight(label[:55], "-_.") + "-" + hex.EncodeToString(sum[:4])
 	}
 	return label
-}
-
-// Validator adapts the Provider to cloud.CredentialValidator so the registry
-// can check Linode cloud auths.
-type Validator struct {
-	// Options are applied to every Provider the validator builds.
-	Options []Option
-}
-
-var _ cloud.CredentialValidator = Validator{}
-
-// NewValidator returns a Validator whose providers use opts.
-func NewValidator(opts ...Option) Validator { return Validator{Options: opts} }
-
-// ValidateCredentials checks creds.AccessToken. Linode tokens are not tied
-// to a region, so region is ignored. A rejected token is a domain EINVALID
-// error; anything else (Linode down, throttling) is EUNAVAILABLE so the user
-// knows the token itself may be fine.
-func (v Validator) ValidateCredentials(ctx context.Context, creds cloud.Credentials, _ string) error {
-	p, err := New(creds.AccessToken, v.Options...)
-	if err != nil {
-		return err
-	}
-	err = p.ValidateCredentials(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, cloud.ErrUnauthorized):
-		return domain.Errorf(domain.EINVALID, "access_token: %s", err.Error())
-	default:
-		return domain.Errorf(domain.EUNAVAILABLE, "could not check the Linode token: %s", err.Error())
-	}
 }

@@ -88,8 +88,10 @@ func TestValidateCredentials(t *testing.T) {
 func TestValidatorForRegistry(t *testing.T) {
 	f := linodefake.New(t)
 	reg := cloud.NewRegistry()
-	reg.SetValidator(cloud.Linode, linode.NewValidator(
-		linode.WithBaseURL(f.URL), linode.WithRetry(2, time.Millisecond, time.Millisecond)))
+	reg.Register(cloud.Linode, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return linode.New(c.AccessToken,
+			linode.WithBaseURL(f.URL), linode.WithRetry(2, time.Millisecond, time.Millisecond))
+	})
 	ctx := context.Background()
 
 	v, err := reg.Validate(ctx, cloud.Linode, cloud.Credentials{AccessToken: linodefake.Token}, "")

@@ -27,7 +27,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"daestro/internal/cloud"
-	"daestro/internal/domain"
 )
 
 // ImageName is the operating system daestro agents run on; its numeric id
@@ -466,37 +465,5 @@ func status(v *govultr.Instance) string {
 		}
 	default:
 		return cloud.StatusTerminating
-	}
-}
-
-// Validator adapts the Provider to cloud.CredentialValidator so the registry
-// can check Vultr cloud auths.
-type Validator struct {
-	// Options are applied to every Provider the validator builds.
-	Options []Option
-}
-
-var _ cloud.CredentialValidator = Validator{}
-
-// NewValidator returns a Validator whose providers use opts.
-func NewValidator(opts ...Option) Validator { return Validator{Options: opts} }
-
-// ValidateCredentials checks creds.AccessToken, the Vultr API key. Vultr
-// keys are not tied to a region, so region is ignored. A rejected key is a
-// domain EINVALID error; anything else (Vultr down, throttling) is
-// EUNAVAILABLE so the user knows the key itself may be fine.
-func (v Validator) ValidateCredentials(ctx context.Context, creds cloud.Credentials, _ string) error {
-	p, err := New(creds.AccessToken, v.Options...)
-	if err != nil {
-		return err
-	}
-	err = p.ValidateCredentials(ctx)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, cloud.ErrUnauthorized):
-		return domain.Errorf(domain.EINVALID, "access_token: %s", err.Error())
-	default:
-		return domain.Errorf(domain.EUNAVAILABLE, "could not check the Vultr API key: %s", err.Error())
 	}
 }

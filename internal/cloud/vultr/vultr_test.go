@@ -113,8 +113,10 @@ func TestValidateCredentials(t *testing.T) {
 func TestValidatorForRegistry(t *testing.T) {
 	f := vultrfake.New(t)
 	reg := cloud.NewRegistry()
-	reg.SetValidator(cloud.Vultr, vultr.NewValidator(
-		vultr.WithBaseURL(f.URL), vultr.WithRetry(2, time.Millisecond, time.Millisecond)))
+	reg.Register(cloud.Vultr, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return vultr.New(c.AccessToken,
+			vultr.WithBaseURL(f.URL), vultr.WithRetry(2, time.Millisecond, time.Millisecond))
+	})
 	ctx := context.Background()
 
 	v, err := reg.Validate(ctx, cloud.Vultr, cloud.Credentials{AccessToken: vultrfake.Token}, "")
