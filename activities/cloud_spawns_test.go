@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"crypto/rand"
 	"os/exec"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"daestro/internal/cloud"
 	"daestro/internal/cloud/localdocker"
 	"daestro/internal/domain"
-	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 )
@@ -36,12 +34,7 @@ type cloudFixture struct {
 
 func newCloudFixture(t testing.TB) *cloudFixture {
 	testenv.Docker(t)
-	st := testenv.Store(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	ring, err := secrets.NewKeyring(key)
-	require.NoError(t, err)
-	st.Secrets = ring
+	st := testenv.SealingStore(t)
 	ctx := context.Background()
 	p, err := st.CreateProject(ctx, testenv.RandomName("cloud"), "")
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package agent_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"daestro/agent/executor"
 	"daestro/apiserver"
 	"daestro/internal/domain"
-	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 )
@@ -33,12 +31,7 @@ type sinkServer struct {
 func newSinkServer(t *testing.T) sinkServer {
 	t.Helper()
 	ctx := context.Background()
-	st := testenv.Store(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	ring, err := secrets.NewKeyring(key)
-	require.NoError(t, err)
-	st.Secrets = ring
+	st := testenv.SealingStore(t)
 	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Logger: testenv.Logger(t)}).Handler())
 	t.Cleanup(srv.Close)
 

@@ -3,7 +3,6 @@ package apiserver_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/domain"
-	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 	"daestro/worker"
@@ -52,13 +50,7 @@ func newAPIWith(t testing.TB, clouds *cloud.Registry) *api {
 // newTestStore is a fresh, migrated database with a random master key.
 func newTestStore(t testing.TB) *store.Store {
 	t.Helper()
-	st := testenv.Store(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	ring, err := secrets.NewKeyring(key)
-	require.NoError(t, err)
-	st.Secrets = ring
-	return st
+	return testenv.SealingStore(t)
 }
 
 // serveAPI serves the API over st with o (Store and Logger filled in, and

@@ -208,7 +208,9 @@ func (w *spawnImpl) run(ctx workflow.Context) error {
 	ctx = workflow.WithActivityOptions(ctx, spawnActivityOptions)
 	var err error
 	if w.cloud() && (w.state == domain.SpawnTerminating || w.state == domain.SpawnTerminationFailed) {
-		err = w.resumeDeletion(ctx)
+		// Started (again) mid-termination: the API restarts the workflow of
+		// a cloud spawn whose workflow ended, to delete its machine.
+		err = w.deleteMachine(ctx, domain.SpawnTerminated, "machine deleted")
 	} else {
 		err = w.loop(ctx)
 	}

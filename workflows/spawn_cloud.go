@@ -203,13 +203,6 @@ func (w *spawnImpl) refreshMachine(ctx workflow.Context) {
 	}
 }
 
-// resumeDeletion finishes the deletion of a spawn started (again) in
-// terminating or termination_failed: the API restarts the workflow of a
-// spawn whose workflow ended to terminate it.
-func (w *spawnImpl) resumeDeletion(ctx workflow.Context) error {
-	return w.deleteMachine(ctx, domain.SpawnTerminated, "machine deleted")
-}
-
 // cleanUp deletes the machine of a cloud spawn whose lifecycle failed
 // unexpectedly, so that no machine outlives the workflow that owns it.
 func (w *spawnImpl) cleanUp(ctx workflow.Context, cause error) {

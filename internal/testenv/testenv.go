@@ -24,6 +24,7 @@ import (
 	"daestro/agent"
 	"daestro/internal/config"
 	"daestro/internal/logging"
+	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 )
@@ -109,6 +110,21 @@ func Store(tb testing.TB) *store.Store {
 	if _, err := st.Migrate(context.Background()); err != nil {
 		tb.Fatalf("migrate test database: %v", err)
 	}
+	return st
+}
+
+// SealingStore is Store with a random master key, for tests that write
+// secrets (credentials, sensitive env values).
+func SealingStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	st := Store(tb)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	ring, err := secrets.NewKeyring(key)
+	if err != nil {
+		tb.Fatalf("keyring: %v", err)
+	}
+	st.Secrets = ring
 	return st
 }
 
