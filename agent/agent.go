@@ -2,13 +2,20 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -28,48 +35,84 @@ type Agent struct {
 	docker *Docker
 	exec   *executor.Executor
 	server *serverClient
+	// tls verifies the server (system roots or DAESTRO_SERVER_CA_FILE).
+	tls *tls.Config
 }
 
-// New builds an agent; Run starts it.
+// New builds an agent; Run starts it. cfg is checked (ConfigFromEnv, or
+// CheckTransport and TLS by the caller).
 func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
-	return &Agent{cfg: cfg, log: log, docker: docker, server: newServerClient(cfg.ServerURL, cfg.AuthToken),
+	tlsConfig, _ := cfg.TLS()
+	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
 }
 
-// identity is what the agent keeps in its state dir between restarts.
+// identity is what the agent keeps in its state dir between restarts: the
+// credential its bootstrap token was exchanged for. A restarted agent
+// registers with the credential; an agent started with another bootstrap
+// token (a new spawn on the same volume) exchanges that one instead.
 type identity struct {
-	SpawnID      string    `json:"spawn_id"`
+	// SpawnID is the spawn the credential belongs to.
+	SpawnID string `json:"spawn_id"`
+	// BootstrapSHA256 is the hex SHA-256 of the bootstrap token that was exchanged.
+	BootstrapSHA256 string `json:"bootstrap_sha256"`
+	// Credential is the agent's own token.
+	Credential string `json:"credential"`
+	// RegisteredAt is when the exchange happened.
 	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // Run registers and serves until ctx ends (nil), the server asks the agent
 // to stop (nil), or the server rejects the token (an ErrRejected error).
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.cfg.CheckTransport(); err != nil {
+		return err
+	}
+	if a.tls == nil {
+		if _, err := a.cfg.TLS(); err != nil {
+			return err
+		}
+	}
 	cpu, mem, err := a.exec.HostCapacity(ctx)
 	if err != nil {
 		return err
 	}
 	host := Capacity{CPUPct: cpu, MemoryMB: mem}
 	hostname, _ := os.Hostname()
+	bootstrapSum := sha256.Sum256([]byte(a.cfg.AuthToken))
+	bootstrapHex := hex.EncodeToString(bootstrapSum[:])
+	if id, ok := a.loadIdentity(); ok && id.BootstrapSHA256 == bootstrapHex && id.Credential != "" {
+		a.server.useToken(id.Credential)
+	}
 	reg, err := a.register(ctx, agentapi.RegisterRequest{
 		AgentVersion: Version, Hostname: hostname, HostCPUPct: host.CPUPct, HostMemoryMB: host.MemoryMB,
 	})
 	if err != nil {
 		return err
 	}
-	if err := a.saveIdentity(identity{SpawnID: reg.SpawnID, RegisteredAt: time.Now().UTC()}); err != nil {
-		return err
+	if reg.Credential != "" {
+		// Saved before it is used: a crash now must not strand the spawn
+		// with a spent bootstrap token and a lost credential.
+		if err := a.saveIdentity(identity{SpawnID: reg.SpawnID, BootstrapSHA256: bootstrapHex, Credential: reg.Credential, RegisteredAt: time.Now().UTC()}); err != nil {
+			return err
+		}
+		a.server.useToken(reg.Credential)
 	}
 	offer := offeredCapacity(host, reg.UsableCPUPct, reg.UsableMemoryMB, a.cfg)
 	log := a.log.With("spawn_id", reg.SpawnID, "task_queue", reg.TaskQueue)
-	log.Info("registered", "cpu_pct", offer.CPUPct, "memory_mb", offer.MemoryMB, "temporal", reg.Temporal.Address)
+	log.Info("registered", "cpu_pct", offer.CPUPct, "memory_mb", offer.MemoryMB, "gateway", a.cfg.ServerURL)
 
-	tc, err := temporalx.Dial(ctx, temporalx.Options{Address: reg.Temporal.Address, Namespace: reg.Temporal.Namespace, Logger: a.log})
+	gw, err := a.gatewayOptions(reg.Gateway)
+	if err != nil {
+		return err
+	}
+	tc, err := temporalx.Dial(ctx, gw)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{})
+	// Activities only: the gateway lets an agent poll nothing but its activity queue.
+	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{DisableWorkflowWorker: true})
 	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, exec: a.exec, server: a.server,
 		newSink: func() executor.Sink { return newHTTPSink(a.server) }})
 	if err := w.Start(); err != nil {
@@ -87,6 +130,30 @@ func (a *Agent) Run(ctx context.Context) error {
 		interval = 10 * time.Second
 	}
 	return a.pingLoop(ctx, log, interval, offer)
+}
+
+// gatewayOptions connect the worker to the server's Temporal gateway: the
+// host and port of the server URL, TLS exactly when it is https, the
+// agent's credential on every call.
+func (a *Agent) gatewayOptions(gw agentapi.Gateway) (temporalx.Options, error) {
+	u, err := url.Parse(a.cfg.ServerURL)
+	if err != nil {
+		return temporalx.Options{}, fmt.Errorf("%s: %w", EnvServerURL, err)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	o := temporalx.Options{Address: net.JoinHostPort(u.Hostname(), port), Namespace: gw.Namespace, Logger: a.log}
+	o.Base.Credentials = client.NewAPIKeyDynamicCredentials(func(context.Context) (string, error) { return a.server.currentToken(), nil })
+	if u.Scheme == "https" {
+		tc := a.tls.Clone()
+		tc.ServerName = u.Hostname()
+		o.Base.ConnectionOptions.TLS = tc
+	} else {
+		o.Base.ConnectionOptions.TLSDisabled = true
+	}
+	return o, nil
 }
 
 // register retries transient failures (the server restarting, a network
@@ -120,6 +187,9 @@ func (a *Agent) pingLoop(ctx context.Context, log *slog.Logger, interval time.Du
 			AgentVersion: Version, CapacityCPUPct: offer.CPUPct, CapacityMemoryMB: offer.MemoryMB, RunningRuns: []string{},
 		})
 		switch {
+		case errors.Is(err, ErrSpawnEnded):
+			log.Info("the spawn ended; stopping", "reason", err.Error())
+			return nil
 		case errors.Is(err, ErrRejected):
 			return fmt.Errorf("ping: %w", err)
 		case err != nil && ctx.Err() == nil:
@@ -175,6 +245,16 @@ func (a *Agent) saveIdentity(id identity) error {
 		return fmt.Errorf("write identity: %w", err)
 	}
 	return os.Rename(tmp, filepath.Join(a.cfg.StateDir, "identity.json"))
+}
+
+// loadIdentity reads the saved identity; ok is false when there is none.
+func (a *Agent) loadIdentity() (identity, bool) {
+	var id identity
+	b, err := os.ReadFile(filepath.Join(a.cfg.StateDir, "identity.json"))
+	if err != nil || json.Unmarshal(b, &id) != nil {
+		return identity{}, false
+	}
+	return id, true
 }
 
 // Capacity is what a spawn offers jobs: CPU in percent of a core (100 = one

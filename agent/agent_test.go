@@ -70,7 +70,7 @@ func TestServerClientTellsRejectionFromTrouble(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ok":false,"message":"agent token dsa_abc was revoked"}`))
 	}))
 	defer srv.Close()
-	c := newServerClient(srv.URL, "dsa_token")
+	c := newServerClient(srv.URL, "dsa_token", nil)
 
 	_, err := c.ping(context.Background(), pingRequest())
 	require.ErrorIs(t, err, ErrRejected)

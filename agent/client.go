@@ -3,11 +3,13 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"daestro/internal/agentapi"
@@ -17,15 +19,38 @@ import (
 // terminated spawn's token. The agent exits non-zero on it.
 var ErrRejected = errors.New("rejected by the server")
 
+// ErrSpawnEnded marks a rejection because the agent's spawn was terminated
+// (or failed): the agent's work is over and it stops cleanly. It wraps ErrRejected.
+var ErrSpawnEnded = fmt.Errorf("%w: the compute spawn ended", ErrRejected)
+
 // serverClient speaks the agent endpoints of the daestro API.
 type serverClient struct {
 	baseURL string
-	token   string
 	http    *http.Client
+	// token is the bootstrap token until registration exchanges it, then
+	// the agent's credential.
+	mu    sync.Mutex
+	token string
 }
 
-func newServerClient(baseURL, token string) *serverClient {
-	return &serverClient{baseURL: baseURL, token: token, http: &http.Client{Timeout: 30 * time.Second}}
+func newServerClient(baseURL, token string, tlsConfig *tls.Config) *serverClient {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsConfig
+	return &serverClient{baseURL: baseURL, token: token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
+}
+
+// currentToken is the token the agent authenticates with now.
+func (c *serverClient) currentToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
+// useToken switches to the agent's credential.
+func (c *serverClient) useToken(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token = token
 }
 
 // envelope is the API's response shape.
@@ -52,7 +77,7 @@ func (c *serverClient) post(ctx context.Context, path string, in, out any) error
 // do sends req with the agent's token and decodes the envelope's data into
 // out. 401, 403, 404 and 409 wrap ErrRejected; anything else is transient.
 func (c *serverClient) do(req *http.Request, out any) error {
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+c.currentToken())
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("daestro server at %s: %w", c.baseURL, err)
@@ -67,6 +92,8 @@ func (c *serverClient) do(req *http.Request, out any) error {
 		return fmt.Errorf("daestro server at %s answered %d without the JSON envelope (is %s the daestro API?)", c.baseURL, resp.StatusCode, c.baseURL)
 	}
 	switch {
+	case resp.StatusCode == http.StatusUnauthorized && resp.Header.Get(agentapi.HeaderSpawnEnded) != "":
+		return fmt.Errorf("%w: %s", ErrSpawnEnded, env.Message)
 	case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
 		resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusConflict:
 		return fmt.Errorf("%w: %s", ErrRejected, env.Message)

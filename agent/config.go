@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"daestro/internal/agentapi"
+	"daestro/internal/config"
 )
 
 // Environment variables of the agent; the `docker run` line the server hands
@@ -20,6 +23,12 @@ const (
 	EnvStateDir  = "DAESTRO_AGENT_STATE_DIR"
 	EnvCPUPct    = "DAESTRO_AGENT_CPU_PCT"
 	EnvMemoryMB  = "DAESTRO_AGENT_MEMORY_MB"
+	// EnvServerCAFile names a PEM file of the CA that signed the server's
+	// certificate, for servers whose certificate the system roots do not know.
+	EnvServerCAFile = "DAESTRO_SERVER_CA_FILE"
+	// EnvAllowInsecure lets the agent speak plain http to a server that is
+	// not on loopback (a network the operator trusts end to end).
+	EnvAllowInsecure = config.EnvAllowInsecure
 )
 
 // DefaultStateDir is where the agent keeps its identity (a volume in the agent image).
@@ -39,6 +48,43 @@ type Config struct {
 	MemoryMB int
 	// PingInterval overrides the server's ping interval (tests).
 	PingInterval time.Duration
+	// ServerCAFile is a PEM file of CAs to verify the server with instead of the system roots.
+	ServerCAFile string
+	// AllowInsecure permits plain http to a server off loopback.
+	AllowInsecure bool
+}
+
+// TLS is the client TLS configuration the agent verifies the server with:
+// the system roots, or the CAs of ServerCAFile.
+func (c Config) TLS() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.ServerCAFile == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(c.ServerCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvServerCAFile, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvServerCAFile, c.ServerCAFile)
+	}
+	tc.RootCAs = pool
+	return tc, nil
+}
+
+// CheckTransport refuses a plain-http server URL off loopback: the agent's
+// credential, its tasks and the runs' secrets would cross the network in clear.
+func (c Config) CheckTransport() error {
+	u, err := url.Parse(c.ServerURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q is not the http(s) URL of the daestro server", EnvServerURL, c.ServerURL)
+	}
+	if u.Scheme == "http" && !config.IsLoopbackHost(u.Hostname()) && !c.AllowInsecure {
+		return fmt.Errorf("%s: %s is plain http to a host that is not loopback: the agent's credential and the jobs' secrets would cross the network in clear; use https:// (with %s for a private CA), or set %s=true on a network you trust end to end",
+			EnvServerURL, c.ServerURL, EnvServerCAFile, EnvAllowInsecure)
+	}
+	return nil
 }
 
 // ConfigFromEnv reads the agent's environment and reports every bad variable by name.
@@ -47,6 +93,8 @@ func ConfigFromEnv() (Config, error) {
 		AuthToken: strings.TrimSpace(os.Getenv(EnvAuthToken)),
 		ServerURL: strings.TrimRight(strings.TrimSpace(os.Getenv(EnvServerURL)), "/"),
 		StateDir:  strings.TrimSpace(os.Getenv(EnvStateDir)),
+
+		ServerCAFile: strings.TrimSpace(os.Getenv(EnvServerCAFile)),
 	}
 	if cfg.StateDir == "" {
 		cfg.StateDir = DefaultStateDir
@@ -55,8 +103,18 @@ func ConfigFromEnv() (Config, error) {
 	if cfg.AuthToken == "" {
 		errs = append(errs, fmt.Errorf("%s: not set; it is the agent token shown when the compute spawn was created", EnvAuthToken))
 	}
-	if u, err := url.Parse(cfg.ServerURL); cfg.ServerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("%s: %q is not the http(s) URL of the daestro server", EnvServerURL, cfg.ServerURL))
+	if raw := strings.TrimSpace(os.Getenv(EnvAllowInsecure)); raw != "" {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvAllowInsecure, raw))
+		}
+		cfg.AllowInsecure = v
+	}
+	if err := cfg.CheckTransport(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := cfg.TLS(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, v := range []struct {
 		name string

@@ -25,7 +25,7 @@ var _ executor.Sink = (*HTTPSink)(nil)
 // NewHTTPSink returns a sink that ships to the server at serverURL,
 // authenticating with the spawn's agent token.
 func NewHTTPSink(serverURL, token string) *HTTPSink {
-	return newHTTPSink(newServerClient(serverURL, token))
+	return newHTTPSink(newServerClient(serverURL, token, nil))
 }
 
 // newHTTPSink ships through the agent's own server client.

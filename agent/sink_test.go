@@ -56,7 +56,11 @@ func newSinkServer(t *testing.T) sinkServer {
 	sp, token, err := st.CreateSelfHostedSpawn(ctx, p.ID, domain.ComputeSpawnInput{ComputeEnvID: env, JobQueueID: queue},
 		func(context.Context, domain.ComputeSpawn) error { return nil })
 	require.NoError(t, err)
-	s.token = token
+	// Registration exchanges the one-time bootstrap token for the agent's credential.
+	sess, err := st.AuthenticateAgentToken(ctx, token)
+	require.NoError(t, err)
+	s.token, err = st.ExchangeBootstrapToken(ctx, sess)
+	require.NoError(t, err)
 	_, err = st.Pool.Exec(ctx, `INSERT INTO jobs (id, project_id, job_queue_id, job_definition_id, name, state, current_run_id)
 		VALUES ($1, $2, $3, $4, 'nightly', 'running', $5)`, s.job, p.ID, queue, def, s.run)
 	require.NoError(t, err)

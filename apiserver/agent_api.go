@@ -52,7 +52,14 @@ func (s *Server) requireAgentToken(answerEnded bool) gin.HandlerFunc {
 		}
 		sess, err := s.store.AuthenticateAgentToken(c.Request.Context(), strings.TrimSpace(token))
 		if err != nil {
+			if domain.SpawnStateIsFinal(sess.State) {
+				c.Header(agentapi.HeaderSpawnEnded, sess.State)
+			}
 			writeError(c, err)
+			return
+		}
+		if sess.Bootstrap && c.FullPath() != PathAgentRegister {
+			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "agent token %s is a one-time bootstrap token: register first (POST %s) and use the credential it returns", sess.TokenPrefix, PathAgentRegister))
 			return
 		}
 		if !answerEnded && domain.SpawnStopsAgent(sess.State) {
@@ -87,19 +94,29 @@ func (s *Server) agentRegister(c *gin.Context) {
 		return
 	}
 	sess := agentSession(c)
-	if err := s.store.RecordAgentRegistration(c.Request.Context(), sess.SpawnID, in); err != nil {
-		writeError(c, err)
-		return
-	}
-	logger(c).Info("agent registered", "hostname", in.Hostname, "agent_version", in.AgentVersion)
-	writeData(c, http.StatusOK, agentapi.RegisterResponse{
+	ctx := c.Request.Context()
+	resp := agentapi.RegisterResponse{
 		SpawnID:             sess.SpawnID,
 		TaskQueue:           temporalx.SpawnTaskQueue(sess.SpawnID),
-		Temporal:            s.agentTemporal,
+		Gateway:             agentapi.Gateway{Namespace: s.temporalNamespace()},
 		PingIntervalSeconds: int(s.pingInterval.Seconds()),
 		UsableCPUPct:        sess.UsableCPUPct,
 		UsableMemoryMB:      sess.UsableMemoryMB,
-	})
+	}
+	if sess.Bootstrap {
+		credential, err := s.store.ExchangeBootstrapToken(ctx, sess)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		resp.Credential = credential
+	}
+	if err := s.store.RecordAgentRegistration(ctx, sess.SpawnID, in); err != nil {
+		writeError(c, err)
+		return
+	}
+	logger(c).Info("agent registered", "hostname", in.Hostname, "agent_version", in.AgentVersion, "exchanged_bootstrap_token", sess.Bootstrap)
+	writeData(c, http.StatusOK, resp)
 }
 
 func validateRegistration(in agentapi.RegisterRequest) error {

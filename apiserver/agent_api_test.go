@@ -85,7 +85,7 @@ func TestAgentTokenRefusalsSayWhy(t *testing.T) {
 	require.NoError(t, a.st.RevokeAgentTokens(context.Background(), created.Spawn.ID))
 	r := a.agent(created.AgentToken).do(http.MethodPost, agentapi.PathPing, ping())
 	assert.Equal(t, http.StatusUnauthorized, r.Status)
-	assert.Regexp(t, `^agent token `+prefix+` was revoked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: create a new compute spawn and start the agent with its token$`, r.Message)
+	assert.Regexp(t, `^agent token `+prefix+` was revoked at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(a newer agent registered for this spawn, or the spawn ended\): create a new compute spawn and start the agent with its token$`, r.Message)
 
 	r = a.agent(created.AgentToken).do(http.MethodGet, "/v1/compute-spawns", nil)
 	assert.Equal(t, http.StatusUnauthorized, r.Status, "an agent token is not an API key")
@@ -96,7 +96,7 @@ func TestAgentRegisterAndPingValidation(t *testing.T) {
 	t.Parallel()
 	a, tc, c, created := spawnWithMockedTemporal(t)
 	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
-	agent := a.agent(created.AgentToken)
+	agent := a.registeredAgent(created.AgentToken)
 	tests := []struct {
 		path string
 		body any
@@ -133,7 +133,7 @@ func TestAgentPingSignalsOnlyOnChange(t *testing.T) {
 	a, tc, c, created := spawnWithMockedTemporal(t)
 	tc.On("SignalWorkflow", mock.Anything, workflows.SpawnWorkflowID(created.Spawn.ID), "", workflows.SignalSpawnPing,
 		workflows.PingSignal{AgentVersion: "1.2.3"}).Return(nil)
-	agent := a.agent(created.AgentToken)
+	agent := a.registeredAgent(created.AgentToken)
 	require.Equal(t, http.StatusOK, agent.do(http.MethodPost, agentapi.PathRegister, register).Status)
 	assert.Equal(t, 0, pingSignals(tc), "registering signals nothing")
 
@@ -167,7 +167,7 @@ func TestAgentPingRetriesAFailedSignal(t *testing.T) {
 	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, workflows.SignalSpawnPing, mock.Anything).
 		Return(serviceerror.NewUnavailable("connection refused")).Once()
 	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, workflows.SignalSpawnPing, mock.Anything).Return(nil)
-	agent := a.agent(created.AgentToken)
+	agent := a.registeredAgent(created.AgentToken)
 
 	assert.Equal(t, domain.SpawnInitialized, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())).State,
 		"the agent is not punished for Temporal being down: the ping is recorded")
@@ -180,8 +180,7 @@ func TestAgentCapacityIsCappedByTheComputeEnv(t *testing.T) {
 	t.Parallel()
 	a, tc, c, created := spawnWithMockedTemporal(t)
 	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
-	agent := a.agent(created.AgentToken)
-	require.Equal(t, http.StatusOK, agent.do(http.MethodPost, agentapi.PathRegister, register).Status)
+	agent := a.registeredAgent(created.AgentToken)
 
 	// The environment allows 50% of 800 and 4096 MB; an agent offering less is taken at its word.
 	pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, agentapi.PingRequest{CapacityCPUPct: 300, CapacityMemoryMB: 2048}))
@@ -193,12 +192,20 @@ func TestAgentCapacityIsCappedByTheComputeEnv(t *testing.T) {
 func TestAgentOfATerminatedSpawn(t *testing.T) {
 	t.Parallel()
 	a, _, _, created := spawnWithMockedTemporal(t)
-	agent := a.agent(created.AgentToken)
-	for _, state := range []string{domain.SpawnTerminating, domain.SpawnTerminated} {
-		setState(t, a, created.Spawn.ID, state)
-		assert.Equal(t, agentapi.PingResponse{State: state, Terminate: true}, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())))
-		r := agent.do(http.MethodPost, agentapi.PathRegister, register)
-		assert.Equal(t, http.StatusConflict, r.Status)
-		assert.Equal(t, "compute spawn "+created.Spawn.ID+" is "+state+": create a new spawn and start the agent with its token", r.Message)
+	agent := a.registeredAgent(created.AgentToken)
+
+	// Terminating: pings are answered, so the agent learns it must stop; work is refused.
+	setState(t, a, created.Spawn.ID, domain.SpawnTerminating)
+	assert.Equal(t, agentapi.PingResponse{State: domain.SpawnTerminating, Terminate: true}, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())))
+	r := agent.do(http.MethodPost, agentapi.PathRegister, register)
+	assert.Equal(t, http.StatusConflict, r.Status)
+	assert.Equal(t, "compute spawn "+created.Spawn.ID+" is terminating: create a new spawn and start the agent with its token", r.Message)
+
+	// Terminated: the spawn's tokens no longer work anywhere.
+	setState(t, a, created.Spawn.ID, domain.SpawnTerminated)
+	for _, path := range []string{agentapi.PathPing, agentapi.PathRegister} {
+		r := agent.do(http.MethodPost, path, register)
+		assert.Equal(t, http.StatusUnauthorized, r.Status, path)
+		assert.Equal(t, "compute spawn "+created.Spawn.ID+" is terminated: its agent tokens no longer work; create a new compute spawn and start the agent with its token", r.Message, path)
 	}
 }

@@ -46,15 +46,10 @@ func (s *Server) cronSchedules() activities.CronSchedules {
 const cronStatusTimeout = 3 * time.Second
 
 // temporalNamespace is the namespace of the server's own client, which the
-// raw workflow-service calls must name. Until every caller sets
-// Options.TemporalNamespace, the namespace handed to agents stands in: the
-// two are one setting (TEMPORAL_NAMESPACE) today.
+// raw workflow-service calls (and the agent gateway) must name.
 func (s *Server) temporalNamespace() string {
-	switch {
-	case s.namespace != "":
+	if s.namespace != "" {
 		return s.namespace
-	case s.agentTemporal.Namespace != "":
-		return s.agentTemporal.Namespace
 	}
 	return config.DefaultTemporalNamespace
 }

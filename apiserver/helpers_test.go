@@ -68,9 +68,8 @@ func serveAPI(t testing.TB, st *store.Store, o apiserver.Options) *api {
 
 // Agent settings the spawn tests' servers hand out, asserted verbatim.
 const (
-	testPublicURL     = "https://daestro.example.com"
-	testAgentImage    = "ghcr.io/acme/daestro-agent:test"
-	testAgentTemporal = "temporal.example.com:7233"
+	testPublicURL  = "https://daestro.example.com"
+	testAgentImage = "ghcr.io/acme/daestro-agent:test"
 )
 
 // newSpawnAPI is newAPI wired to the real Temporal dev server, with a control
@@ -86,8 +85,7 @@ func newSpawnAPI(t testing.TB, unreachableAfter time.Duration) *api {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	a := serveAPI(t, st, apiserver.Options{Temporal: tc, ControlTaskQueue: queue, SpawnUnreachableAfter: unreachableAfter,
-		PublicURL: testPublicURL, AgentImage: testAgentImage,
-		AgentTemporal: agentapi.Temporal{Address: testAgentTemporal, Namespace: "default"}})
+		PublicURL: testPublicURL, AgentImage: testAgentImage, TemporalNamespace: "default"})
 	// Spawn workflows wait for pings forever: end the test's ones, so the
 	// shared dev server does not collect them. (Runs before the worker stops
 	// and the database is dropped: cleanups run last-in first-out.)
@@ -117,6 +115,17 @@ func (a *api) agent(token string) client {
 	return client{a: a, key: token}
 }
 
+// registeredAgent registers an agent with a spawn's bootstrap token, as a
+// starting agent does, and returns a client using the credential it got.
+func (a *api) registeredAgent(bootstrap string) client {
+	a.t.Helper()
+	r := a.agent(bootstrap).do(http.MethodPost, agentapi.PathRegister, register)
+	require.Equal(a.t, http.StatusOK, r.Status, r.Raw)
+	credential, _ := r.data(a.t)["credential"].(string)
+	require.NotEmpty(a.t, credential, "registering with a bootstrap token returns the agent's credential")
+	return a.agent(credential)
+}
+
 // client calls the API with one project's key.
 type client struct {
 	a       *api
@@ -141,6 +150,7 @@ type response struct {
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data"`
 	Raw     string
+	Header  http.Header `json:"-"`
 }
 
 // do sends body (nil, a raw JSON string, or a value to marshal) and decodes the envelope.
@@ -169,7 +179,7 @@ func (c client) do(method, path string, body any) response {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(c.a.t, err)
-	r := response{Status: resp.StatusCode, Raw: string(raw)}
+	r := response{Status: resp.StatusCode, Raw: string(raw), Header: resp.Header}
 	require.NoError(c.a.t, json.Unmarshal(raw, &r), "response is not the JSON envelope: %s", raw)
 	return r
 }

@@ -61,7 +61,7 @@ func newSpawnAgent(t *testing.T, c client, queue, env string) (string, client) {
 		domain.ComputeSpawnInput{ComputeEnvID: env, JobQueueID: queue},
 		func(context.Context, domain.ComputeSpawn) error { return nil })
 	require.NoError(t, err)
-	return sp.ID, c.a.agent(token)
+	return sp.ID, c.a.registeredAgent(token)
 }
 
 // rerun adds the job's next run, on the same spawn, and makes it current.
@@ -664,14 +664,21 @@ func TestLogsOfATerminatingSpawnAreStillTaken(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	p := newPlacedRun(t, a.newProject("acme"), "etl")
-	for _, state := range []string{domain.SpawnTerminating, domain.SpawnTerminated} {
-		_, err := a.st.RecordSpawnTransition(context.Background(), store.SpawnTransition{SpawnID: p.spawn, State: state, Reason: "test", Key: "test/" + state})
-		require.NoError(t, err)
-	}
+	_, err := a.st.RecordSpawnTransition(context.Background(), store.SpawnTransition{SpawnID: p.spawn, State: domain.SpawnTerminating, Reason: "test", Key: "test/terminating"})
+	require.NoError(t, err)
 	// The run's last lines are what its user looks for.
 	assert.Equal(t, int64(3), ackOf(t, p.agent, p.run, logLines(1, 3)))
 	r := p.agent.do(http.MethodPost, agentapi.RunPath(agentapi.PathRunMetrics, p.run), agentapi.MetricsRequest{Samples: []agentapi.MetricSample{{Time: logEpoch, CPUPct: 1}}})
 	assert.Equal(t, http.StatusOK, r.Status, r.Raw)
+
+	// Once the spawn is terminated its credential is dead: nothing more is taken.
+	_, err = a.st.RecordSpawnTransition(context.Background(), store.SpawnTransition{SpawnID: p.spawn, State: domain.SpawnTerminated, Reason: "test", Key: "test/terminated"})
+	require.NoError(t, err)
+	r = p.agent.do(http.MethodPost, agentapi.RunPath(agentapi.PathRunLogs, p.run), agentapi.LogsRequest{Lines: logLines(4, 4)})
+	assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
+	r = p.agent.do(http.MethodPost, agentapi.RunPath(agentapi.PathRunMetrics, p.run), agentapi.MetricsRequest{Samples: []agentapi.MetricSample{{Time: logEpoch.Add(time.Second), CPUPct: 1}}})
+	assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
+	assert.Equal(t, 3, countWhere(a, `SELECT count(*) FROM run_logs WHERE run_id = $1`, p.run))
 }
 
 func TestSSEFollowDoesNotHoldUpAGracefulShutdown(t *testing.T) {

@@ -5,17 +5,18 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
-	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/config"
 	"daestro/internal/store"
@@ -41,11 +42,14 @@ type Server struct {
 	// spawn settings, with the defaults of Options applied.
 	publicURL        string
 	agentImage       string
-	agentTemporal    agentapi.Temporal
 	namespace        string
 	controlQueue     string
 	unreachableAfter time.Duration
 	pingInterval     time.Duration
+	// gateway serves agents' Temporal calls; built on first use (agentGateway).
+	gateway     *gateway
+	gatewayOnce sync.Once
+	tls         *tls.Config
 }
 
 // Options are what a Server needs.
@@ -65,13 +69,14 @@ type Options struct {
 	PublicURL string
 	// AgentImage is the agent's image in that line (config.DefaultAgentImage when empty).
 	AgentImage string
-	// AgentTemporal is how agents reach Temporal, handed out at registration.
-	AgentTemporal agentapi.Temporal
 	// TemporalNamespace is the namespace Temporal is used in (the
 	// namespace of Temporal's client), named by the raw workflow-service
-	// calls; AgentTemporal.Namespace, then config.DefaultTemporalNamespace,
+	// calls and forced by the agent gateway; config.DefaultTemporalNamespace
 	// when empty.
 	TemporalNamespace string
+	// TLS serves the API and the agent gateway over TLS; nil serves plain
+	// HTTP, which the caller allows only on loopback (config.Config.CheckTransport).
+	TLS *tls.Config
 	// ControlTaskQueue is where SpawnWorkflows are started
 	// (temporalx.ControlTaskQueue when empty; tests use a queue of their own).
 	ControlTaskQueue string
@@ -87,7 +92,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // New builds the server and its routes.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
-		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, agentTemporal: o.AgentTemporal,
+		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS,
 		namespace:    o.TemporalNamespace,
 		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
 	if s.bash == "" {
@@ -122,6 +127,21 @@ func New(o Options) *Server {
 	return s
 }
 
+// agentGateway builds the gateway on its first call, so a server whose
+// Temporal client is a test double not expecting WorkflowService still
+// serves the REST API.
+func (s *Server) agentGateway() *gateway {
+	s.gatewayOnce.Do(func() {
+		g, err := newGateway(s.store, s.temporal.WorkflowService(), s.temporalNamespace(), s.logger)
+		if err != nil {
+			s.logger.Error("the agent gateway cannot start", "error", err)
+			return
+		}
+		s.gateway = g
+	})
+	return s.gateway
+}
+
 // Route is one method and path the API serves, in OpenAPI's {param} syntax.
 type Route struct {
 	Method string
@@ -144,14 +164,57 @@ func (s *Server) Routes() []Route {
 	return out
 }
 
-// Handler returns the http.Handler serving every route.
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler returns the http.Handler serving every route, and the agents'
+// Temporal gateway (gRPC over HTTP/2 on the same port). Served outside
+// Serve, the http.Server must speak HTTP/2 (ConfigureHTTPServer).
+func (s *Server) Handler() http.Handler {
+	if s.temporal == nil {
+		return s.engine
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGRPC(r) {
+			if g := s.agentGateway(); g != nil {
+				g.grpc.ServeHTTP(w, r)
+				return
+			}
+		}
+		s.engine.ServeHTTP(w, r)
+	})
+}
+
+// ConfigureHTTPServer sets what every http.Server of the API needs: the
+// handler, HTTP/2 (also unencrypted on loopback, for the gateway's gRPC),
+// TLS when configured, and timeouts that bound slow or idle clients while
+// leaving long polls, log follows and uploads alone.
+func (s *Server) ConfigureHTTPServer(srv *http.Server) {
+	srv.Handler = s.Handler()
+	srv.ReadHeaderTimeout = 10 * time.Second
+	srv.IdleTimeout = 2 * time.Minute
+	srv.MaxHeaderBytes = 64 << 10
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(true)
+	if s.tls == nil {
+		p.SetUnencryptedHTTP2(true)
+	}
+	srv.Protocols = &p
+	if s.tls != nil {
+		srv.TLSConfig = s.tls.Clone()
+	}
+}
 
 // Serve listens on ln until ctx ends, then shuts down gracefully within grace.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{}
+	s.ConfigureHTTPServer(srv)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

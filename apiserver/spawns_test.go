@@ -146,12 +146,19 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 		sp.ID, created.AgentToken[:len("dsa_000000000000")], created.AgentToken), "the token is stored as its prefix and SHA-256 hash")
 	assert.Equal(t, 0, countWhere(a, `SELECT count(*) FROM agent_tokens t WHERE t::text LIKE '%' || $1 || '%'`, secret), "and never in plain text")
 
-	agent := a.agent(created.AgentToken)
-	r := agent.do(http.MethodPost, agentapi.PathRegister, register)
+	r := a.agent(created.AgentToken).do(http.MethodPost, agentapi.PathRegister, register)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	assert.JSONEq(t, `{"spawn_id":"`+sp.ID+`","task_queue":"spawn-`+sp.ID+`",
-		"temporal":{"address":"`+testAgentTemporal+`","namespace":"default","tls":false,"api_key":""},
-		"ping_interval_seconds":10,"usable_cpu_pct":50,"usable_memory_mb":4096}`, string(r.Data))
+	credential, _ := r.data(t)["credential"].(string)
+	assert.Regexp(t, tokenRE, credential, "the bootstrap token is exchanged for the agent's credential")
+	assert.NotEqual(t, created.AgentToken, credential)
+	assert.JSONEq(t, `{"spawn_id":"`+sp.ID+`","task_queue":"spawn-`+sp.ID+`","credential":"`+credential+`",
+		"gateway":{"namespace":"default"},
+		"ping_interval_seconds":10,"usable_cpu_pct":50,"usable_memory_mb":4096}`, string(r.Data),
+		"the agent learns the gateway's namespace, never Temporal's address")
+	r = a.agent(created.AgentToken).do(http.MethodPost, agentapi.PathRegister, register)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "a bootstrap token works once")
+	assert.Contains(t, r.Message, "was already exchanged by an agent at")
+	agent := a.agent(credential)
 	got := getSpawn(t, c, sp.ID)
 	assert.Equal(t, "box-1", got.Hostname)
 	assert.Equal(t, "1.2.3", got.AgentVersion)
@@ -179,11 +186,12 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 		assert.False(t, evs[i].At.Before(evs[i-1].At), "events are in order")
 	}
 
-	assert.Equal(t, agentapi.PingResponse{State: domain.SpawnTerminated, Terminate: true}, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())),
-		"a running agent learns from its next ping that it must stop")
+	r = agent.do(http.MethodPost, agentapi.PathPing, ping())
+	assert.Equal(t, http.StatusUnauthorized, r.Status, "a terminated spawn's credential no longer works")
+	assert.Equal(t, domain.SpawnTerminated, r.Header.Get(agentapi.HeaderSpawnEnded), "and the agent learns that its spawn ended, so it stops cleanly")
 	r = agent.do(http.MethodPost, agentapi.PathRegister, register)
-	assert.Equal(t, http.StatusConflict, r.Status, r.Raw)
-	assert.Equal(t, "compute spawn "+sp.ID+" is terminated: create a new spawn and start the agent with its token", r.Message)
+	assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
+	assert.Equal(t, "compute spawn "+sp.ID+" is terminated: its agent tokens no longer work; create a new compute spawn and start the agent with its token", r.Message)
 	r = c.do(http.MethodPost, "/v1/compute-spawns/"+sp.ID+"/terminate", nil)
 	assert.Equal(t, http.StatusConflict, r.Status)
 	assert.Equal(t, "compute spawn "+sp.ID+" is already terminated: there is nothing to terminate", r.Message)
@@ -217,8 +225,7 @@ func TestComputeSpawnUnreachableWithoutPingsAndBack(t *testing.T) {
 	queueID, envID := selfHostedQueue(t, c, "etl")
 	created := createSpawn(t, c, queueID, envID)
 	id := created.Spawn.ID
-	agent := a.agent(created.AgentToken)
-	require.Equal(t, http.StatusOK, agent.do(http.MethodPost, agentapi.PathRegister, register).Status)
+	agent := a.registeredAgent(created.AgentToken)
 	pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping()))
 
 	waitForState(t, c, id, domain.SpawnUnreachable, 30*time.Second)

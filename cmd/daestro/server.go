@@ -19,6 +19,13 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := cfg.CheckTransport(); err != nil {
+		return err
+	}
+	serverTLS, err := cfg.ServerTLS()
+	if err != nil {
+		return err
+	}
 	// A lazy client lets the API start while Temporal is still coming up; /readyz says so.
 	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log))
 	if err != nil {
@@ -31,6 +38,8 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	log.Info("API listening", "url", cfg.PublicURL)
-	srv := apiserver.New(serverOptions(cfg, st, tc, log))
+	opts := serverOptions(cfg, st, tc, log)
+	opts.TLS = serverTLS
+	srv := apiserver.New(opts)
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)
 }

@@ -10,7 +10,6 @@ import (
 
 	"daestro/activities"
 	"daestro/apiserver"
-	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/cloud/aws"
 	"daestro/internal/cloud/digitalocean"
@@ -77,7 +76,7 @@ func openRole(ctx context.Context, stderr io.Writer) (config.Config, *slog.Logge
 
 // temporalOptions turns config into client options.
 func temporalOptions(cfg config.Config, log *slog.Logger) temporalx.Options {
-	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log}
+	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Base: cfg.Temporal}
 }
 
 // dialTemporal connects (waiting for Temporal while ctx lasts) and registers search attributes.
@@ -101,7 +100,6 @@ func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *sl
 		TemporalNamespace: cfg.TemporalNamespace,
 		PublicURL:         cfg.PublicURL,
 		AgentImage:        cfg.AgentImage,
-		AgentTemporal:     agentapi.Temporal{Address: cfg.AgentTemporalAddress, Namespace: cfg.TemporalNamespace},
 	}
 }
 

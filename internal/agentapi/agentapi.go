@@ -24,6 +24,11 @@ const (
 	EnvServerURL = "DAESTRO_SERVER_URL"
 )
 
+// HeaderSpawnEnded is set on a 401 answer to a token whose spawn ended
+// (terminated or failed), naming the state: the agent stops cleanly on it
+// instead of exiting with an error.
+const HeaderSpawnEnded = "X-Daestro-Spawn-Ended"
+
 // TokenPrefix starts every agent token ("dsa_<12 hex>_<secret>"), so a leaked
 // token is recognisable and never mistaken for an API key ("dst_").
 const TokenPrefix = "dsa_"
@@ -55,10 +60,16 @@ type RegisterRequest struct {
 type RegisterResponse struct {
 	// SpawnID is the compute spawn the token belongs to.
 	SpawnID string `json:"spawn_id"`
+	// Credential is the agent's own token, returned once when the agent
+	// registered with the spawn's one-time bootstrap token: the agent keeps
+	// it in its state dir and uses it for every later call. Empty when the
+	// agent registered with its credential already.
+	Credential string `json:"credential,omitempty"`
 	// TaskQueue is the spawn's own Temporal task queue ("spawn-<id>").
 	TaskQueue string `json:"task_queue"`
-	// Temporal is how the agent reaches Temporal.
-	Temporal Temporal `json:"temporal"`
+	// Gateway is how the agent's worker reaches Temporal: through the
+	// daestro server, never directly.
+	Gateway Gateway `json:"gateway"`
 	// PingIntervalSeconds is how often the agent pings; the spawn turns
 	// unreachable after several minutes without a ping.
 	PingIntervalSeconds int `json:"ping_interval_seconds"`
@@ -69,16 +80,13 @@ type RegisterResponse struct {
 	UsableMemoryMB *int `json:"usable_memory_mb"`
 }
 
-// Temporal is the connection the agent's worker dials.
-type Temporal struct {
-	// Address is the frontend host:port as the agent sees it.
-	Address string `json:"address"`
-	// Namespace is the namespace daestro's workflows live in.
+// Gateway is the Temporal gateway the agent's worker dials: Temporal's
+// WorkflowService over gRPC, served by the daestro server on the same host
+// and port as the API (so over TLS exactly when the server URL is https),
+// authenticated with the agent's credential as `authorization: Bearer`.
+type Gateway struct {
+	// Namespace is the namespace the worker names; the gateway forces it anyway.
 	Namespace string `json:"namespace"`
-	// TLS asks for a TLS connection (Temporal Cloud).
-	TLS bool `json:"tls"`
-	// APIKey authenticates to Temporal Cloud; empty for a self-hosted Temporal.
-	APIKey string `json:"api_key"`
 }
 
 // PingRequest is the body of POST PathPing, sent every PingIntervalSeconds.

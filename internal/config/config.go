@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/tls"
+
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -15,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 )
 
 // Environment variable names. They cross the process boundary (README,
@@ -34,7 +39,10 @@ const (
 	EnvBashImage         = "DAESTRO_BASH_IMAGE"
 	EnvShutdownTimeout   = "DAESTRO_SHUTDOWN_TIMEOUT"
 	EnvAgentImage        = "DAESTRO_AGENT_IMAGE"
-	EnvAgentTemporalAddr = "DAESTRO_AGENT_TEMPORAL_ADDRESS"
+	EnvTLSCertFile       = "DAESTRO_TLS_CERT_FILE"
+	EnvTLSKeyFile        = "DAESTRO_TLS_KEY_FILE"
+	EnvAllowInsecure     = "DAESTRO_ALLOW_INSECURE"
+	EnvEnableLocalDocker = "DAESTRO_ENABLE_LOCALDOCKER"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -72,10 +80,20 @@ type Config struct {
 	// AgentImage is the agent's Docker image, put in the `docker run` line a
 	// new self-hosted spawn answers with.
 	AgentImage string
-	// AgentTemporalAddress is the Temporal frontend as agents reach it, handed
-	// out at registration; TemporalAddress when unset (agents on the same
-	// network as the server).
-	AgentTemporalAddress string
+	// TLSCertFile and TLSKeyFile are the PEM certificate chain and key the
+	// API and the agent gateway serve TLS with; both or neither.
+	TLSCertFile, TLSKeyFile string
+	// AllowInsecure lets the API serve plain HTTP on an address that is not
+	// loopback (behind a TLS-terminating proxy the operator trusts).
+	AllowInsecure bool
+	// EnableLocalDocker offers the localdocker provider outside `daestro dev`:
+	// its "machines" are containers on the control plane's own Docker engine.
+	EnableLocalDocker bool
+	// Temporal is how server and worker connect to Temporal beyond address
+	// and namespace: TLS/mTLS and API key from the SDK's envconfig variables
+	// (TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
+	// TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_API_KEY…).
+	Temporal client.Options
 }
 
 // Defaults match the project's own service scripts (scripts/postgres.sh, scripts/temporal.sh).
@@ -116,7 +134,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		BashImage:         get(EnvBashImage, DefaultBashImage),
 		AgentImage:        get(EnvAgentImage, DefaultAgentImage),
 	}
-	cfg.AgentTemporalAddress = get(EnvAgentTemporalAddr, cfg.TemporalAddress)
+	cfg.TLSCertFile, cfg.TLSKeyFile = get(EnvTLSCertFile, ""), get(EnvTLSKeyFile, "")
 
 	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad(EnvDatabaseURL, "%q is not a postgres:// URL (example: %s)", redact(cfg.DatabaseURL), DefaultDatabaseURL)
@@ -124,10 +142,27 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if _, port, err := net.SplitHostPort(cfg.TemporalAddress); err != nil || port == "" {
 		bad(EnvTemporalAddress, "%q is not host:port (example: %s)", cfg.TemporalAddress, DefaultTemporalAddress)
 	}
-	// Checked only when set: a derived address is TEMPORAL_ADDRESS, already checked.
-	if _, port, err := net.SplitHostPort(cfg.AgentTemporalAddress); get(EnvAgentTemporalAddr, "") != "" && (err != nil || port == "") {
-		bad(EnvAgentTemporalAddr, "%q is not host:port as agents reach Temporal (example: temporal.example.com:7233)", cfg.AgentTemporalAddress)
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		bad(EnvTLSCertFile, "%s and %s go together: set both (PEM certificate chain and its key) or neither", EnvTLSCertFile, EnvTLSKeyFile)
 	}
+	for name, raw := range map[string]string{EnvAllowInsecure: get(EnvAllowInsecure, "false"), EnvEnableLocalDocker: get(EnvEnableLocalDocker, "false")} {
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			bad(name, "%q is not true or false", raw)
+		}
+		if name == EnvAllowInsecure {
+			cfg.AllowInsecure = v
+		} else {
+			cfg.EnableLocalDocker = v
+		}
+	}
+	topts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: envLookup(lookup)})
+	if err != nil {
+		bad("TEMPORAL_*", "%v (see the SDK's environment configuration: TEMPORAL_TLS_*, TEMPORAL_API_KEY)", err)
+	}
+	// Address and namespace are daestro's own settings above (the same names).
+	topts.HostPort, topts.Namespace = "", ""
+	cfg.Temporal = topts
 	if strings.ContainsAny(cfg.AgentImage, " \t\n'\"") {
 		bad(EnvAgentImage, "%q is not a Docker image reference like daestro-agent:latest", cfg.AgentImage)
 	}
@@ -175,9 +210,53 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = publicURLFor(cfg.HTTPAddr)
+		cfg.PublicURL = publicURLFor(cfg.HTTPAddr, cfg.TLSCertFile != "")
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// envLookup adapts a lookup function to envconfig's interface.
+type envLookup func(string) (string, bool)
+
+func (l envLookup) LookupEnv(k string) (string, bool) { return l(k) }
+
+// Environ lists nothing: daestro reads no TEMPORAL_GRPC_META_* headers.
+func (l envLookup) Environ() []string { return nil }
+
+// IsLoopbackHost reports whether host (a name or an IP, no port) is this
+// machine: localhost, 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CheckTransport refuses to serve the API and the agent gateway in plain
+// HTTP anywhere but loopback, unless AllowInsecure says the network is trusted.
+func (c Config) CheckTransport() error {
+	if c.TLSCertFile != "" || c.AllowInsecure {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(c.HTTPAddr)
+	if IsLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("%s: %s listens beyond loopback in plain HTTP: API keys, agent credentials and job secrets would cross the network in clear; set %s and %s to serve TLS, or %s=true behind a TLS-terminating proxy you trust",
+		EnvHTTPAddr, c.HTTPAddr, EnvTLSCertFile, EnvTLSKeyFile, EnvAllowInsecure)
+}
+
+// ServerTLS loads the API's certificate; nil when none is configured.
+func (c Config) ServerTLS() (*tls.Config, error) {
+	if c.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", EnvTLSCertFile, EnvTLSKeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
 // RequireMasterKey reports a start-up error for roles that encrypt or decrypt secrets.
@@ -205,7 +284,7 @@ func ParseMasterKey(raw string) ([]byte, error) {
 }
 
 // publicURLFor turns a listen address into a URL a local client can dial.
-func publicURLFor(addr string) string {
+func publicURLFor(addr string, tls bool) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return ""
@@ -213,7 +292,11 @@ func publicURLFor(addr string) string {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // redact hides a password in a database URL so it can be printed in an error.

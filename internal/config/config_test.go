@@ -28,7 +28,6 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
 	assert.Equal(t, "ubuntu:24.04", cfg.BashImage)
 	assert.Equal(t, "daestro-agent:latest", cfg.AgentImage)
-	assert.Equal(t, config.DefaultTemporalAddress, cfg.AgentTemporalAddress, "agents reach Temporal where the server does unless told otherwise")
 	assert.Nil(t, cfg.MasterKey)
 	assert.ErrorContains(t, cfg.RequireMasterKey(), "DAESTRO_MASTER_KEY: not set")
 }
@@ -66,7 +65,6 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{config.EnvShutdownTimeout, "-1s", "DAESTRO_SHUTDOWN_TIMEOUT: \"-1s\" is not a positive duration"},
 		{config.EnvMasterKey, base64.StdEncoding.EncodeToString([]byte("short")), "DAESTRO_MASTER_KEY: decodes to 5 bytes, want 32"},
 		{config.EnvMasterKey, "not base64!", "DAESTRO_MASTER_KEY: is neither base64 nor hex"},
-		{config.EnvAgentTemporalAddr, "temporal", "DAESTRO_AGENT_TEMPORAL_ADDRESS: \"temporal\" is not host:port"},
 		{config.EnvAgentImage, "daestro agent", "DAESTRO_AGENT_IMAGE: \"daestro agent\" is not a Docker image reference"},
 	}
 	for _, tt := range tests {
@@ -88,14 +86,33 @@ func TestPasswordIsRedactedInErrors(t *testing.T) {
 	assert.NotContains(t, err.Error(), "hunter2")
 }
 
-func TestAgentTemporalAddressFollowsTemporalAddress(t *testing.T) {
-	cfg, err := config.Load(lookup(map[string]string{config.EnvTemporalAddress: "temporal.internal:7233"}))
+func TestTransportRules(t *testing.T) {
+	cfg, err := config.Load(lookup(map[string]string{config.EnvHTTPAddr: ":8080"}))
 	require.NoError(t, err)
-	assert.Equal(t, "temporal.internal:7233", cfg.AgentTemporalAddress)
+	assert.ErrorContains(t, cfg.CheckTransport(), "DAESTRO_HTTP_ADDR: :8080 listens beyond loopback in plain HTTP", "all interfaces without TLS")
+	for _, ok := range []map[string]string{
+		{config.EnvHTTPAddr: "127.0.0.1:8080"},
+		{config.EnvHTTPAddr: "[::1]:8080"},
+		{config.EnvHTTPAddr: "localhost:8080"},
+		{config.EnvHTTPAddr: ":8080", config.EnvAllowInsecure: "true"},
+		{config.EnvHTTPAddr: ":8080", config.EnvTLSCertFile: "c.pem", config.EnvTLSKeyFile: "k.pem"},
+	} {
+		cfg, err := config.Load(lookup(ok))
+		require.NoError(t, err)
+		assert.NoError(t, cfg.CheckTransport(), "%v", ok)
+	}
+	cfg, err = config.Load(lookup(map[string]string{config.EnvHTTPAddr: "0.0.0.0:8443", config.EnvTLSCertFile: "c.pem", config.EnvTLSKeyFile: "k.pem"}))
+	require.NoError(t, err)
+	assert.Equal(t, "https://127.0.0.1:8443", cfg.PublicURL, "with a certificate the derived URL is https")
 
-	cfg, err = config.Load(lookup(map[string]string{config.EnvTemporalAddress: "temporal.internal:7233",
-		config.EnvAgentTemporalAddr: "temporal.example.com:443", config.EnvAgentImage: "ghcr.io/acme/daestro-agent:1.2"}))
+	_, err = config.Load(lookup(map[string]string{config.EnvTLSCertFile: "c.pem"}))
+	assert.ErrorContains(t, err, "DAESTRO_TLS_CERT_FILE and DAESTRO_TLS_KEY_FILE go together")
+	_, err = config.Load(lookup(map[string]string{config.EnvEnableLocalDocker: "maybe"}))
+	assert.ErrorContains(t, err, `DAESTRO_ENABLE_LOCALDOCKER: "maybe" is not true or false`)
+
+	cfg, err = config.Load(lookup(map[string]string{"TEMPORAL_API_KEY": "tk_123", "TEMPORAL_TLS_SERVER_NAME": "ns.tmprl.cloud"}))
 	require.NoError(t, err)
-	assert.Equal(t, "temporal.example.com:443", cfg.AgentTemporalAddress)
-	assert.Equal(t, "ghcr.io/acme/daestro-agent:1.2", cfg.AgentImage)
+	assert.NotNil(t, cfg.Temporal.Credentials, "TEMPORAL_API_KEY reaches the client options (Temporal Cloud)")
+	require.NotNil(t, cfg.Temporal.ConnectionOptions.TLS)
+	assert.Equal(t, "ns.tmprl.cloud", cfg.Temporal.ConnectionOptions.TLS.ServerName)
 }

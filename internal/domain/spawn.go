@@ -194,4 +194,14 @@ type AgentSession struct {
 	// UsableCPUPct and UsableMemoryMB are the compute environment's caps.
 	UsableCPUPct   *int
 	UsableMemoryMB *int
+	// TokenID is the presented token's row.
+	TokenID string
+	// Bootstrap is set for a one-time token that only registration takes.
+	Bootstrap bool
+	// SpawnKind is SpawnKindCloud or SpawnKindSelfHosted.
+	SpawnKind string
+	// InstanceVCPU and InstanceMemoryMB are a cloud spawn's instance type
+	// size (nil for self-hosted): what its agent may report at most.
+	InstanceVCPU     *int
+	InstanceMemoryMB *int
 }

@@ -88,26 +88,6 @@ func (s *Store) openCredentials(authID string, sealed []byte) (cloud.Credentials
 	return c, nil
 }
 
-// MintAgentToken makes a fresh agent token for a spawn, for the user-data
-// of its machine. Earlier tokens stay valid: a machine created by an
-// interrupted attempt may hold one.
-func (s *Store) MintAgentToken(ctx context.Context, spawnID string) (string, error) {
-	var token string
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var projectID string
-		if err := tx.QueryRow(ctx, `SELECT project_id FROM compute_spawns WHERE id = $1`, spawnID).Scan(&projectID); err != nil {
-			if isNoRows(err) {
-				return domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
-			}
-			return err
-		}
-		var err error
-		token, err = createAgentToken(ctx, tx, projectID, spawnID)
-		return err
-	})
-	return token, err
-}
-
 // RecordSpawnMachine stores the machine's instance ID and addresses.
 func (s *Store) RecordSpawnMachine(ctx context.Context, spawnID string, inst cloud.Instance) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET instance_id = $2,

@@ -2,14 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -107,7 +100,7 @@ func (s *Store) CreateSelfHostedSpawn(ctx context.Context, projectID string, in 
 			"created via API: waiting for the agent's first ping", "create/"+id); err != nil {
 			return err
 		}
-		if token, err = createAgentToken(ctx, tx, projectID, id); err != nil {
+		if token, err = createAgentToken(ctx, tx, projectID, id, tokenBootstrap); err != nil {
 			return err
 		}
 		if sp, err = spawnByID(ctx, tx, projectID, id); err != nil {
@@ -150,25 +143,6 @@ func checkSpawnRules(ctx context.Context, tx pgx.Tx, q domain.JobQueue, env doma
 		}
 	}
 	return nil
-}
-
-// createAgentToken makes the agent token of a spawn and returns it; the
-// database keeps a hash, as for API keys.
-func createAgentToken(ctx context.Context, tx pgx.Tx, projectID, spawnID string) (string, error) {
-	var p [6]byte
-	var b [32]byte
-	_, _ = rand.Read(p[:])
-	_, _ = rand.Read(b[:])
-	// The prefix is hex so it never contains the '_' separator (the secret's
-	// base64url alphabet may).
-	prefix := agentapi.TokenPrefix + hex.EncodeToString(p[:])
-	token := prefix + "_" + base64.RawURLEncoding.EncodeToString(b[:])
-	hash := sha256.Sum256([]byte(token))
-	if _, err := tx.Exec(ctx, `INSERT INTO agent_tokens (id, project_id, compute_spawn_id, prefix, secret_hash)
-		VALUES ($1, $2, $3, $4, $5)`, NewID(), projectID, spawnID, prefix, hash[:]); err != nil {
-		return "", fmt.Errorf("create agent token: %w", err)
-	}
-	return token, nil
 }
 
 // ComputeSpawn returns one compute spawn of the project.
@@ -348,52 +322,6 @@ func (s *Store) SpawnLiveness(ctx context.Context, spawnID string) (*time.Time, 
 		return last, 0, err
 	}
 	return last, time.Duration(*ms) * time.Millisecond, nil
-}
-
-// AuthenticateAgentToken resolves a presented agent token to its spawn,
-// records its use, and says exactly why a token is refused (EUNAUTHORIZED).
-func (s *Store) AuthenticateAgentToken(ctx context.Context, presented string) (domain.AgentSession, error) {
-	prefix, _, ok := strings.Cut(strings.TrimPrefix(presented, agentapi.TokenPrefix), "_")
-	if !strings.HasPrefix(presented, agentapi.TokenPrefix) || !ok || prefix == "" {
-		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
-			"malformed agent token: expected %s<prefix>_<secret> as printed when the compute spawn was created", agentapi.TokenPrefix)
-	}
-	var (
-		a         domain.AgentSession
-		tokenID   string
-		hash      []byte
-		revokedAt *time.Time
-	)
-	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.prefix, t.secret_hash, t.revoked_at, s.id, s.project_id, s.state, e.usable_cpu_pct, e.usable_memory_mb
-		FROM agent_tokens t
-		JOIN compute_spawns s ON s.id = t.compute_spawn_id
-		JOIN compute_envs e ON e.id = s.compute_env_id
-		WHERE t.prefix = $1`, agentapi.TokenPrefix+prefix).
-		Scan(&tokenID, &a.TokenPrefix, &hash, &revokedAt, &a.SpawnID, &a.ProjectID, &a.State, &a.UsableCPUPct, &a.UsableMemoryMB)
-	sum := sha256.Sum256([]byte(presented))
-	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], hash) != 1) {
-		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
-			"unknown agent token %s…: check %s for a typo, or create a new compute spawn for a new token", agentapi.TokenPrefix+prefix, agentapi.EnvAuthToken)
-	}
-	if err != nil {
-		return domain.AgentSession{}, err
-	}
-	if revokedAt != nil {
-		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED, "agent token %s was revoked at %s: create a new compute spawn and start the agent with its token",
-			a.TokenPrefix, revokedAt.UTC().Format(time.RFC3339))
-	}
-	// Coarse last-used tracking, as for API keys: one write a minute at most.
-	if _, err := s.Pool.Exec(ctx, `UPDATE agent_tokens SET last_used_at = now()
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, tokenID); err != nil {
-		return domain.AgentSession{}, err
-	}
-	return a, nil
-}
-
-// RevokeAgentTokens revokes every token of a spawn for good.
-func (s *Store) RevokeAgentTokens(ctx context.Context, spawnID string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE agent_tokens SET revoked_at = now() WHERE compute_spawn_id = $1 AND revoked_at IS NULL`, spawnID)
-	return err
 }
 
 // RecordAgentRegistration stores what a starting agent says about itself.

@@ -81,16 +81,23 @@ type Options struct {
 	Namespace string
 	// Logger receives the SDK's own log lines.
 	Logger *slog.Logger
+	// Base carries how to connect beyond address and namespace: TLS/mTLS,
+	// an API key, gRPC headers (from TEMPORAL_TLS_*, TEMPORAL_API_KEY…
+	// through the SDK's contrib/envconfig, or the agent's gateway settings).
+	Base client.Options
+}
+
+// clientOptions merges o into its Base.
+func (o Options) clientOptions() client.Options {
+	c := o.Base
+	c.HostPort, c.Namespace, c.Logger = o.Address, o.Namespace, logging.Temporal(o.Logger)
+	return c
 }
 
 // NewLazyClient returns a client that connects on first use, so a process can
 // start (and report "not ready") while Temporal is still coming up.
 func NewLazyClient(o Options) (client.Client, error) {
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:  o.Address,
-		Namespace: o.Namespace,
-		Logger:    logging.Temporal(o.Logger),
-	})
+	c, err := client.NewLazyClient(o.clientOptions())
 	if err != nil {
 		return nil, fmt.Errorf("temporal client for %s: %w", o.Address, err)
 	}
@@ -102,11 +109,7 @@ func NewLazyClient(o Options) (client.Client, error) {
 func Dial(ctx context.Context, o Options) (client.Client, error) {
 	var lastErr error
 	for {
-		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  o.Address,
-			Namespace: o.Namespace,
-			Logger:    logging.Temporal(o.Logger),
-		})
+		c, err := client.DialContext(ctx, o.clientOptions())
 		if err == nil {
 			return c, nil
 		}

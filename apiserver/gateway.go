@@ -1,0 +1,192 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/proxy"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"daestro/internal/domain"
+	"daestro/internal/store"
+	"daestro/internal/temporalx"
+)
+
+// The Temporal gateway (DESIGN.md §9). Agents are Temporal workers of their
+// spawn's task queue, but they never reach Temporal: they speak Temporal's
+// WorkflowService over gRPC to the daestro server, on the API's own port,
+// with their agent credential as `authorization: Bearer`. The gateway
+// authenticates every call, forces daestro's namespace and lets through only
+// what an activity worker of that one queue needs; the rest answers
+// PermissionDenied with a sentence. Task tokens it hands out are recorded in
+// Postgres, bound to the spawn, so that every server replica can check that
+// an answer (heartbeat, completed, failed, canceled) comes from the agent
+// the task was given to.
+
+// gateway is the gRPC side of the server.
+type gateway struct {
+	store     *store.Store
+	namespace string
+	log       *slog.Logger
+	grpc      *grpc.Server
+}
+
+// newGateway serves Temporal's WorkflowService through go.temporal.io/api's
+// proxy server, forwarding to upstream (the server's own Temporal client) behind
+// the authorizing interceptor.
+func newGateway(st *store.Store, upstream workflowservice.WorkflowServiceClient, namespace string, log *slog.Logger) (*gateway, error) {
+	g := &gateway{store: st, namespace: namespace, log: log}
+	// Header forwarding is off: the agent's credential must never reach
+	// Temporal, and the server's own client adds what Temporal needs.
+	svc, err := proxy.NewWorkflowServiceProxyServer(proxy.WorkflowServiceProxyOptions{Client: upstream, DisableHeaderForwarding: true})
+	if err != nil {
+		return nil, fmt.Errorf("temporal gateway: %w", err)
+	}
+	g.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(g.authorize), grpc.MaxRecvMsgSize(8<<20))
+	workflowservice.RegisterWorkflowServiceServer(g.grpc, svc)
+	return g, nil
+}
+
+// isGRPC reports whether r is a gRPC call (HTTP/2 with a gRPC content type).
+func isGRPC(r *http.Request) bool {
+	return r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc")
+}
+
+// denied is the answer to anything outside an agent's rights.
+func denied(format string, args ...any) error {
+	return status.Errorf(codes.PermissionDenied, format, args...)
+}
+
+// authorize is the gateway's only door: authenticate, then allow-list by
+// request type. Every allowed request has its namespace overwritten.
+func (g *gateway) authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	sess, err := g.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queue := temporalx.SpawnTaskQueue(sess.SpawnID)
+	switch r := req.(type) {
+	case *workflowservice.GetSystemInfoRequest:
+		return handler(ctx, r)
+	case *workflowservice.DescribeNamespaceRequest:
+		// The SDK checks at worker start that its namespace exists.
+		r.Namespace, r.Id = g.namespace, ""
+		return handler(ctx, r)
+	case *workflowservice.PollActivityTaskQueueRequest:
+		if r.GetTaskQueue().GetName() != queue || r.GetTaskQueue().GetKind() == enumspb.TASK_QUEUE_KIND_STICKY {
+			return nil, denied("this agent may poll only its spawn's task queue %s, not %q", queue, r.GetTaskQueue().GetName())
+		}
+		r.Namespace = g.namespace
+		resp, err := handler(ctx, r)
+		if err != nil {
+			return resp, err
+		}
+		if token := resp.(*workflowservice.PollActivityTaskQueueResponse).GetTaskToken(); len(token) > 0 {
+			// Recorded before the agent sees the task: an agent can only ever
+			// answer a task whose token is on record for its spawn.
+			if err := g.store.RecordTaskToken(context.WithoutCancel(ctx), sess.SpawnID, token); err != nil {
+				g.log.Error("record an agent's task token; the task times out and is retried", "spawn_id", sess.SpawnID, "error", err)
+				return nil, status.Error(codes.Unavailable, "the daestro server could not record the task; it will be offered again")
+			}
+		}
+		return resp, nil
+	case *workflowservice.RecordActivityTaskHeartbeatRequest:
+		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
+			return nil, err
+		}
+		r.Namespace = g.namespace
+		return handler(ctx, r)
+	case *workflowservice.RespondActivityTaskCompletedRequest:
+		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
+			return nil, err
+		}
+		r.Namespace = g.namespace
+		return g.answered(ctx, r.GetTaskToken(), r, handler)
+	case *workflowservice.RespondActivityTaskFailedRequest:
+		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
+			return nil, err
+		}
+		r.Namespace = g.namespace
+		return g.answered(ctx, r.GetTaskToken(), r, handler)
+	case *workflowservice.RespondActivityTaskCanceledRequest:
+		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
+			return nil, err
+		}
+		r.Namespace = g.namespace
+		return g.answered(ctx, r.GetTaskToken(), r, handler)
+	case *workflowservice.ShutdownWorkerRequest:
+		// Only sticky (workflow) queues need Temporal to hear of a shutdown;
+		// an agent has none, so the gateway answers it itself.
+		return &workflowservice.ShutdownWorkerResponse{}, nil
+	case *workflowservice.RecordWorkerHeartbeatRequest:
+		// Worker heartbeats describe the worker, not a task; the spawn's
+		// liveness is its pings. Answered here, never forwarded.
+		return &workflowservice.RecordWorkerHeartbeatResponse{}, nil
+	}
+	g.log.Warn("temporal gateway refused a call", "spawn_id", sess.SpawnID, "method", info.FullMethod)
+	return nil, denied("the daestro agent gateway serves only what the worker of task queue %s needs (poll it, heartbeat and answer its own tasks); %s is not allowed",
+		queue, info.FullMethod)
+}
+
+// authenticate resolves the call's agent credential. Bootstrap tokens and
+// tokens of spawns told to stop are refused: a gateway call is work.
+func (g *gateway) authenticate(ctx context.Context) (domain.AgentSession, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	auth := md.Get("authorization")
+	if len(auth) != 1 {
+		return domain.AgentSession{}, status.Error(codes.Unauthenticated, "missing authorization: send `authorization: Bearer <agent credential>` (the agent gets its credential when it registers)")
+	}
+	scheme, token, ok := strings.Cut(auth[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return domain.AgentSession{}, status.Error(codes.Unauthenticated, "malformed authorization: expected `Bearer <agent credential>`")
+	}
+	sess, err := g.store.AuthenticateAgentToken(ctx, strings.TrimSpace(token))
+	switch {
+	case domain.ErrorCode(err) == domain.EUNAUTHORIZED:
+		return sess, status.Error(codes.Unauthenticated, domain.ErrorMessage(err))
+	case err != nil:
+		g.log.Error("authenticate an agent at the gateway", "error", err)
+		return sess, status.Error(codes.Unavailable, "the daestro server cannot check the credential right now; retry")
+	case sess.Bootstrap:
+		return sess, status.Errorf(codes.Unauthenticated, "agent token %s is a bootstrap token: register first (POST /v1/agent/register) and use the credential it returns", sess.TokenPrefix)
+	case domain.SpawnStopsAgent(sess.State):
+		return sess, status.Errorf(codes.PermissionDenied, "compute spawn %s is %s: its agent takes no more work", sess.SpawnID, sess.State)
+	}
+	return sess, nil
+}
+
+// ownTask checks that token was handed to the session's spawn.
+func (g *gateway) ownTask(ctx context.Context, sess domain.AgentSession, token []byte) error {
+	if len(token) == 0 {
+		return status.Error(codes.InvalidArgument, "task_token is empty: answer a task with the token it came with")
+	}
+	ok, err := g.store.TaskTokenIssuedTo(ctx, sess.SpawnID, token)
+	if err != nil {
+		g.log.Error("check an agent's task token", "spawn_id", sess.SpawnID, "error", err)
+		return status.Error(codes.Unavailable, "the daestro server cannot check the task right now; retry")
+	}
+	if !ok {
+		return denied("this task token was not handed to compute spawn %s: an agent answers only the tasks it polled", sess.SpawnID)
+	}
+	return nil
+}
+
+// answered forwards a final answer and then forgets the token, unless
+// Temporal could not take it for a reason a retry may fix.
+func (g *gateway) answered(ctx context.Context, token []byte, req any, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if code := status.Code(err); err == nil || code == codes.NotFound || code == codes.InvalidArgument {
+		if ferr := g.store.ForgetTaskToken(context.WithoutCancel(ctx), token); ferr != nil {
+			g.log.Warn("forget an answered task token", "error", ferr)
+		}
+	}
+	return resp, err
+}
