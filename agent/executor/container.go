@@ -79,6 +79,13 @@ func (e *Executor) create(ctx context.Context, spec Spec) (*container.InspectRes
 			MemorySwap: int64(spec.MemoryMB) << 20, // 0 would mean swap = 2 × memory
 		},
 	}
+	if !spec.Privileged {
+		// A tenant's code: no setuid escalation inside the container, and a
+		// fork bomb stops at the pids limit instead of taking the host down.
+		pids := int64(DefaultPidsLimit)
+		host.SecurityOpt = []string{"no-new-privileges"}
+		host.Resources.PidsLimit = &pids
+	}
 	name := ContainerName(spec.RunID)
 	_, err := e.docker.ContainerCreate(ctx, cfg, host, nil, nil, name)
 	if err != nil && !cerrdefs.IsConflict(err) {

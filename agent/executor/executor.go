@@ -52,6 +52,10 @@ const (
 // MinMemoryMB is the smallest memory limit the engine accepts.
 const MinMemoryMB = 6
 
+// DefaultPidsLimit is the most processes a job container that is not
+// privileged may have: plenty for builds and data tools, a bound for a fork bomb.
+const DefaultPidsLimit = 4096
+
 // Errors a caller tells apart with errors.Is. ErrInvalidSpec and
 // ErrRegistryAuth are permanent (retrying cannot help); the rest may be
 // transient.
@@ -121,7 +125,8 @@ type Spec struct {
 	CPUQuotaPct int
 	// MemoryMB caps memory without swap; 0 = no limit, under MinMemoryMB refused.
 	MemoryMB int
-	// Privileged runs the container privileged.
+	// Privileged runs the container privileged; otherwise it runs with
+	// no-new-privileges and at most DefaultPidsLimit processes.
 	Privileged bool
 	// Timeout bounds execution from start to exit (pull time does not
 	// count); 0 = none.

@@ -470,12 +470,25 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// The job row is locked before the run, the order every writer of
 		// both follows (submit and resubmit write the job first).
-		var jobID string
-		if err := tx.QueryRow(ctx, `SELECT job_id FROM job_runs WHERE id = $1`, runID).Scan(&jobID); err != nil {
+		var jobID, projectID, queueID string
+		if err := tx.QueryRow(ctx, `SELECT r.job_id, r.project_id, j.job_queue_id FROM job_runs r JOIN jobs j ON j.id = r.job_id
+			WHERE r.id = $1`, runID).Scan(&jobID, &projectID, &queueID); err != nil {
 			if isNoRows(err) {
 				return jobRunNotFound(runID)
 			}
 			return err
+		}
+		if f.SpawnID != nil {
+			// A run is placed only on a spawn of its own project and queue,
+			// whatever the caller says (DESIGN.md §9).
+			var ok bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM compute_spawns WHERE id = $1 AND project_id = $2 AND job_queue_id = $3)`,
+				*f.SpawnID, projectID, queueID).Scan(&ok); err != nil {
+				return err
+			}
+			if !ok {
+				return domain.Errorf(domain.EINVALID, "compute spawn %s is not a spawn of job run %s's project and job queue: a run is placed only on a spawn of its own queue", *f.SpawnID, runID)
+			}
 		}
 		var currentRun *string
 		if err := tx.QueryRow(ctx, `SELECT current_run_id FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&currentRun); err != nil {

@@ -31,16 +31,21 @@ func outputJobNotFound(jobID string) error {
 	return domain.Errorf(domain.ENOTFOUND, "no job with id %q in this project", jobID)
 }
 
-// runOnSpawn checks that the run was placed on the spawn: an agent may write
-// the output of its own runs only.
+// runOnSpawn checks that the run was placed on the spawn, in the spawn's
+// own project, and has not finished: an agent may write the output of its
+// own live runs only.
 func runOnSpawn(ctx context.Context, q querier, spawnID, runID string) error {
 	if !validUUID(runID) {
 		return noRunOnSpawn(runID)
 	}
-	var one int
-	err := q.QueryRow(ctx, `SELECT 1 FROM job_runs WHERE id = $1 AND compute_spawn_id = $2`, runID, spawnID).Scan(&one)
+	var state string
+	err := q.QueryRow(ctx, `SELECT r.state FROM job_runs r JOIN compute_spawns s ON s.id = r.compute_spawn_id
+		WHERE r.id = $1 AND r.compute_spawn_id = $2 AND r.project_id = s.project_id`, runID, spawnID).Scan(&state)
 	if isNoRows(err) {
 		return noRunOnSpawn(runID)
+	}
+	if err == nil && domain.JobStateIsFinal(state) {
+		return domain.Errorf(domain.ECONFLICT, "run %s is %s: its output is closed", runID, state)
 	}
 	return err
 }
