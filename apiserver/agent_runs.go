@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/agentapi"
+	"daestro/internal/cloud"
 	"daestro/internal/domain"
 	"daestro/internal/store"
 )
@@ -76,6 +77,12 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 	sp, err := s.store.ComputeSpawn(ctx, sess.ProjectID, sess.SpawnID)
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if spec.Privileged && !s.devMode && sp.Machine != nil && sp.Machine.Provider == cloud.LocalDocker {
+		// A privileged container on the control plane's own engine is root
+		// there: the master key, every secret.
+		writeError(c, domain.Errorf(domain.ECONFLICT, "job definition of run %s is privileged, and privileged jobs never run on localdocker machines (the daestro server's own Docker engine) outside `daestro dev`: run it on a cloud or self-hosted compute environment", spec.RunID))
 		return
 	}
 	out.Env = append(spec.Env, injectedEnv(spec, sp)...)

@@ -50,6 +50,7 @@ type Server struct {
 	gateway     *gateway
 	gatewayOnce sync.Once
 	tls         *tls.Config
+	devMode     bool
 }
 
 // Options are what a Server needs.
@@ -74,6 +75,9 @@ type Options struct {
 	// calls and forced by the agent gateway; config.DefaultTemporalNamespace
 	// when empty.
 	TemporalNamespace string
+	// DevMode is `daestro dev`: privileged jobs may run on localdocker
+	// spawns (containers on the control plane's own engine). Off otherwise.
+	DevMode bool
 	// TLS serves the API and the agent gateway over TLS; nil serves plain
 	// HTTP, which the caller allows only on loopback (config.Config.CheckTransport).
 	TLS *tls.Config
@@ -92,7 +96,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // New builds the server and its routes.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
-		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS,
+		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS, devMode: o.DevMode,
 		namespace:    o.TemporalNamespace,
 		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
 	if s.bash == "" {

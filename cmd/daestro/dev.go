@@ -50,6 +50,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// A laptop's conveniences: localdocker machines, privileged jobs on them.
+	cfg.Dev, cfg.EnableLocalDocker = true, true
 	st, err := openStore(ctx, cfg, log, true)
 	if err != nil {
 		return err

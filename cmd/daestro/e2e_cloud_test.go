@@ -72,6 +72,7 @@ func projectContainers(t testing.TB, projectID string, spawnIDs []string) []stri
 // terminate after the idle time, leaving no container behind.
 func TestCloudSpawnsScaleUpRunJobsAndTerminateWhenIdle(t *testing.T) {
 	t.Setenv(config.EnvAgentImage, agentTestImage(t))
+	t.Setenv(config.EnvEnableLocalDocker, "true") // the operator allows it: this machine is the test's own
 	s := startSystem(t)
 	const maxSpawns = 2
 	queueID := s.localDockerQueue("burst", "local-1c-1g", map[string]any{"max_spawns": maxSpawns, "max_idle_seconds": 0})
@@ -182,6 +183,7 @@ func reconcileNow(t testing.TB) activities.ReconcileResult {
 // reconciliation pass no container is left.
 func TestWorkerKilledAfterCreateLeaksNoMachine(t *testing.T) {
 	t.Setenv(config.EnvAgentImage, agentTestImage(t))
+	t.Setenv(config.EnvEnableLocalDocker, "true") // the operator allows it: this machine is the test's own
 	s := startSystem(t)
 	queueID := s.localDockerQueue("kill", "local-1c-512m", map[string]any{"max_spawns": 1})
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{"name": "short", "type": "docker",
@@ -215,6 +217,7 @@ func TestWorkerKilledAfterCreateLeaksNoMachine(t *testing.T) {
 // Each cold start uses a queue of its own, so no warm spawn helps.
 func BenchmarkColdStartLocalDocker(b *testing.B) {
 	b.Setenv(config.EnvAgentImage, agentTestImage(b))
+	b.Setenv(config.EnvEnableLocalDocker, "true")
 	s := startSystem(b)
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{"name": "noop", "type": "docker",
 		"image": testenv.TestImage(), "command": []string{"true"}})

@@ -96,15 +96,22 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 // `server` and `dev`.
 func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
 	return apiserver.Options{
-		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(),
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(cfg),
 		TemporalNamespace: cfg.TemporalNamespace,
 		PublicURL:         cfg.PublicURL,
 		AgentImage:        cfg.AgentImage,
+		DevMode:           cfg.Dev,
 	}
 }
 
-// cloudRegistry wires every provider on its official SDK, and localdocker.
-func cloudRegistry() *cloud.Registry {
+// localDockerOff is why localdocker is refused outside `daestro dev`.
+var localDockerOff = fmt.Sprintf("localdocker is off on this server: its machines are containers on the control plane's own Docker engine, "+
+	"which any job could take over; it is for `daestro dev`, demos and tests (set %s=true on the server and worker to allow it on a machine you trust)",
+	config.EnvEnableLocalDocker)
+
+// cloudRegistry wires every provider on its official SDK, and localdocker
+// when the operator allows it (cfg.EnableLocalDocker; `daestro dev` always does).
+func cloudRegistry(cfg config.Config) *cloud.Registry {
 	r := cloud.NewRegistry()
 	r.Register(cloud.AWS, aws.NewFactory())
 	r.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
@@ -112,7 +119,11 @@ func cloudRegistry() *cloud.Registry {
 	})
 	r.Register(cloud.Linode, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return linode.New(c.AccessToken) })
 	r.Register(cloud.Vultr, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return vultr.New(c.AccessToken) })
-	r.Register(cloud.LocalDocker, func(cloud.Credentials, string) (cloud.Provider, error) { return localdocker.New() })
+	if cfg.EnableLocalDocker {
+		r.Register(cloud.LocalDocker, func(cloud.Credentials, string) (cloud.Provider, error) { return localdocker.New() })
+	} else {
+		r.Refuse(cloud.LocalDocker, localDockerOff)
+	}
 	return r
 }
 
@@ -121,7 +132,7 @@ func cloudRegistry() *cloud.Registry {
 func controlActivities(cfg config.Config, st *store.Store) *activities.Activities {
 	return &activities.Activities{
 		Store:  st,
-		Clouds: cloudRegistry(),
+		Clouds: cloudRegistry(cfg),
 		Agent:  activities.AgentConfig{Image: cfg.AgentImage, ServerURL: cfg.PublicURL},
 	}
 }

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"daestro/internal/cloud"
+	"daestro/internal/config"
 )
 
 // Every provider the API accepts opens in the server's and the worker's
 // registry, AWS included when its cloud auth has no default region.
 func TestCloudRegistryOpensEveryProvider(t *testing.T) {
-	r := cloudRegistry()
+	r := cloudRegistry(config.Config{EnableLocalDocker: true})
 	creds := map[string]cloud.Credentials{
 		cloud.AWS:          {AccessKeyID: "AKIAEXAMPLEEXAMPLE", SecretAccessKey: "secret"},
 		cloud.DigitalOcean: {AccessToken: "dop_v1_x"},
@@ -24,4 +26,15 @@ func TestCloudRegistryOpensEveryProvider(t *testing.T) {
 		require.NoError(t, err, name)
 		require.NotNil(t, p, name)
 	}
+}
+
+// Without the operator's say-so localdocker is refused with a sentence
+// that says how to allow it, by the API and the worker alike.
+func TestLocalDockerIsOffOutsideDev(t *testing.T) {
+	r := cloudRegistry(config.Config{})
+	_, err := r.Open(cloud.LocalDocker, cloud.Credentials{}, "")
+	require.ErrorContains(t, err, "localdocker is off on this server")
+	require.ErrorContains(t, err, "DAESTRO_ENABLE_LOCALDOCKER=true")
+	_, err = r.Validate(context.Background(), cloud.LocalDocker, cloud.Credentials{}, "")
+	require.ErrorContains(t, err, "localdocker is off on this server")
 }

@@ -79,11 +79,21 @@ type Validation struct {
 type Registry struct {
 	validators map[string]CredentialValidator
 	factories  map[string]Factory
+	// refused are providers the operator turned off, with the sentence that says how to turn them on.
+	refused map[string]string
 }
 
 // NewRegistry returns a registry with no providers wired yet.
 func NewRegistry() *Registry {
-	return &Registry{validators: map[string]CredentialValidator{}, factories: map[string]Factory{}}
+	return &Registry{validators: map[string]CredentialValidator{}, factories: map[string]Factory{}, refused: map[string]string{}}
+}
+
+// Refuse turns provider off: opening or validating it fails with reason
+// (a domain EINVALID error), so nothing is stored for it either.
+func (r *Registry) Refuse(provider, reason string) {
+	delete(r.factories, provider)
+	delete(r.validators, provider)
+	r.refused[provider] = reason
 }
 
 // SetValidator wires a credential check of provider that overrides the
@@ -96,6 +106,9 @@ func (r *Registry) Register(provider string, f Factory) { r.factories[provider] 
 // Open returns the Provider of one account. A provider without a factory is
 // a domain EUNAVAILABLE error naming it.
 func (r *Registry) Open(provider string, creds Credentials, region string) (Provider, error) {
+	if reason, ok := r.refused[provider]; ok {
+		return nil, domain.Errorf(domain.EINVALID, "%s", reason)
+	}
 	f, ok := r.factories[provider]
 	if !ok {
 		return nil, domain.Errorf(domain.EUNAVAILABLE, "%s is not configured on this daestro server", DisplayName(provider))
@@ -107,6 +120,9 @@ func (r *Registry) Open(provider string, creds Credentials, region string) (Prov
 // EINVALID error, a provider that could not answer EUNAVAILABLE; a provider
 // with neither validator nor factory yields status "unavailable", never "valid".
 func (r *Registry) Validate(ctx context.Context, provider string, creds Credentials, region string) (Validation, error) {
+	if reason, ok := r.refused[provider]; ok {
+		return Validation{}, domain.Errorf(domain.EINVALID, "provider: %s", reason)
+	}
 	if v, ok := r.validators[provider]; ok {
 		if err := v.ValidateCredentials(ctx, creds, region); err != nil {
 			return Validation{}, err

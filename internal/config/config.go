@@ -86,6 +86,9 @@ type Config struct {
 	// AllowInsecure lets the API serve plain HTTP on an address that is not
 	// loopback (behind a TLS-terminating proxy the operator trusts).
 	AllowInsecure bool
+	// Dev is set by `daestro dev` (never from the environment): developer
+	// conveniences such as privileged jobs on localdocker spawns are on.
+	Dev bool
 	// EnableLocalDocker offers the localdocker provider outside `daestro dev`:
 	// its "machines" are containers on the control plane's own Docker engine.
 	EnableLocalDocker bool
