@@ -126,6 +126,14 @@ func (s *Server) agentRunStarted(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if domain.JobStateIsFinal(spec.State) {
+		writeError(c, domain.Errorf(domain.ECONFLICT, "run %s is %s: it can no longer start", spec.RunID, spec.State))
+		return
+	}
+	if err := validateAgentText("container_id", in.ContainerID); err != nil {
+		writeError(c, err)
+		return
+	}
 	if spec.State == "starting" {
 		err := s.store.SetJobRunState(c.Request.Context(), spec.RunID, "running", "container started on compute spawn "+sess.SpawnID,
 			store.RunFields{ContainerID: &in.ContainerID})
