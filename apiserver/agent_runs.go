@@ -67,6 +67,10 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 			writeError(c, err)
 			return
 		}
+		if err := domain.CheckImageRegistry(spec.Image, ra.Name, ra.RegistryURL); err != nil {
+			writeError(c, err)
+			return
+		}
 		user, password, err := s.store.RegistryAuthSecret(ctx, spec.ProjectID, ra.ID)
 		if err != nil {
 			writeError(c, err)

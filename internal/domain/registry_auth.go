@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,4 +107,30 @@ func NormalizeRegistryURL(raw string) (string, error) {
 		}
 	}
 	return url, nil
+}
+
+// dockerHubHosts are the names Docker Hub goes by; an image without a
+// registry in its name is on docker.io.
+var dockerHubHosts = []string{"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+// CheckImageRegistry checks that image is on the registry registryURL
+// (stored form; "" is Docker Hub) names, so that a registry auth's
+// credentials are sent to its own registry only. The error says what to fix.
+func CheckImageRegistry(image, authName, registryURL string) error {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return Errorf(EINVALID, "image %q is not a valid image reference", image)
+	}
+	imageHost := strings.ToLower(reference.Domain(named))
+	authHost, _, _ := strings.Cut(strings.ToLower(registryURL), "/")
+	hub := func(h string) bool { return h == "" || slices.Contains(dockerHubHosts, h) }
+	if imageHost == authHost || (hub(imageHost) && hub(authHost)) {
+		return nil
+	}
+	want := authHost
+	if want == "" {
+		want = "docker.io (Docker Hub)"
+	}
+	return Errorf(ECONFLICT, "image %s is on registry %s, but registry auth '%s' is for %s: its credentials are sent only to their own registry, so nothing was sent; point the job definition at a registry auth of %s",
+		image, imageHost, authName, want, imageHost)
 }

@@ -551,6 +551,35 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 	})
 }
 
+// RunSensitiveValues returns the sensitive env values of runID's job (its
+// definition's and its overrides), for masking the run's output.
+func (s *Store) RunSensitiveValues(ctx context.Context, runID string) ([]string, error) {
+	if !validUUID(runID) {
+		return nil, jobRunNotFound(runID)
+	}
+	var (
+		jobID, defID   string
+		jobEnv, defEnv []byte
+	)
+	err := s.Pool.QueryRow(ctx, `SELECT j.id, j.env, d.id, d.env FROM job_runs r JOIN jobs j ON j.id = r.job_id
+		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID).Scan(&jobID, &jobEnv, &defID, &defEnv)
+	if isNoRows(err) {
+		return nil, jobRunNotFound(runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	def, err := s.openEnv(defEnv, defID)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err := s.openJobEnv(jobEnv, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return domain.SensitiveValues(def, overrides), nil
+}
+
 // JobRunSpec returns everything an agent needs to run runID: the
 // definition's image, script and quotas, the job's effective command and the
 // merged, decrypted environment. It holds secrets: hand it only to the agent
