@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -45,19 +46,27 @@ type e2e struct {
 	key     string
 	// worker is the control worker; a test may stop and restart it.
 	worker *role
+	// http reaches the server (trusting the test CA under TLS).
+	http *http.Client
+	// caFile is the test CA's PEM file when the server serves TLS.
+	caFile string
+	// server is the API role.
+	server *role
 }
 
 // role is a `daestro <role>` run in-process until stopped.
 type role struct {
 	cancel context.CancelFunc
 	done   chan error
+	// logs is everything the role wrote to stderr.
+	logs *syncBuffer
 }
 
 // startRole runs `daestro <name>` with the test's environment.
 func startRole(name string) *role {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &role{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx, []string{name}, io.Discard, io.Discard) }()
+	r := &role{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	go func() { r.done <- run(ctx, []string{name}, io.Discard, r.logs) }()
 	return r
 }
 
@@ -72,16 +81,41 @@ func (r *role) stop() error {
 	}
 }
 
-func startSystem(t testing.TB) *e2e {
+// systemOptions change how startSystem runs the server.
+type systemOptions struct {
+	// tls serves the API and the gateway over TLS with a certificate of a
+	// test CA made for the test.
+	tls bool
+	// logLevel is DAESTRO_LOG_LEVEL of server and worker (warn when empty).
+	logLevel string
+}
+
+func startSystem(t testing.TB, opts ...systemOptions) *e2e {
+	var o systemOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	testenv.Temporal(t) // fail (CI) or skip here with a clear message when Temporal is missing
 	testenv.Docker(t)
 	addr := freeAddr(t)
+	scheme, client, caFile := "http", http.DefaultClient, ""
+	if o.tls {
+		var cert, key string
+		caFile, cert, key = testCertificates(t)
+		scheme = "https"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, caFile)}}}
+		t.Setenv(config.EnvTLSCertFile, cert)
+		t.Setenv(config.EnvTLSKeyFile, key)
+	}
+	if o.logLevel == "" {
+		o.logLevel = "warn"
+	}
 	t.Setenv(config.EnvDatabaseURL, testenv.NewDatabase(t))
 	t.Setenv(config.EnvTemporalAddress, testenv.TemporalAddress())
 	t.Setenv(config.EnvHTTPAddr, addr)
-	t.Setenv(config.EnvPublicURL, "http://"+addr)
+	t.Setenv(config.EnvPublicURL, scheme+"://"+addr)
 	t.Setenv(config.EnvMasterKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
-	t.Setenv(config.EnvLogLevel, "warn")
+	t.Setenv(config.EnvLogLevel, o.logLevel)
 
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"admin", "create-project", "--code", "e2e"}, &out, io.Discard))
@@ -89,7 +123,7 @@ func startSystem(t testing.TB) *e2e {
 	require.Len(t, m, 2, out.String())
 
 	server := startRole("server")
-	s := &e2e{t: t, baseURL: "http://" + addr, key: m[1], worker: startRole("worker")}
+	s := &e2e{t: t, baseURL: scheme + "://" + addr, key: m[1], worker: startRole("worker"), http: client, caFile: caFile, server: server}
 	t.Cleanup(func() {
 		assert.NoError(t, server.stop(), "the server stops cleanly")
 		if s.worker != nil {
@@ -97,7 +131,7 @@ func startSystem(t testing.TB) *e2e {
 		}
 	})
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(s.baseURL + "/readyz")
+		resp, err := s.http.Get(s.baseURL + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -125,7 +159,7 @@ func (s *e2e) call(method, path string, body any) (int, map[string]any) {
 	req, _ := http.NewRequest(method, s.baseURL+path, rd)
 	req.Header.Set("Authorization", "Bearer "+s.key)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	var env struct {
@@ -221,6 +255,10 @@ func (s *e2e) addAgent(image, envID, queueID string, extra ...string) agentRun {
 	})
 	for _, e := range extra {
 		args = slices.Insert(args, 2, "-e", e)
+	}
+	if s.caFile != "" {
+		// The test CA is no system root: the agent is told of it, as a user of a private CA would do.
+		args = slices.Insert(args, 2, "-v", s.caFile+":/etc/daestro/ca.pem:ro", "-e", "DAESTRO_SERVER_CA_FILE=/etc/daestro/ca.pem")
 	}
 	docker(t, args[1:]...)
 	return agentRun{spawnID: spawnID, token: token, container: name, line: line}

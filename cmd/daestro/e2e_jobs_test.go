@@ -59,7 +59,8 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	job := s.waitJob(jobID, 120*time.Second)
 	assert.Equal(t, "completed", job["state"], "%v", job)
 
-	assert.Equal(t, []string{"hello daestro", "job=" + jobID, "secret=s3cr3t-value"}, s.logTexts(jobID), "every line, in order; params substituted; env injected")
+	assert.Equal(t, []string{"hello daestro", "job=" + jobID, "secret=***"}, s.logTexts(jobID),
+		"every line, in order; params substituted; env injected (the container saw the sensitive value: it is masked where it was printed)")
 
 	// A failing command fails the job with its exit code.
 	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
@@ -81,7 +82,7 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	s.waitRunning(slow)
 	req, _ := http.NewRequest(http.MethodGet, s.baseURL+"/v1/jobs/"+slow+"/logs?follow=true", nil)
 	req.Header.Set("Authorization", "Bearer "+s.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, "text/event-stream", strings.Split(resp.Header.Get("Content-Type"), ";")[0])
