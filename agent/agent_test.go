@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,4 +82,38 @@ func TestServerClientTellsRejectionFromTrouble(t *testing.T) {
 	_, err = c.ping(context.Background(), pingRequest())
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrRejected))
+}
+
+// Plain http is for loopback only: an agent pointed at a server across a
+// network in clear refuses to start and says what to do, unless the
+// operator says the network is trusted. Nothing is sent: the check runs
+// before any request.
+func TestAgentRefusesPlainHTTPOffLoopback(t *testing.T) {
+	t.Setenv(EnvAuthToken, "dsa_x_y")
+	for _, u := range []string{"http://daestro.example.com", "http://10.1.2.3:8080", "http://[fd00::1]:8080"} {
+		t.Setenv(EnvServerURL, u)
+		t.Setenv(EnvAllowInsecure, "")
+		_, err := ConfigFromEnv()
+		require.Error(t, err, u)
+		assert.Contains(t, err.Error(), EnvServerURL+": "+u+" is plain http to a host that is not loopback")
+		assert.Contains(t, err.Error(), "use https://")
+
+		t.Setenv(EnvAllowInsecure, "true")
+		_, err = ConfigFromEnv()
+		assert.NoError(t, err, "%s with %s=true", u, EnvAllowInsecure)
+	}
+	t.Setenv(EnvAllowInsecure, "")
+	for _, u := range []string{"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "https://daestro.example.com"} {
+		t.Setenv(EnvServerURL, u)
+		_, err := ConfigFromEnv()
+		assert.NoError(t, err, u)
+	}
+
+	t.Setenv(EnvServerURL, "https://daestro.example.com")
+	t.Setenv(EnvServerCAFile, filepath.Join(t.TempDir(), "missing.pem"))
+	_, err := ConfigFromEnv()
+	assert.ErrorContains(t, err, EnvServerCAFile+": ")
+	// Run checks too, for agents built without ConfigFromEnv (daestro dev's).
+	err = New(Config{AuthToken: "dsa_x_y", ServerURL: "http://10.1.2.3:8080"}, slog.Default(), &Docker{}).Run(context.Background())
+	assert.ErrorContains(t, err, "is plain http to a host that is not loopback")
 }
