@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"daestro/internal/config"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 )
@@ -60,6 +62,15 @@ func (s *Server) readyz(c *gin.Context) {
 	}
 	sort.Strings(failing)
 	r.Ready = len(failing) == 0
+	if !fromLoopback(c.Request) {
+		// Dependency errors name hosts, ports and users: only an operator on
+		// the machine itself reads them. Anyone else learns what is down.
+		for name, state := range r.Checks {
+			if state != "ok" {
+				r.Checks[name] = "failing (details on loopback only)"
+			}
+		}
+	}
 	if r.Ready {
 		writeData(c, http.StatusOK, r)
 		return
@@ -69,4 +80,11 @@ func (s *Server) readyz(c *gin.Context) {
 		Message: "not ready: " + strings.Join(failing, ", "),
 		Data:    r,
 	})
+}
+
+// fromLoopback reports whether r came from this machine (its TCP peer, not
+// a header a client may set).
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return err == nil && config.IsLoopbackHost(host)
 }

@@ -108,3 +108,24 @@ func TestRequestIDIsEchoedAndUnknownRoutesUseTheEnvelope(t *testing.T) {
 	assert.Equal(t, false, body["ok"])
 	assert.Contains(t, body["message"], "no route GET /v1/nope")
 }
+
+// Dependency errors name hosts and users: a caller that is not on the
+// machine learns what is down, not why.
+func TestReadyzDetailsOnlyOnLoopback(t *testing.T) {
+	tc, err := temporalx.NewLazyClient(temporalx.Options{Address: closedAddress(t), Namespace: "default", Logger: testenv.Logger(t)})
+	require.NoError(t, err)
+	t.Cleanup(tc.Close)
+	h := apiserver.New(apiserver.Options{Store: testenv.Store(t), Temporal: tc, Logger: testenv.Logger(t)}).Handler()
+
+	req := httptest.NewRequest(http.MethodGet, apiserver.PathReadyz, nil)
+	req.RemoteAddr = "203.0.113.5:40000" // a caller elsewhere (no traffic is sent: the handler is called directly)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body readyBody
+	require.NoError(t, json.NewDecoder(rec.Body).Decode(&body))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, "not ready: temporal", body.Message)
+	assert.Equal(t, "ok", body.Data.Checks["postgres"])
+	assert.Equal(t, "failing (details on loopback only)", body.Data.Checks["temporal"])
+	assert.NotContains(t, rec.Body.String(), "127.0.0.1")
+}
