@@ -157,6 +157,14 @@ func (s *Server) agentPing(c *gin.Context) {
 		return
 	}
 	ctx, sess := c.Request.Context(), agentSession(c)
+	// A cloud spawn offers at most its instance type, whatever its agent
+	// says: an agent is untrusted, and placement must not overbook a machine.
+	if sess.InstanceVCPU != nil {
+		in.CapacityCPUPct = min(in.CapacityCPUPct, *sess.InstanceVCPU*100)
+	}
+	if sess.InstanceMemoryMB != nil {
+		in.CapacityMemoryMB = min(in.CapacityMemoryMB, *sess.InstanceMemoryMB)
+	}
 	res, err := s.store.RecordAgentPing(ctx, sess.SpawnID, in)
 	if err != nil {
 		writeError(c, err)

@@ -209,3 +209,18 @@ func TestAgentOfATerminatedSpawn(t *testing.T) {
 		assert.Equal(t, "compute spawn "+created.Spawn.ID+" is terminated: its agent tokens no longer work; create a new compute spawn and start the agent with its token", r.Message, path)
 	}
 }
+
+// A cloud spawn offers at most its instance type: an agent that claims more
+// (a broken or hostile one) cannot make placement overbook the machine.
+func TestAgentCapacityIsCappedByTheInstanceType(t *testing.T) {
+	t.Parallel()
+	a, tc, c, created := spawnWithMockedTemporal(t)
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
+	// The spawn's environment as a cloud environment records it: 1 vCPU, 512 MB.
+	_, err := a.st.Pool.Exec(context.Background(), `UPDATE compute_envs SET instance_vcpu = 1, instance_memory_mb = 512, usable_cpu_pct = NULL, usable_memory_mb = NULL
+		WHERE id = (SELECT compute_env_id FROM compute_spawns WHERE id = $1)`, created.Spawn.ID)
+	require.NoError(t, err)
+	agent := a.registeredAgent(created.AgentToken)
+	pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, agentapi.PingRequest{CapacityCPUPct: 6400, CapacityMemoryMB: 262144}))
+	assert.Equal(t, domain.SpawnCapacity{TotalCPUPct: 100, TotalMemoryMB: 512, FreeCPUPct: 100, FreeMemoryMB: 512}, getSpawn(t, c, created.Spawn.ID).Capacity)
+}
