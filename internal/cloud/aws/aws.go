@@ -266,6 +266,13 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 		ClientToken:                       awssdk.String(ClientToken(req.Name)),
 		InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorTerminate,
 		TagSpecifications:                 []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}},
+		// IMDSv2 only, one hop: a job container (one hop further than the
+		// host) cannot read the instance's metadata or its user data.
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{
+			HttpEndpoint:            types.InstanceMetadataEndpointStateEnabled,
+			HttpTokens:              types.HttpTokensStateRequired,
+			HttpPutResponseHopLimit: awssdk.Int32(1),
+		},
 	}
 	if req.UserData != "" {
 		// EC2 wants user data base64-encoded and does not encode it itself.

@@ -159,6 +159,8 @@ func TestInstanceLifecycle(t *testing.T) {
 	assert.LessOrEqual(t, len(r.ClientToken), 64)
 	assert.Empty(t, r.KeyName, "the SSH key travels in the user data")
 	assert.Equal(t, "terminate", r.ShutdownBehavior)
+	assert.Equal(t, "required", r.MetadataHTTPTokens, "IMDSv2 only")
+	assert.Equal(t, "1", r.MetadataHopLimit, "containers, one hop further, cannot reach the metadata service")
 
 	got, err := p.Instance(ctx, in.ID)
 	require.NoError(t, err)

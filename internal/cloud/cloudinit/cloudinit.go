@@ -24,6 +24,7 @@ func Script(agent cloud.AgentLaunch, sshPublicKey string) string {
 	b.WriteString("  curl -fsSL https://get.docker.com | sh\n")
 	b.WriteString("fi\n")
 	b.WriteString("systemctl enable --now docker\n")
+	b.WriteString(metadataBlock)
 	if key := strings.TrimSpace(sshPublicKey); key != "" {
 		b.WriteString("id daestro >/dev/null 2>&1 || useradd --create-home --shell /bin/bash --groups docker daestro\n")
 		b.WriteString("install -d -m 700 -o daestro -g daestro /home/daestro/.ssh\n")
@@ -41,6 +42,29 @@ func Script(agent cloud.AgentLaunch, sshPublicKey string) string {
 	fmt.Fprintf(&b, "  %s\n", Quote(agent.Image))
 	return b.String()
 }
+
+// MetadataAddress is the cloud metadata service every provider here serves
+// (instance credentials, the user-data): job containers must not reach it.
+const MetadataAddress = "169.254.169.254"
+
+// metadataBlock installs a unit that drops traffic from containers to the
+// metadata service (Docker's DOCKER-USER chain, re-applied at every boot
+// after Docker starts). The agent runs on the host network and needs none.
+var metadataBlock = `cat > /etc/systemd/system/daestro-metadata-block.service <<'UNIT'
+[Unit]
+Description=Keep daestro job containers away from the cloud metadata service
+After=docker.service
+Requires=docker.service
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'iptables -C DOCKER-USER -d ` + MetadataAddress + `/32 -j DROP 2>/dev/null || iptables -I DOCKER-USER -d ` + MetadataAddress + `/32 -j DROP'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now daestro-metadata-block.service
+`
 
 // Quote single-quotes s for a POSIX shell.
 func Quote(s string) string {

@@ -23,6 +23,8 @@ func TestScriptStartsTheAgentWithItsToken(t *testing.T) {
 	require.Contains(t, s, "'ssh-ed25519 AAAAC3Nza user@host'")
 	require.Contains(t, s, "'ghcr.io/x/daestro-agent:1.2'")
 	require.Equal(t, agent.Env, AgentEnv(s))
+	require.Contains(t, s, "iptables -I DOCKER-USER -d 169.254.169.254/32 -j DROP", "job containers cannot read the metadata service")
+	require.Contains(t, s, "systemctl enable --now daestro-metadata-block.service", "and the rule comes back at every boot")
 
 	// The script is valid bash, and the quoting survives a real shell.
 	dir := t.TempDir()

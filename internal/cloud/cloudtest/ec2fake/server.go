@@ -127,6 +127,10 @@ type RunBody struct {
 	Tags []Tag
 	// ShutdownBehavior is InstanceInitiatedShutdownBehavior.
 	ShutdownBehavior string
+	// MetadataHTTPTokens and MetadataHopLimit are MetadataOptions.HttpTokens
+	// ("required" = IMDSv2 only) and MetadataOptions.HttpPutResponseHopLimit.
+	MetadataHTTPTokens string
+	MetadataHopLimit   string
 }
 
 // instance is one instance of the fake account.
@@ -614,7 +618,8 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	body := RunBody{
 		Region: req.region, ImageID: f.Get("ImageId"), InstanceType: f.Get("InstanceType"),
 		ClientToken: f.Get("ClientToken"), KeyName: f.Get("KeyName"), UserDataBase64: f.Get("UserData"),
-		ShutdownBehavior: f.Get("InstanceInitiatedShutdownBehavior"),
+		ShutdownBehavior:   f.Get("InstanceInitiatedShutdownBehavior"),
+		MetadataHTTPTokens: f.Get("MetadataOptions.HttpTokens"), MetadataHopLimit: f.Get("MetadataOptions.HttpPutResponseHopLimit"),
 	}
 	body.MinCount, _ = strconv.Atoi(f.Get("MinCount"))
 	body.MaxCount, _ = strconv.Atoi(f.Get("MaxCount"))
