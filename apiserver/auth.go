@@ -8,7 +8,10 @@ import (
 	"daestro/internal/domain"
 )
 
-const ctxProject = "daestro.project"
+const (
+	ctxProject  = "daestro.project"
+	ctxAPIKeyID = "daestro.api_key_id"
+)
 
 // requireAPIKey authenticates `Authorization: Bearer <API key>` and scopes the
 // request to the key's project. Every refusal says why.
@@ -30,6 +33,7 @@ func (s *Server) requireAPIKey() gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxProject, p)
+		c.Set(ctxAPIKeyID, k.ID)
 		c.Set(ctxLogger, logger(c).With("project", p.Code, "api_key", k.Prefix))
 		c.Next()
 	}

@@ -43,6 +43,8 @@ func httpStatus(code string) int {
 		return http.StatusUnauthorized
 	case domain.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case domain.ETOOMANY:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -187,7 +187,41 @@ func (s *Server) jobLogs(c *gin.Context) {
 			q.AfterSeq = seq
 		}
 	}
+	release, err := s.followers.acquire(c.GetString(ctxAPIKeyID))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	defer release()
 	s.followRunLogs(c, runID, q)
+}
+
+// DefaultMaxFollowersPerKey bounds the log streams one API key holds open:
+// each is a connection and a LISTEN subscription on the server.
+const DefaultMaxFollowersPerKey = 32
+
+// followerCounts counts each API key's open log streams on this server.
+type followerCounts struct {
+	mu    sync.Mutex
+	max   int
+	count map[string]int
+}
+
+// acquire takes a stream for key, or says why not (ETOOMANY → 429).
+func (f *followerCounts) acquire(key string) (release func(), err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.count[key] >= f.max {
+		return nil, domain.Errorf(domain.ETOOMANY, "this API key already follows %d log streams, the most one key may hold open on a server: close one, or page with after_seq instead of follow=true", f.max)
+	}
+	f.count[key]++
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.count[key]--; f.count[key] <= 0 {
+			delete(f.count, key)
+		}
+	}, nil
 }
 
 // followRunLogs streams the run's lines after q.AfterSeq as they are
@@ -312,14 +346,19 @@ func writeEvent(w io.Writer, event, id string, data any) error {
 	return err
 }
 
-// jobMetrics answers every CPU/memory sample of a run with their summary.
+// jobMetrics answers a page of a run's CPU/memory samples with the summary of all of them.
 func (s *Server) jobMetrics(c *gin.Context) {
 	runID, err := s.store.JobRunForOutput(c.Request.Context(), project(c).ID, c.Param("id"), c.Query("run"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	m, err := s.store.RunMetrics(c.Request.Context(), runID)
+	q, err := domain.ParseMetricsQuery(c.Query("after"), c.Query("limit"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	m, err := s.store.RunMetrics(c.Request.Context(), runID, q)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -593,6 +593,21 @@ func TestMetricsSummaryIsExact(t *testing.T) {
 		MemoryBytesMax: 300 << 20, MemoryBytesAvg: (600<<20 + 401 + 2) / 4, // rounded to a whole byte
 		Samples: 4,
 	}, got.Summary)
+	assert.Nil(t, got.NextAfter, "one page holds them all")
+
+	// Paged: each page is bounded, the summary is always of every sample.
+	page := read("?limit=3")
+	assert.Equal(t, got.Samples[:3], page.Samples)
+	assert.Equal(t, got.Summary, page.Summary)
+	require.NotNil(t, page.NextAfter)
+	assert.Equal(t, at(2), *page.NextAfter)
+	page = read("?limit=3&after=" + page.NextAfter.Format(time.RFC3339Nano))
+	assert.Equal(t, got.Samples[3:], page.Samples)
+	assert.Nil(t, page.NextAfter, "the last page")
+	for _, bad := range []string{"?limit=0", "?limit=10001", "?after=yesterday"} {
+		r := p.c.do(http.MethodGet, "/v1/jobs/"+p.job+"/metrics"+bad, nil)
+		assert.Equal(t, http.StatusBadRequest, r.Status, bad)
+	}
 }
 
 func TestRunOutputRoutesAreTenantIsolated(t *testing.T) {
@@ -712,4 +727,35 @@ func TestSSEFollowDoesNotHoldUpAGracefulShutdown(t *testing.T) {
 	}
 	_, open := <-events
 	assert.False(t, open, "the stream ended")
+}
+
+// One API key holds a bounded number of log streams open; past it a follow
+// is a 429 that says what to do, and closing a stream frees its place.
+func TestSSEFollowersPerKeyAreCapped(t *testing.T) {
+	t.Parallel()
+	st := newTestStore(t)
+	a := serveAPI(t, st, apiserver.Options{MaxFollowersPerKey: 2})
+	c := a.newProject("acme")
+	p := newPlacedRun(t, c, "etl")
+	_, first, disconnect := followLogs(t, p.c, p.job, "", "")
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	_, second, _ := followLogs(t, p.c, p.job, "", "")
+	require.Equal(t, http.StatusOK, second.StatusCode)
+
+	r := c.do(http.MethodGet, "/v1/jobs/"+p.job+"/logs?follow=true", nil)
+	assert.Equal(t, http.StatusTooManyRequests, r.Status)
+	assert.Equal(t, "this API key already follows 2 log streams, the most one key may hold open on a server: close one, or page with after_seq instead of follow=true", r.Message)
+	assert.Equal(t, http.StatusOK, c.do(http.MethodGet, "/v1/jobs/"+p.job+"/logs", nil).Status, "paging is not capped")
+
+	other := a.newProject("beta")
+	q := newPlacedRun(t, other, "etl")
+	_, resp, _ := followLogs(t, q.c, q.job, "", "")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "another key has streams of its own")
+
+	disconnect()
+	assert.Eventually(t, func() bool {
+		_, resp, stop := followLogs(t, p.c, p.job, "", "")
+		defer stop()
+		return resp.StatusCode == http.StatusOK
+	}, 5*time.Second, 50*time.Millisecond, "a closed stream frees its place")
 }

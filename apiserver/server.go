@@ -51,6 +51,7 @@ type Server struct {
 	gatewayOnce sync.Once
 	tls         *tls.Config
 	devMode     bool
+	followers   *followerCounts
 }
 
 // Options are what a Server needs.
@@ -75,6 +76,9 @@ type Options struct {
 	// calls and forced by the agent gateway; config.DefaultTemporalNamespace
 	// when empty.
 	TemporalNamespace string
+	// MaxFollowersPerKey bounds the log streams (follow=true) one API key
+	// holds open on this server (DefaultMaxFollowersPerKey when zero).
+	MaxFollowersPerKey int
 	// DevMode is `daestro dev`: privileged jobs may run on localdocker
 	// spawns (containers on the control plane's own engine). Off otherwise.
 	DevMode bool
@@ -110,6 +114,10 @@ func New(o Options) *Server {
 	}
 	if s.unreachableAfter <= 0 {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter
+	}
+	s.followers = &followerCounts{max: o.MaxFollowersPerKey, count: map[string]int{}}
+	if s.followers.max <= 0 {
+		s.followers.max = DefaultMaxFollowersPerKey
 	}
 	if s.pingInterval <= 0 {
 		s.pingInterval = DefaultAgentPingInterval

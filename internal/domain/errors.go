@@ -14,6 +14,7 @@ const (
 	ECONFLICT     = "conflict"     // the request clashes with current state (name taken, still in use)
 	EUNAUTHORIZED = "unauthorized" // no or bad credentials
 	EUNAVAILABLE  = "unavailable"  // a dependency (Temporal, a cloud) is not reachable right now
+	ETOOMANY      = "too_many"     // the caller holds as much of a bounded resource as it may
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 

@@ -94,14 +94,49 @@ type MetricsSummary struct {
 	Samples int `json:"samples"`
 }
 
-// RunMetrics is every sample of a run with their summary.
+// RunMetrics is one page of a run's samples with the summary of all of them.
 type RunMetrics struct {
 	// RunID is the run the samples belong to.
 	RunID string `json:"run_id"`
-	// Samples are in time order.
+	// Samples are in time order, at most the query's limit, after its After.
 	Samples []MetricSample `json:"samples"`
-	// Summary condenses Samples.
+	// Summary condenses every sample of the run, not only this page.
 	Summary MetricsSummary `json:"summary"`
+	// NextAfter is the time to pass as after for the next page; nil when
+	// this page holds the last sample stored so far.
+	NextAfter *time.Time `json:"next_after"`
+}
+
+// Pages of metric samples: a day of 5-second samples is 17,280.
+const (
+	DefaultMetricsPageLimit = 2000
+	MaxMetricsPageLimit     = 10000
+)
+
+// MetricsQuery is one page of a run's samples: those taken after After.
+type MetricsQuery struct {
+	After *time.Time
+	Limit int
+}
+
+// ParseMetricsQuery reads the after (RFC 3339) and limit parameters.
+func ParseMetricsQuery(after, limit string) (MetricsQuery, error) {
+	q := MetricsQuery{Limit: DefaultMetricsPageLimit}
+	if after != "" {
+		t, err := time.Parse(time.RFC3339Nano, after)
+		if err != nil {
+			return q, Errorf(EINVALID, "after: %q is not an RFC 3339 time (pass the next_after of the previous page)", after)
+		}
+		q.After = &t
+	}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > MaxMetricsPageLimit {
+			return q, Errorf(EINVALID, "limit: %q must be a whole number from 1 to %d", limit, MaxMetricsPageLimit)
+		}
+		q.Limit = n
+	}
+	return q, nil
 }
 
 // SummarizeMetrics computes the summary of samples.

@@ -281,7 +281,9 @@ func (s *Store) ReadRunLogs(ctx context.Context, runID string, q domain.LogQuery
 }
 
 // RunMetrics returns every sample of the run, in time order, with their summary.
-func (s *Store) RunMetrics(ctx context.Context, runID string) (domain.RunMetrics, error) {
+func (s *Store) RunMetrics(ctx context.Context, runID string, q domain.MetricsQuery) (domain.RunMetrics, error) {
+	// Every sample is read for the summary (three narrow columns); only the
+	// page is answered.
 	rows, err := s.Pool.Query(ctx, `SELECT at, cpu_pct, memory_bytes FROM run_metrics WHERE run_id = $1 ORDER BY at`, runID)
 	if err != nil {
 		return domain.RunMetrics{}, err
@@ -295,10 +297,26 @@ func (s *Store) RunMetrics(ctx context.Context, runID string) (domain.RunMetrics
 	if err != nil {
 		return domain.RunMetrics{}, err
 	}
-	if samples == nil {
-		samples = []domain.MetricSample{}
+	out := domain.RunMetrics{RunID: runID, Summary: domain.SummarizeMetrics(samples)}
+	first := 0
+	if q.After != nil {
+		first, _ = slices.BinarySearchFunc(samples, *q.After, func(m domain.MetricSample, t time.Time) int {
+			if m.Time.After(t) {
+				return 1
+			}
+			return -1
+		})
 	}
-	return domain.RunMetrics{RunID: runID, Samples: samples, Summary: domain.SummarizeMetrics(samples)}, nil
+	end := min(first+q.Limit, len(samples))
+	out.Samples = slices.Clone(samples[first:end])
+	if out.Samples == nil {
+		out.Samples = []domain.MetricSample{}
+	}
+	if end < len(samples) {
+		next := samples[end-1].Time
+		out.NextAfter = &next
+	}
+	return out, nil
 }
 
 // Waiting for log lines. Every follower of a run's logs would otherwise
