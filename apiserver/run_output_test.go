@@ -759,3 +759,33 @@ func TestSSEFollowersPerKeyAreCapped(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}, 5*time.Second, 50*time.Millisecond, "a closed stream frees its place")
 }
+
+// A run's log is bounded: past the cap one line says so, later lines are
+// acknowledged (the agent forgets them and the run goes on) but not stored.
+func TestRunLogIsCappedWithOneTruncationLine(t *testing.T) {
+	t.Parallel()
+	st := newTestStore(t)
+	st.RunLogCapBytes = 1 << 20
+	a := serveAPI(t, st, apiserver.Options{})
+	p := newPlacedRun(t, a.newProject("acme"), "etl")
+	big := strings.Repeat("x", 60<<10) // 60 KiB a line: 17 fit in 1 MiB, the 18th crosses it
+	var lines []agentapi.LogLine
+	for i := int64(1); i <= 20; i++ {
+		lines = append(lines, agentapi.LogLine{Seq: i, Stream: agentapi.StreamStdout, Time: logEpoch, Text: big})
+	}
+	assert.Equal(t, int64(10), ackOf(t, p.agent, p.run, lines[:10]))
+	assert.Equal(t, int64(20), ackOf(t, p.agent, p.run, lines[10:]), "every line is acknowledged, stored or not")
+	assert.Equal(t, int64(22), ackOf(t, p.agent, p.run, []agentapi.LogLine{
+		{Seq: 21, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "late"}, {Seq: 22, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "later"}}))
+
+	r := p.c.do(http.MethodGet, "/v1/jobs/"+p.job+"/logs", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	var page domain.RunLogs
+	r.decode(t, &page)
+	require.Len(t, page.Lines, 18, "17 lines under the cap, then the truncation line")
+	for _, l := range page.Lines[:17] {
+		assert.Equal(t, big, l.Text)
+	}
+	assert.Equal(t, int64(18), page.Lines[17].Seq)
+	assert.Equal(t, "[daestro] log truncated: this run's output passed the 1 MiB log limit; later lines are not stored (the run goes on)", page.Lines[17].Text)
+}

@@ -41,6 +41,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 	if err != nil {
 		return nil, err
 	}
+	st.RunLogCapBytes = int64(cfg.RunLogCapMB) << 20
 	if len(cfg.MasterKey) > 0 {
 		if st.Secrets, err = secrets.NewKeyring(cfg.MasterKey, cfg.OldMasterKeys...); err != nil {
 			st.Close()

@@ -43,6 +43,7 @@ const (
 	EnvTLSKeyFile        = "DAESTRO_TLS_KEY_FILE"
 	EnvAllowInsecure     = "DAESTRO_ALLOW_INSECURE"
 	EnvEnableLocalDocker = "DAESTRO_ENABLE_LOCALDOCKER"
+	EnvRunLogCapMB       = "DAESTRO_RUN_LOG_CAP_MB"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -86,6 +87,8 @@ type Config struct {
 	// AllowInsecure lets the API serve plain HTTP on an address that is not
 	// loopback (behind a TLS-terminating proxy the operator trusts).
 	AllowInsecure bool
+	// RunLogCapMB bounds one run's stored log; later lines are dropped after one line that says so.
+	RunLogCapMB int
 	// Dev is set by `daestro dev` (never from the environment): developer
 	// conveniences such as privileged jobs on localdocker spawns are on.
 	Dev bool
@@ -159,6 +162,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			cfg.EnableLocalDocker = v
 		}
 	}
+	capMB, err := strconv.Atoi(get(EnvRunLogCapMB, "100"))
+	if err != nil || capMB < 1 {
+		bad(EnvRunLogCapMB, "%q must be a whole number of MiB, at least 1", get(EnvRunLogCapMB, ""))
+	}
+	cfg.RunLogCapMB = capMB
 	topts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: envLookup(lookup)})
 	if err != nil {
 		bad("TEMPORAL_*", "%v (see the SDK's environment configuration: TEMPORAL_TLS_*, TEMPORAL_API_KEY)", err)

@@ -65,6 +65,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{config.EnvShutdownTimeout, "-1s", "DAESTRO_SHUTDOWN_TIMEOUT: \"-1s\" is not a positive duration"},
 		{config.EnvMasterKey, base64.StdEncoding.EncodeToString([]byte("short")), "DAESTRO_MASTER_KEY: decodes to 5 bytes, want 32"},
 		{config.EnvMasterKey, "not base64!", "DAESTRO_MASTER_KEY: is neither base64 nor hex"},
+		{config.EnvRunLogCapMB, "0", "DAESTRO_RUN_LOG_CAP_MB: \"0\" must be a whole number of MiB, at least 1"},
 		{config.EnvAgentImage, "daestro agent", "DAESTRO_AGENT_IMAGE: \"daestro agent\" is not a Docker image reference"},
 	}
 	for _, tt := range tests {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +72,11 @@ func (s *Store) AppendRunLogs(ctx context.Context, spawnID, runID string, lines 
 		if err != nil {
 			return err
 		}
+		var dropped int64 // the highest seq dropped past the run's log cap
+		if lines, dropped, err = s.capRunLogs(ctx, tx, runID, prev, lines); err != nil {
+			return err
+		}
+		defer func() { acked = max(acked, dropped) }()
 		sorted := make([]int64, len(lines))
 		for i, l := range lines {
 			sorted[i] = l.Seq
@@ -127,6 +134,60 @@ func (s *Store) AppendRunLogs(ctx context.Context, spawnID, runID string, lines 
 		return nil
 	})
 	return acked, err
+}
+
+// DefaultRunLogCapBytes bounds what one run's log may take in Postgres.
+const DefaultRunLogCapBytes = 100 << 20
+
+// capRunLogs applies the run's log cap to a batch: lines past the cap are
+// dropped, the first of them replaced by one line that says so, and the
+// run goes on (the agent's lines are acknowledged all the same, so it
+// forgets them). Bytes are counted for lines above the acknowledged prefix
+// prev, so a resend is not counted twice (a resend above a gap may be).
+// It returns the lines to store and the highest seq it dropped (0: none).
+func (s *Store) capRunLogs(ctx context.Context, tx pgx.Tx, runID string, prev int64, lines []agentapi.LogLine) ([]agentapi.LogLine, int64, error) {
+	limit := s.RunLogCapBytes
+	if limit <= 0 {
+		limit = DefaultRunLogCapBytes
+	}
+	var (
+		used      int64
+		truncated bool
+	)
+	if err := tx.QueryRow(ctx, `SELECT log_bytes, log_truncated FROM job_runs WHERE id = $1 FOR UPDATE`, runID).Scan(&used, &truncated); err != nil {
+		return nil, 0, err
+	}
+	ordered := slices.Clone(lines)
+	slices.SortStableFunc(ordered, func(a, b agentapi.LogLine) int { return cmp.Compare(a.Seq, b.Seq) })
+	var (
+		keep    = make([]agentapi.LogLine, 0, len(ordered))
+		dropped int64
+		added   int64
+		nowCut  bool
+	)
+	for _, l := range ordered {
+		switch {
+		case truncated:
+			dropped = max(dropped, l.Seq)
+		case l.Seq > prev && used+added+int64(len(l.Text)) > limit:
+			truncated, nowCut = true, true
+			keep = append(keep, agentapi.LogLine{Seq: l.Seq, Stream: agentapi.StreamStderr, Time: l.Time,
+				Text: fmt.Sprintf("[daestro] log truncated: this run's output passed the %d MiB log limit; later lines are not stored (the run goes on)", limit>>20)})
+			dropped = max(dropped, l.Seq)
+		default:
+			if l.Seq > prev {
+				added += int64(len(l.Text))
+			}
+			keep = append(keep, l)
+		}
+	}
+	if added > 0 || nowCut {
+		if _, err := tx.Exec(ctx, `UPDATE job_runs SET log_bytes = log_bytes + $2, log_truncated = log_truncated OR $3 WHERE id = $1`,
+			runID, added, nowCut); err != nil {
+			return nil, 0, err
+		}
+	}
+	return keep, dropped, nil
 }
 
 // ackedSeq is the top of the run's contiguous prefix (0 when line 1 is missing).

@@ -18,6 +18,8 @@ type Store struct {
 	Pool *pgxpool.Pool
 	// Secrets seals and opens secret columns; nil in roles that never touch secrets.
 	Secrets *secrets.Keyring
+	// RunLogCapBytes bounds one run's stored log (DefaultRunLogCapBytes when 0).
+	RunLogCapBytes int64
 }
 
 // Open connects to Postgres at url and checks that it answers.

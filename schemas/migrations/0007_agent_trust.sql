@@ -23,3 +23,9 @@ CREATE TABLE agent_task_tokens (
     issued_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX agent_task_tokens_spawn_idx ON agent_task_tokens (compute_spawn_id);
+
+-- A run's log is bounded (DAESTRO_RUN_LOG_CAP_MB): what it has taken so far,
+-- and whether its later lines were dropped.
+ALTER TABLE job_runs
+    ADD COLUMN log_bytes     bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN log_truncated boolean NOT NULL DEFAULT false;
