@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"daestro/apiserver"
 	"daestro/internal/agentapi"
 	"daestro/internal/domain"
 	"daestro/internal/store"
@@ -124,4 +125,30 @@ func TestAgentRouteMatrix(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, countWhere(a, `SELECT count(*) FROM run_logs`), "only the own agent's line of the active run was stored")
+}
+
+// A privileged container on a localdocker machine is root on the control
+// plane's own engine: outside `daestro dev` its spec is refused with a
+// sentence (the job fails with it), in dev it runs.
+func TestPrivilegedJobsNeverRunOnLocalDockerOutsideDev(t *testing.T) {
+	t.Parallel()
+	for _, dev := range []bool{false, true} {
+		a := serveAPI(t, newTestStore(t), apiserver.Options{DevMode: dev})
+		c := a.newProject("acme")
+		p := newPlacedRun(t, c, "etl")
+		outputSQL(t, a, `UPDATE job_definitions SET privileged = true WHERE id = $1`, p.definition)
+		// The spawn as a localdocker machine records it.
+		outputSQL(t, a, `UPDATE compute_spawns SET kind = 'cloud', provider = 'localdocker', instance_id = 'daestro-vm-1' WHERE id = $1`, p.spawn)
+		r := p.agent.do(http.MethodGet, agentapi.RunPath(agentapi.PathRunSpec, p.run), nil)
+		if dev {
+			assert.Equal(t, http.StatusOK, r.Status, "daestro dev allows it: %s", r.Raw)
+			continue
+		}
+		assert.Equal(t, http.StatusConflict, r.Status, r.Raw)
+		assert.Equal(t, "job definition of run "+p.run+" is privileged, and privileged jobs never run on localdocker machines (the daestro server's own Docker engine) outside `daestro dev`: run it on a cloud or self-hosted compute environment", r.Message)
+
+		// The same job on a self-hosted spawn runs privileged: the user's own machine.
+		outputSQL(t, a, `UPDATE compute_spawns SET kind = 'selfhosted', provider = '', instance_id = '' WHERE id = $1`, p.spawn)
+		assert.Equal(t, http.StatusOK, p.agent.do(http.MethodGet, agentapi.RunPath(agentapi.PathRunSpec, p.run), nil).Status)
+	}
 }

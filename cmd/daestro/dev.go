@@ -52,6 +52,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// A laptop's conveniences: localdocker machines, privileged jobs on them.
 	cfg.Dev, cfg.EnableLocalDocker = true, true
+	// Not plain HTTP beyond loopback, though: dev serves no TLS.
+	if err := cfg.CheckTransport(); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg, log, true)
 	if err != nil {
 		return err
