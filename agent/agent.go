@@ -120,7 +120,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer w.Stop()
 
-	go a.reapLoop(ctx, log)
+	go a.reapLoop(ctx, log, reg.SpawnID)
 
 	interval := time.Duration(reg.PingIntervalSeconds) * time.Second
 	if a.cfg.PingInterval > 0 {
@@ -216,11 +216,11 @@ const (
 
 // reapLoop removes dangling run containers until ctx ends. The executor
 // never reaps a run it is executing, so no run of this agent is lost.
-func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger) {
+func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger, spawnID string) {
 	t := time.NewTicker(reapEvery)
 	defer t.Stop()
 	for {
-		removed, err := a.exec.ReapDangling(ctx, func(string) bool { return false }, reapAfter)
+		removed, err := a.exec.ReapDangling(ctx, map[string]string{LabelSpawnID: spawnID}, a.runIsLive, reapAfter)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reaping dangling containers failed", "error", err)
 		}
@@ -233,6 +233,16 @@ func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// runIsLive keeps a container unless the server says its run is over (or
+// is not this spawn's): a container is never reaped on a guess, and a
+// server that cannot answer keeps everything until the next round.
+func (a *Agent) runIsLive(runID string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := a.server.runSpec(ctx, runID)
+	return !errors.Is(err, ErrRejected)
 }
 
 func (a *Agent) saveIdentity(id identity) error {

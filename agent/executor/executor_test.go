@@ -597,16 +597,41 @@ func TestReapDanglingRemovesOnlyOldUnkeptRunContainers(t *testing.T) {
 	// Other tests' containers may be about: this test owns only dangling.
 	keep := func(runID string) bool { return runID != dangling }
 
-	removed, err := e.ReapDangling(ctx, keep, time.Hour)
+	removed, err := e.ReapDangling(ctx, nil, keep, time.Hour)
 	require.NoError(t, err)
 	assert.Empty(t, removed, "younger than the grace")
 	assert.Equal(t, 1, countRunContainers(t, cli, dangling))
 
-	removed, err = e.ReapDangling(ctx, keep, time.Millisecond)
+	removed, err = e.ReapDangling(ctx, nil, keep, time.Millisecond)
 	require.NoError(t, err)
 	assert.Equal(t, []string{dangling}, removed)
 	assert.Equal(t, 0, countRunContainers(t, cli, dangling))
 	assert.Equal(t, 1, countRunContainers(t, cli, kept))
+}
+
+// Agents sharing an engine reap only their own spawn's containers, never
+// another's, however old and unclaimed.
+func TestReapDanglingTouchesOnlyTheOwnersContainers(t *testing.T) {
+	t.Parallel()
+	e, cli := engine(t, executor.Options{})
+	ctx := context.Background()
+	mine, theirs := "spawn-"+newSpec(t, cli).RunID, "spawn-"+newSpec(t, cli).RunID
+	create := func(spawn string) string {
+		spec := newSpec(t, cli)
+		_, err := cli.ContainerCreate(ctx, &container.Config{Image: spec.Image, Cmd: []string{"true"},
+			Labels: map[string]string{executor.LabelRunID: spec.RunID, "daestro.spawn-id": spawn}}, nil, nil, nil, executor.ContainerName(spec.RunID))
+		require.NoError(t, err)
+		return spec.RunID
+	}
+	own, other := create(mine), create(theirs)
+	time.Sleep(10 * time.Millisecond)
+	removed, err := e.ReapDangling(ctx, map[string]string{"daestro.spawn-id": mine}, nil, time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, []string{own}, removed)
+	assert.Equal(t, 0, countRunContainers(t, cli, own))
+	assert.Equal(t, 1, countRunContainers(t, cli, other), "another spawn's container is left alone")
+	_, err = e.ReapDangling(ctx, map[string]string{"daestro.spawn-id": theirs}, nil, time.Millisecond)
+	require.NoError(t, err)
 }
 
 func TestHostCapacityIsTheEnginesHost(t *testing.T) {
@@ -670,7 +695,7 @@ func TestARunInProgressIsNeitherRunTwiceNorReaped(t *testing.T) {
 
 	_, err := e.Run(context.Background(), spec, newSink(), executor.Cursor{}, nil)
 	require.ErrorIs(t, err, executor.ErrRunBusy)
-	removed, err := e.ReapDangling(context.Background(), func(runID string) bool { return runID != spec.RunID }, 0)
+	removed, err := e.ReapDangling(context.Background(), nil, func(runID string) bool { return runID != spec.RunID }, 0)
 	require.NoError(t, err)
 	assert.NotContains(t, removed, spec.RunID, "a run inside Run is never dangling")
 	assert.Equal(t, 1, countRunContainers(t, cli, spec.RunID))

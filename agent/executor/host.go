@@ -22,14 +22,20 @@ func (e *Executor) HostCapacity(ctx context.Context) (cpuPct, memoryMB int, err 
 	return info.NCPU * 100, int(info.MemTotal >> 20), nil
 }
 
-// ReapDangling removes run containers (those with LabelRunID) that are older
-// than olderThan and whose run keep does not claim, running or not, and
-// returns their run IDs. They are left behind by runs whose agent died and
-// whose activity was never retried here, or whose logs could not be shipped.
-// Runs inside Run on this Executor are always kept; the grace keeps a
-// container that a just-retried activity is about to re-attach to.
-func (e *Executor) ReapDangling(ctx context.Context, keep func(runID string) bool, olderThan time.Duration) ([]string, error) {
-	list, err := e.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelRunID))})
+// ReapDangling removes run containers (those with LabelRunID, and every
+// label of owner: an agent passes its spawn's, so agents sharing an engine
+// never touch each other's containers) that are older than olderThan and
+// whose run keep does not claim, running or not, and returns their run IDs.
+// They are left behind by runs whose agent died and whose activity was
+// never retried here, or whose logs could not be shipped. Runs inside Run
+// on this Executor are always kept; the grace keeps a container that a
+// just-retried activity is about to re-attach to.
+func (e *Executor) ReapDangling(ctx context.Context, owner map[string]string, keep func(runID string) bool, olderThan time.Duration) ([]string, error) {
+	f := filters.NewArgs(filters.Arg("label", LabelRunID))
+	for k, v := range owner {
+		f.Add("label", k+"="+v)
+	}
+	list, err := e.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		return nil, fmt.Errorf("list run containers: %w", err)
 	}
