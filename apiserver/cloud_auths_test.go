@@ -12,6 +12,7 @@ import (
 	"daestro/internal/cloud/cloudtest/dofake"
 	"daestro/internal/cloud/digitalocean"
 	"daestro/internal/domain"
+	"daestro/internal/store"
 )
 
 var doToken = "dop_v1_0123456789abcdef0123456789abcdefWXYZ"
@@ -302,4 +303,31 @@ func TestLocalDockerCloudAuthTakesNoCredentials(t *testing.T) {
 	r = c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": "laptop", "cloud_auth_id": id, "region": "local", "instance_type": "s-2vcpu-4gb"})
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
 	assert.EqualValues(t, 2, r.data(t)["instance_vcpu"])
+}
+
+// A cloud auth whose machines ran and were terminated is deletable once no
+// compute environment uses it; the spawns keep what they ran on.
+func TestCloudAuthOfFinishedSpawnsIsDeletable(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	id := c.do(http.MethodPost, "/v1/cloud-auths", awsAuth("main")).id(t)
+	queue := c.do(http.MethodPost, "/v1/job-queues", map[string]any{"name": "etl", "priority": 10}).id(t)
+	env, spawn := store.NewID(), store.NewID()
+	ctx := context.Background()
+	_, err := a.st.Pool.Exec(ctx, `INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, instance_type, region, enabled)
+		VALUES ($1, $2, 'box', 'cloud', $3, 't3.small', 'us-east-1', false)`, env, c.project.ID, id)
+	require.NoError(t, err)
+	_, err = a.st.Pool.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state, provider, cloud_auth_id, region, instance_type, instance_id)
+		VALUES ($1, $2, $3, $4, 'cloud', 'terminated', 'aws', $5, 'us-east-1', 't3.small', 'i-0abc')`, spawn, c.project.ID, queue, env, id)
+	require.NoError(t, err)
+
+	r := c.do(http.MethodDelete, "/v1/compute-envs/"+env, nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	r = c.do(http.MethodDelete, "/v1/cloud-auths/"+id, nil)
+	require.Equal(t, http.StatusOK, r.Status, "deletable: no compute environment uses it: %s", r.Raw)
+	sp := getSpawn(t, c, spawn)
+	require.NotNil(t, sp.Machine)
+	assert.Equal(t, "aws", sp.Machine.Provider, "the spawn's history stays")
+	assert.Equal(t, "i-0abc", sp.Machine.InstanceID)
 }

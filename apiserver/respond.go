@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/domain"
+	"daestro/internal/store"
 )
 
 // envelope is Daestro's response shape: {"ok":true,"data":…} or {"ok":false,"message":"…"}.
@@ -23,6 +24,13 @@ func writeData(c *gin.Context, status int, data any) {
 
 // writeError answers with the status that fits err's code and its user-facing message.
 func writeError(c *gin.Context, err error) {
+	if domain.ErrorCode(err) == domain.EINTERNAL {
+		// A constraint or an unreachable database is the user's 409 or a 503, never a 500.
+		if mapped := store.UserError(err); mapped != err {
+			logger(c).Warn("request failed", "error", err)
+			err = mapped
+		}
+	}
 	status := httpStatus(domain.ErrorCode(err))
 	if status == http.StatusInternalServerError {
 		logger(c).Error("request failed", "error", err)

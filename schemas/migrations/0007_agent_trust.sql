@@ -29,3 +29,9 @@ CREATE INDEX agent_task_tokens_spawn_idx ON agent_task_tokens (compute_spawn_id)
 ALTER TABLE job_runs
     ADD COLUMN log_bytes     bigint  NOT NULL DEFAULT 0,
     ADD COLUMN log_truncated boolean NOT NULL DEFAULT false;
+
+-- A cloud auth is deletable when no compute environment uses it; the spawns
+-- that ran on it keep their history (provider, region, instance) without it.
+ALTER TABLE compute_spawns DROP CONSTRAINT compute_spawns_cloud_auth_id_fkey;
+ALTER TABLE compute_spawns ADD CONSTRAINT compute_spawns_cloud_auth_id_fkey
+    FOREIGN KEY (cloud_auth_id) REFERENCES cloud_auths (id) ON DELETE SET NULL;
