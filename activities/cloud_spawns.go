@@ -10,15 +10,14 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/cloud/cloudinit"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 )
 
 // ErrTypeCloudPermanent is the type of the non-retryable error a cloud
@@ -27,19 +26,10 @@ import (
 // spawn's system note.
 const ErrTypeCloudPermanent = "CloudPermanent"
 
-// SpawnWorkflowName is the registered name of workflows.SpawnWorkflow.
-const SpawnWorkflowName = "SpawnWorkflow"
-
 // ErrTypeSpawnNotRequested is the type of the error CreateMachine returns
 // for a spawn no longer waiting for its machine (terminated meanwhile):
 // nothing is created and the workflow has nothing left to do.
 const ErrTypeSpawnNotRequested = "SpawnNotRequested"
-
-// SpawnStart is the input SpawnWorkflow takes, as far as starting a cloud
-// spawn needs it (field names match workflows.SpawnWorkflowInput).
-type SpawnStart struct {
-	SpawnID, ProjectID, Kind string
-}
 
 // StartSpawnsInput names the requested cloud spawns whose workflows to start.
 type StartSpawnsInput struct {
@@ -55,9 +45,8 @@ type StartSpawnsInput struct {
 func (a *Activities) StartSpawnWorkflows(ctx context.Context, in StartSpawnsInput) error {
 	var errs []error
 	for _, id := range in.SpawnIDs {
-		_, err := a.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: temporalx.SpawnWorkflowID(id), TaskQueue: a.ControlTaskQueue,
-		}, SpawnWorkflowName, SpawnStart{SpawnID: id, ProjectID: in.ProjectID, Kind: domain.SpawnKindCloud})
+		_, err := a.Temporal.ExecuteWorkflow(ctx, contract.SpawnStartOptions(id, a.ControlTaskQueue),
+			contract.SpawnWorkflowName, contract.SpawnWorkflowInput{SpawnID: id, ProjectID: in.ProjectID, Kind: domain.SpawnKindCloud})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("start the workflow of spawn %s: %w", id, err))
 		}
@@ -410,7 +399,7 @@ func (a *Activities) spawnWorkflowRunning(ctx context.Context, spawnID string) b
 	if a.Temporal == nil {
 		return true
 	}
-	d, err := a.Temporal.DescribeWorkflowExecution(ctx, temporalx.SpawnWorkflowID(spawnID), "")
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, contract.SpawnWorkflowID(spawnID), "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):

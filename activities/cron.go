@@ -11,29 +11,16 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"daestro/internal/contract"
 	"daestro/internal/cronsched"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 )
 
 // CronCatchupWindow is how late a trigger may still run after Temporal was
 // unavailable at its time: long enough for a restart, short enough that an
 // outage never replays a backlog (Temporal's default is a year).
 const CronCatchupWindow = time.Minute
-
-// CronTriggerInput is the input of a cron job's trigger workflow, the one
-// argument its schedule passes: IDs only, no overrides and no secret.
-type CronTriggerInput struct {
-	// CronJobID and ProjectID name the cron job.
-	CronJobID, ProjectID string
-}
-
-// CronRefreshInput is the input of a cron job's refresh workflow.
-type CronRefreshInput struct {
-	// CronJobID and ProjectID name the cron job.
-	CronJobID, ProjectID string
-}
 
 // CronOverlapPolicy maps a cron job's overlap policy to Temporal's.
 func CronOverlapPolicy(overlap string) enumspb.ScheduleOverlapPolicy {
@@ -88,12 +75,12 @@ func (cs CronSchedules) Translate(c domain.CronJob, now time.Time) (cronsched.Tr
 // action is what every trigger of c starts.
 func (cs CronSchedules) action(c domain.CronJob) *client.ScheduleWorkflowAction {
 	return &client.ScheduleWorkflowAction{
-		ID:        temporalx.CronScheduleID(c.ID),
-		Workflow:  temporalx.CronTriggerWorkflowName,
-		Args:      []any{CronTriggerInput{CronJobID: c.ID, ProjectID: c.ProjectID}},
+		ID:        contract.CronScheduleID(c.ID),
+		Workflow:  contract.CronTriggerWorkflowName,
+		Args:      []any{contract.CronTriggerInput{CronJobID: c.ID, ProjectID: c.ProjectID}},
 		TaskQueue: cs.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID).ValueSet(c.ProjectID)),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrProjectID).ValueSet(c.ProjectID)),
 	}
 }
 
@@ -114,7 +101,7 @@ func (cs CronSchedules) Create(ctx context.Context, c domain.CronJob) (domain.Cr
 		return st, err
 	}
 	_, err = cs.Temporal.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID:            temporalx.CronScheduleID(c.ID),
+		ID:            contract.CronScheduleID(c.ID),
 		Spec:          tr.Spec,
 		Action:        cs.action(c),
 		Overlap:       CronOverlapPolicy(c.Overlap),
@@ -123,7 +110,7 @@ func (cs CronSchedules) Create(ctx context.Context, c domain.CronJob) (domain.Cr
 		Note:          cronNote(c),
 	})
 	if err != nil {
-		return st, fmt.Errorf("create schedule %s: %w", temporalx.CronScheduleID(c.ID), err)
+		return st, fmt.Errorf("create schedule %s: %w", contract.CronScheduleID(c.ID), err)
 	}
 	return st, nil
 }
@@ -137,7 +124,7 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 		return st, err
 	}
 	spec := tr.Spec
-	err = cs.Temporal.ScheduleClient().GetHandle(ctx, temporalx.CronScheduleID(c.ID)).Update(ctx, client.ScheduleUpdateOptions{
+	err = cs.Temporal.ScheduleClient().GetHandle(ctx, contract.CronScheduleID(c.ID)).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			return &client.ScheduleUpdate{Schedule: &client.Schedule{
 				Action: cs.action(c),
@@ -152,7 +139,7 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 		return cs.Create(ctx, c)
 	}
 	if err != nil {
-		return st, fmt.Errorf("update schedule %s: %w", temporalx.CronScheduleID(c.ID), err)
+		return st, fmt.Errorf("update schedule %s: %w", contract.CronScheduleID(c.ID), err)
 	}
 	return st, nil
 }
@@ -160,14 +147,14 @@ func (cs CronSchedules) Update(ctx context.Context, c domain.CronJob) (domain.Cr
 // Delete deletes a cron job's schedule and stops its refresh workflow; what
 // is already gone is fine.
 func (cs CronSchedules) Delete(ctx context.Context, cronJobID string) error {
-	err := cs.Temporal.ScheduleClient().GetHandle(ctx, temporalx.CronScheduleID(cronJobID)).Delete(ctx)
+	err := cs.Temporal.ScheduleClient().GetHandle(ctx, contract.CronScheduleID(cronJobID)).Delete(ctx)
 	var notFound *serviceerror.NotFound
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("delete schedule %s: %w", temporalx.CronScheduleID(cronJobID), err)
+		return fmt.Errorf("delete schedule %s: %w", contract.CronScheduleID(cronJobID), err)
 	}
-	err = cs.Temporal.TerminateWorkflow(ctx, temporalx.CronRefreshWorkflowID(cronJobID), "", "its cron job was deleted")
+	err = cs.Temporal.TerminateWorkflow(ctx, contract.CronRefreshWorkflowID(cronJobID), "", "its cron job was deleted")
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("stop %s: %w", temporalx.CronRefreshWorkflowID(cronJobID), err)
+		return fmt.Errorf("stop %s: %w", contract.CronRefreshWorkflowID(cronJobID), err)
 	}
 	return nil
 }
@@ -178,11 +165,11 @@ func (cs CronSchedules) EnsureRefresher(ctx context.Context, c domain.CronJob, s
 	if st.RefreshAfter.IsZero() {
 		return nil
 	}
-	_, err := cs.Temporal.SignalWithStartWorkflow(ctx, temporalx.CronRefreshWorkflowID(c.ID), temporalx.SignalCronRescheduled, nil,
-		client.StartWorkflowOptions{ID: temporalx.CronRefreshWorkflowID(c.ID), TaskQueue: cs.TaskQueue},
-		temporalx.CronRefreshWorkflowName, CronRefreshInput{CronJobID: c.ID, ProjectID: c.ProjectID})
+	_, err := cs.Temporal.SignalWithStartWorkflow(ctx, contract.CronRefreshWorkflowID(c.ID), contract.SignalCronRescheduled, nil,
+		contract.CronRefreshStartOptions(c.ID, cs.TaskQueue),
+		contract.CronRefreshWorkflowName, contract.CronRefreshInput{CronJobID: c.ID, ProjectID: c.ProjectID})
 	if err != nil {
-		return fmt.Errorf("start %s: %w", temporalx.CronRefreshWorkflowID(c.ID), err)
+		return fmt.Errorf("start %s: %w", contract.CronRefreshWorkflowID(c.ID), err)
 	}
 	return nil
 }

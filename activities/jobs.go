@@ -7,28 +7,12 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 )
-
-// Names shared by the dispatcher's activities and workflow. They live here
-// (not in workflows) because activities start and signal the dispatcher.
-const (
-	// DispatcherWorkflowName is the registered name of workflows.DispatcherWorkflow.
-	DispatcherWorkflowName = "DispatcherWorkflow"
-	// SignalDispatcherWake tells the dispatcher there may be work to place.
-	SignalDispatcherWake = "wake"
-)
-
-// DispatcherInput is the input of the dispatcher workflow.
-type DispatcherInput struct {
-	// ProjectID is the project whose runnable jobs the dispatcher places.
-	ProjectID string
-}
 
 // RunFields are the optional columns a state change also sets.
 type RunFields struct {
@@ -100,9 +84,8 @@ type WakeDispatcherInput struct{ ProjectID string }
 
 // WakeDispatcher signals the project's dispatcher, starting it when it is not running.
 func (a *Activities) WakeDispatcher(ctx context.Context, in WakeDispatcherInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, temporalx.DispatcherWorkflowID(in.ProjectID), SignalDispatcherWake, nil,
-		client.StartWorkflowOptions{ID: temporalx.DispatcherWorkflowID(in.ProjectID), TaskQueue: a.ControlTaskQueue},
-		DispatcherWorkflowName, DispatcherInput(in))
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, contract.DispatcherWorkflowID(in.ProjectID), contract.SignalDispatcherWake, nil,
+		contract.DispatcherStartOptions(in.ProjectID, a.ControlTaskQueue), contract.DispatcherWorkflowName, contract.DispatcherInput(in))
 	if err != nil {
 		return fmt.Errorf("wake dispatcher of project %s: %w", in.ProjectID, err)
 	}
@@ -123,7 +106,7 @@ func (a *Activities) ReleaseRun(ctx context.Context, in ReleaseRunInput) error {
 		// A spawn workflow that is gone has nothing to update; any other
 		// failure is retried: a lost "0 allocated" would keep a cloud
 		// machine from ever going idle.
-		err := a.Temporal.SignalWorkflow(ctx, temporalx.SpawnWorkflowID(spawnID), "", temporalx.SignalSpawnAllocationsChanged, struct{ Count int }{remaining})
+		err := a.Temporal.SignalWorkflow(ctx, contract.SpawnWorkflowID(spawnID), "", contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: remaining})
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			return fmt.Errorf("tell spawn %s its allocations: %w", spawnID, err)

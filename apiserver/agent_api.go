@@ -11,9 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
-	"daestro/workflows"
 )
 
 const ctxAgent = "daestro.agent"
@@ -97,7 +96,7 @@ func (s *Server) agentRegister(c *gin.Context) {
 	ctx := c.Request.Context()
 	resp := agentapi.RegisterResponse{
 		SpawnID:             sess.SpawnID,
-		TaskQueue:           temporalx.SpawnTaskQueue(sess.SpawnID),
+		TaskQueue:           contract.SpawnTaskQueue(sess.SpawnID),
 		Gateway:             agentapi.Gateway{Namespace: s.temporalNamespace()},
 		PingIntervalSeconds: int(s.pingInterval.Seconds()),
 		UsableCPUPct:        sess.UsableCPUPct,
@@ -184,8 +183,8 @@ func (s *Server) signalPing(c *gin.Context, spawnID, agentVersion string) {
 	if s.temporal != nil {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), temporalCallTimeout)
 		defer cancel()
-		err = s.temporal.SignalWorkflow(ctx, workflows.SpawnWorkflowID(spawnID), "", workflows.SignalSpawnPing,
-			workflows.PingSignal{AgentVersion: agentVersion})
+		err = s.temporal.SignalWorkflow(ctx, contract.SpawnWorkflowID(spawnID), "", contract.SignalSpawnPing,
+			contract.PingSignal{AgentVersion: agentVersion})
 	}
 	if err == nil {
 		return

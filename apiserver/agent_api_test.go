@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/workflows"
 )
 
 // spawnWithMockedTemporal creates a spawn through the API of a server whose
@@ -34,7 +34,7 @@ func spawnWithMockedTemporal(t *testing.T) (*api, *mocks.Client, client, created
 func pingSignals(tc *mocks.Client) int {
 	n := 0
 	for _, call := range tc.Calls {
-		if call.Method == "SignalWorkflow" && call.Arguments.Get(3) == workflows.SignalSpawnPing {
+		if call.Method == "SignalWorkflow" && call.Arguments.Get(3) == contract.SignalSpawnPing {
 			n++
 		}
 	}
@@ -131,8 +131,8 @@ func TestAgentRegisterAndPingValidation(t *testing.T) {
 func TestAgentPingSignalsOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	a, tc, c, created := spawnWithMockedTemporal(t)
-	tc.On("SignalWorkflow", mock.Anything, workflows.SpawnWorkflowID(created.Spawn.ID), "", workflows.SignalSpawnPing,
-		workflows.PingSignal{AgentVersion: "1.2.3"}).Return(nil)
+	tc.On("SignalWorkflow", mock.Anything, contract.SpawnWorkflowID(created.Spawn.ID), "", contract.SignalSpawnPing,
+		contract.PingSignal{AgentVersion: "1.2.3"}).Return(nil)
 	agent := a.registeredAgent(created.AgentToken)
 	require.Equal(t, http.StatusOK, agent.do(http.MethodPost, agentapi.PathRegister, register).Status)
 	assert.Equal(t, 0, pingSignals(tc), "registering signals nothing")
@@ -164,9 +164,9 @@ func TestAgentPingSignalsOnlyOnChange(t *testing.T) {
 func TestAgentPingRetriesAFailedSignal(t *testing.T) {
 	t.Parallel()
 	a, tc, _, created := spawnWithMockedTemporal(t)
-	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, workflows.SignalSpawnPing, mock.Anything).
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, contract.SignalSpawnPing, mock.Anything).
 		Return(serviceerror.NewUnavailable("connection refused")).Once()
-	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, workflows.SignalSpawnPing, mock.Anything).Return(nil)
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, contract.SignalSpawnPing, mock.Anything).Return(nil)
 	agent := a.registeredAgent(created.AgentToken)
 
 	assert.Equal(t, domain.SpawnInitialized, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())).State,

@@ -15,8 +15,8 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
 )
 
 func (s *Server) cronJobRoutes(g *gin.RouterGroup) {
@@ -225,7 +225,7 @@ func (s *Server) cronScheduleStatus(ctx context.Context, cronJobID string) (doma
 	ctx, cancel := context.WithTimeout(ctx, cronStatusTimeout)
 	defer cancel()
 	resp, err := s.temporal.WorkflowService().DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{
-		Namespace: s.temporalNamespace(), ScheduleId: temporalx.CronScheduleID(cronJobID),
+		Namespace: s.temporalNamespace(), ScheduleId: contract.CronScheduleID(cronJobID),
 	})
 	if err != nil {
 		return domain.CronScheduleStatus{}, err
@@ -406,7 +406,7 @@ func (s *Server) scheduleMatchingTimes(ctx context.Context, cronJobID string, fr
 	defer cancel()
 	resp, err := s.temporal.WorkflowService().ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{
 		Namespace:  s.temporalNamespace(),
-		ScheduleId: temporalx.CronScheduleID(cronJobID),
+		ScheduleId: contract.CronScheduleID(cronJobID),
 		StartTime:  timestamppb.New(from),
 		EndTime:    timestamppb.New(to),
 	})

@@ -23,11 +23,11 @@ import (
 
 	"daestro/activities"
 	"daestro/apiserver"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/quartz"
 	"daestro/internal/secrets"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
 	"daestro/worker"
 	"daestro/workflows"
@@ -65,10 +65,10 @@ func newCronAPI(t testing.TB) *api {
 			_ = cs.Delete(ctx, id)
 		}
 		for _, id := range ids(`SELECT id::text FROM jobs`) {
-			_ = tc.TerminateWorkflow(ctx, workflows.JobWorkflowID(id), "", "test over")
+			_ = tc.TerminateWorkflow(ctx, contract.JobWorkflowID(id), "", "test over")
 		}
 		for _, id := range ids(`SELECT id::text FROM projects`) {
-			_ = tc.TerminateWorkflow(ctx, temporalx.DispatcherWorkflowID(id), "", "test over")
+			_ = tc.TerminateWorkflow(ctx, contract.DispatcherWorkflowID(id), "", "test over")
 		}
 	})
 	return a
@@ -138,7 +138,7 @@ func waitForCron(t *testing.T, c client, id string, ok func(domain.CronJobDetail
 }
 
 func scheduleHandle(a *api, cronID string) temporalclient.ScheduleHandle {
-	return a.temporal.ScheduleClient().GetHandle(context.Background(), temporalx.CronScheduleID(cronID))
+	return a.temporal.ScheduleClient().GetHandle(context.Background(), contract.CronScheduleID(cronID))
 }
 
 func describeSchedule(t *testing.T, a *api, cronID string) *temporalclient.ScheduleDescription {
@@ -262,7 +262,7 @@ func TestCronJobCreateGetListDelete(t *testing.T) {
 	assert.False(t, desc.Schedule.State.Paused)
 	action, ok := desc.Schedule.Action.(*temporalclient.ScheduleWorkflowAction)
 	require.True(t, ok, "%T", desc.Schedule.Action)
-	assert.Equal(t, temporalx.CronTriggerWorkflowName, action.Workflow)
+	assert.Equal(t, contract.CronTriggerWorkflowName, action.Workflow)
 	assert.Equal(t, "cron/"+cj.ID, action.ID)
 	require.Len(t, action.Args, 1)
 	payload, ok := action.Args[0].(*commonpb.Payload)
@@ -620,7 +620,7 @@ func TestCronJobTriggerSubmitsAJob(t *testing.T) {
 	assert.True(t, strings.HasPrefix(triggerID, "cron/"+cj.ID+"-"), triggerID)
 	assert.True(t, recent.ScheduleTime.Truncate(time.Second).Equal(*d.LastTriggerAt),
 		"the trigger's time is the schedule's nominal time: %s vs %s", recent.ScheduleTime, d.LastTriggerAt)
-	for _, id := range []string{triggerID, workflows.JobWorkflowID(j.ID)} {
+	for _, id := range []string{triggerID, contract.JobWorkflowID(j.ID)} {
 		assert.NotContains(t, workflowHistoryText(t, a, id), cronSecret, id)
 	}
 
@@ -926,7 +926,7 @@ func TestCronJobCalendarsAreRefreshed(t *testing.T) {
 	first := refreshAfter()
 	require.NotNil(t, first, "these calendars are exact only until the next midnight that a spring-forward skips")
 	assert.True(t, first.After(time.Now().Add(300*24*time.Hour)), "exact for at least a year: %s", first)
-	desc, err := a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(cj.ID), "")
+	desc, err := a.temporal.DescribeWorkflowExecution(ctx, contract.CronRefreshWorkflowID(cj.ID), "")
 	require.NoError(t, err)
 	assert.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "a refresh workflow keeps them exact")
 
@@ -945,12 +945,12 @@ func TestCronJobCalendarsAreRefreshed(t *testing.T) {
 
 	// A cron job in UTC is exact forever: no refresh workflow.
 	utc := createCron(t, c, etlCron(map[string]any{"name": "utc", "expression": expr}))
-	_, err = a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(utc.ID), "")
+	_, err = a.temporal.DescribeWorkflowExecution(ctx, contract.CronRefreshWorkflowID(utc.ID), "")
 	var notFound *serviceerror.NotFound
 	assert.ErrorAs(t, err, &notFound)
 
 	require.Equal(t, http.StatusOK, c.do(http.MethodDelete, "/v1/cron-jobs/"+cj.ID, nil).Status)
-	desc, err = a.temporal.DescribeWorkflowExecution(ctx, temporalx.CronRefreshWorkflowID(cj.ID), "")
+	desc, err = a.temporal.DescribeWorkflowExecution(ctx, contract.CronRefreshWorkflowID(cj.ID), "")
 	require.NoError(t, err)
 	assert.NotEqual(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "it ends with its cron job")
 }
@@ -1046,8 +1046,8 @@ func TestCronRefresherStartsAfterTheCommit(t *testing.T) {
 		seen    []string // the description committed when the refresher was started
 		refused bool
 	)
-	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, temporalx.SignalCronRescheduled, mock.Anything, mock.Anything,
-		temporalx.CronRefreshWorkflowName, mock.Anything).
+	tc.On("SignalWithStartWorkflow", mock.Anything, mock.Anything, contract.SignalCronRescheduled, mock.Anything, mock.Anything,
+		contract.CronRefreshWorkflowName, mock.Anything).
 		Return(func(ctx context.Context, id, _ string, _ any, _ temporalclient.StartWorkflowOptions, _ any, _ ...any) (temporalclient.WorkflowRun, error) {
 			var desc string
 			err := a.st.Pool.QueryRow(ctx, `SELECT description FROM cron_jobs WHERE id = $1`, strings.TrimPrefix(id, "cron-refresh/")).Scan(&desc)

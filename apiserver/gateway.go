@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 )
 
 // The Temporal gateway (DESIGN.md §9). Agents are Temporal workers of their
@@ -72,7 +72,7 @@ func (g *gateway) authorize(ctx context.Context, req any, info *grpc.UnaryServer
 	if err != nil {
 		return nil, err
 	}
-	queue := temporalx.SpawnTaskQueue(sess.SpawnID)
+	queue := contract.SpawnTaskQueue(sess.SpawnID)
 	switch r := req.(type) {
 	case *workflowservice.GetSystemInfoRequest:
 		return handler(ctx, r)

@@ -21,6 +21,7 @@ import (
 
 	"daestro/apiserver"
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
@@ -142,17 +143,17 @@ func TestTemporalGatewayConfinesAnAgentToItsOwnQueue(t *testing.T) {
 	requireCode(t, codes.PermissionDenied, agentA.client.SignalWorkflow(ctx, victimID, "", "assigned", map[string]string{"SpawnID": agentA.spawnID}), "signal")
 	requireCode(t, codes.PermissionDenied, agentA.client.TerminateWorkflow(ctx, victimID, "", "gone"), "terminate")
 	requireCode(t, codes.PermissionDenied, agentA.client.CancelWorkflow(ctx, victimID, ""), "cancel")
-	_, err = agentA.client.ExecuteWorkflow(ctx, temporalclient.StartWorkflowOptions{ID: "evil", TaskQueue: temporalx.ControlTaskQueue}, "JobWorkflow")
+	_, err = agentA.client.ExecuteWorkflow(ctx, temporalclient.StartWorkflowOptions{ID: "evil", TaskQueue: contract.ControlTaskQueue}, "JobWorkflow")
 	requireCode(t, codes.PermissionDenied, err, "start")
 	_, err = agentA.client.DescribeWorkflowExecution(ctx, victimID, "")
 	requireCode(t, codes.PermissionDenied, err, "describe")
 	svcA := agentA.client.WorkflowService()
-	for _, q := range []string{agentB.taskQueue, temporalx.ControlTaskQueue, wfQueue} {
+	for _, q := range []string{agentB.taskQueue, contract.ControlTaskQueue, wfQueue} {
 		_, err = svcA.PollActivityTaskQueue(ctx, &workflowservice.PollActivityTaskQueueRequest{Namespace: "default", TaskQueue: &taskqueuepb.TaskQueue{Name: q}})
 		requireCode(t, codes.PermissionDenied, err, "poll activities of "+q)
 		assert.Contains(t, err.Error(), "this agent may poll only its spawn's task queue "+agentA.taskQueue)
 	}
-	_, err = svcA.PollWorkflowTaskQueue(ctx, &workflowservice.PollWorkflowTaskQueueRequest{Namespace: "default", TaskQueue: &taskqueuepb.TaskQueue{Name: temporalx.ControlTaskQueue}})
+	_, err = svcA.PollWorkflowTaskQueue(ctx, &workflowservice.PollWorkflowTaskQueueRequest{Namespace: "default", TaskQueue: &taskqueuepb.TaskQueue{Name: contract.ControlTaskQueue}})
 	requireCode(t, codes.PermissionDenied, err, "poll workflow tasks")
 	_, err = svcA.RespondActivityTaskCompletedById(ctx, &workflowservice.RespondActivityTaskCompletedByIdRequest{Namespace: "default", WorkflowId: victimID, ActivityId: "5"})
 	requireCode(t, codes.PermissionDenied, err, "complete by ID")

@@ -19,11 +19,11 @@ import (
 	"daestro/apiserver"
 	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 	"daestro/worker"
-	"daestro/workflows"
 )
 
 // api is a real HTTP server over a fresh, migrated database of the test's own.
@@ -97,7 +97,7 @@ func newSpawnAPI(t testing.TB, unreachableAfter time.Duration) *api {
 			return
 		}
 		for _, id := range ids {
-			_ = tc.TerminateWorkflow(ctx, workflows.SpawnWorkflowID(id), "", "test over")
+			_ = tc.TerminateWorkflow(ctx, contract.SpawnWorkflowID(id), "", "test over")
 		}
 	})
 	return a

@@ -6,14 +6,10 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
-	"daestro/workflows"
 )
 
 // cancelReason is recorded when the API itself ends a job whose workflow is gone.
@@ -89,19 +85,8 @@ func (s *Server) startJobWorkflow(ctx context.Context, c *gin.Context, projectID
 	}
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    workflows.JobWorkflowID(jobID),
-		TaskQueue:             s.controlQueue,
-		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without it a start of a still running ID silently returns that
-		// run, and the new run row would have no workflow.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID).ValueSet(projectID),
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobQueue).ValueSet(queueName),
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobState).ValueSet(domain.JobSubmitted),
-		),
-	}, workflows.JobWorkflow, workflows.JobWorkflowInput{JobID: jobID, RunID: runID, ProjectID: projectID})
+	_, err := s.temporal.ExecuteWorkflow(ctx, contract.JobStartOptions(jobID, s.controlQueue, projectID, queueName, domain.JobSubmitted),
+		contract.JobWorkflowName, contract.JobWorkflowInput{JobID: jobID, RunID: runID, ProjectID: projectID})
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &running):
@@ -120,7 +105,7 @@ func (s *Server) startJobWorkflow(ctx context.Context, c *gin.Context, projectID
 func (s *Server) stopOrphanJobRun(c *gin.Context, jobID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), temporalCallTimeout)
 	defer cancel()
-	if err := s.temporal.TerminateWorkflow(ctx, workflows.JobWorkflowID(jobID), "", "its job run was not saved"); err != nil {
+	if err := s.temporal.TerminateWorkflow(ctx, contract.JobWorkflowID(jobID), "", "its job run was not saved"); err != nil {
 		logger(c).Error("terminate workflow of unsaved job run", "job_id", jobID, "error", err)
 	}
 }
@@ -182,7 +167,7 @@ func (s *Server) cancelJob(c *gin.Context) (domain.Job, error) {
 	defer cancel()
 	// No payload: the signal itself is the request, and IDs are all a
 	// workflow may see.
-	err = s.temporal.SignalWorkflow(sigCtx, workflows.JobWorkflowID(j.ID), "", workflows.SignalJobCancel, nil)
+	err = s.temporal.SignalWorkflow(sigCtx, contract.JobWorkflowID(j.ID), "", contract.SignalJobCancel, nil)
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):

@@ -28,11 +28,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"daestro/apiserver"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
-	"daestro/workflows"
 )
 
 // stubRecordActivity is the activity the stub JobWorkflow records states with.
@@ -42,8 +41,8 @@ const stubRecordActivity = "TestRecordJobRunState"
 // name on the test's own task queue: these tests are about the API's side of
 // the contract (rows, start, signal), not about placement and agents. Like
 // the real one it waits, and on the cancel signal records the run cancelled.
-func stubJobWorkflow(ctx workflow.Context, in workflows.JobWorkflowInput) error {
-	workflow.GetSignalChannel(ctx, workflows.SignalJobCancel).Receive(ctx, nil)
+func stubJobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) error {
+	workflow.GetSignalChannel(ctx, contract.SignalJobCancel).Receive(ctx, nil)
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
 	return workflow.ExecuteActivity(ctx, stubRecordActivity, in.RunID, domain.JobCancelled, "cancel signal received").Get(ctx, nil)
 }
@@ -75,7 +74,7 @@ func newJobAPI(t *testing.T) *api {
 			return
 		}
 		for _, id := range ids {
-			_ = tc.TerminateWorkflow(ctx, workflows.JobWorkflowID(id), "", "test over")
+			_ = tc.TerminateWorkflow(ctx, contract.JobWorkflowID(id), "", "test over")
 		}
 	})
 	return a
@@ -152,21 +151,21 @@ func describeJob(t *testing.T, a *api, id string) *workflowservice.DescribeWorkf
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	desc, err := a.temporal.DescribeWorkflowExecution(ctx, workflows.JobWorkflowID(id), "")
+	desc, err := a.temporal.DescribeWorkflowExecution(ctx, contract.JobWorkflowID(id), "")
 	require.NoError(t, err)
 	return desc
 }
 
 // jobHistory returns every event of the job's latest workflow run, each as
 // its wire bytes (payloads included), and the run's input.
-func jobHistory(t *testing.T, a *api, id string) ([][]byte, workflows.JobWorkflowInput) {
+func jobHistory(t *testing.T, a *api, id string) ([][]byte, contract.JobWorkflowInput) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	it := a.temporal.GetWorkflowHistory(ctx, workflows.JobWorkflowID(id), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := a.temporal.GetWorkflowHistory(ctx, contract.JobWorkflowID(id), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var (
 		out   [][]byte
-		input workflows.JobWorkflowInput
+		input contract.JobWorkflowInput
 	)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -248,11 +247,11 @@ func TestJobSubmitThroughManagementAPI(t *testing.T) {
 
 	desc := describeJob(t, a, j.ID)
 	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status)
-	assert.Equal(t, c.project.ID, keywordAttr(t, desc, temporalx.SearchAttrProjectID))
-	assert.Equal(t, "etl", keywordAttr(t, desc, temporalx.SearchAttrJobQueue))
-	assert.Equal(t, domain.JobSubmitted, keywordAttr(t, desc, temporalx.SearchAttrJobState))
+	assert.Equal(t, c.project.ID, keywordAttr(t, desc, contract.SearchAttrProjectID))
+	assert.Equal(t, "etl", keywordAttr(t, desc, contract.SearchAttrJobQueue))
+	assert.Equal(t, domain.JobSubmitted, keywordAttr(t, desc, contract.SearchAttrJobState))
 	_, input := jobHistory(t, a, j.ID)
-	assert.Equal(t, workflows.JobWorkflowInput{JobID: j.ID, RunID: run.ID, ProjectID: c.project.ID}, input)
+	assert.Equal(t, contract.JobWorkflowInput{JobID: j.ID, RunID: run.ID, ProjectID: c.project.ID}, input)
 }
 
 func keysOf(m map[string]any) []string {
@@ -437,7 +436,7 @@ func TestJobCancel(t *testing.T) {
 	// The workflow is gone (an operator terminated it): nothing else would
 	// ever end the job, so the API does, with an event saying why.
 	lost := c.do(http.MethodPost, "/v1/jobs", etlJob(nil)).id(t)
-	require.NoError(t, a.temporal.TerminateWorkflow(context.Background(), workflows.JobWorkflowID(lost), "", "operator"))
+	require.NoError(t, a.temporal.TerminateWorkflow(context.Background(), contract.JobWorkflowID(lost), "", "operator"))
 	r = c.do(http.MethodPost, "/v1/jobs/"+lost+"/cancel", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
 	assert.Equal(t, domain.JobCancelled, r.data(t)["state"])
@@ -513,7 +512,7 @@ func TestJobResubmit(t *testing.T) {
 	desc := describeJob(t, a, id)
 	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status, "a new run of the same workflow ID")
 	_, input := jobHistory(t, a, id)
-	assert.Equal(t, workflows.JobWorkflowInput{JobID: id, RunID: runID, ProjectID: c.project.ID}, input)
+	assert.Equal(t, contract.JobWorkflowInput{JobID: id, RunID: runID, ProjectID: c.project.ID}, input)
 
 	// The client API sees the job queued again.
 	assert.Equal(t, domain.JobSubmitted, c.do(http.MethodGet, "/v1/client/job/"+id, nil).data(t)["state"])
@@ -541,7 +540,7 @@ func TestJobResubmitNeedsItsDefinitionAndQueue(t *testing.T) {
 	finished := func() string {
 		id := c.do(http.MethodPost, "/v1/jobs", etlJob(nil)).id(t)
 		require.NoError(t, a.st.SetJobRunState(ctx, getJob(t, c, id).CurrentRunID, domain.JobCompleted, "exited 0", store.RunFields{}))
-		require.NoError(t, a.temporal.TerminateWorkflow(ctx, workflows.JobWorkflowID(id), "", "test"))
+		require.NoError(t, a.temporal.TerminateWorkflow(ctx, contract.JobWorkflowID(id), "", "test"))
 		return id
 	}
 	id := finished()
@@ -658,7 +657,7 @@ func TestJobSubmitWritesNothingWhenTemporalIsDown(t *testing.T) {
 	a, tc := mockedTemporalAPI(t)
 	tc.On("ExecuteWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything).
 		Return(nil, serviceerror.NewUnavailable("connection refused"))
-	tc.On("SignalWorkflow", mock.Anything, mock.Anything, "", workflows.SignalJobCancel, mock.Anything).
+	tc.On("SignalWorkflow", mock.Anything, mock.Anything, "", contract.SignalJobCancel, mock.Anything).
 		Return(serviceerror.NewUnavailable("connection refused"))
 	c := a.newProject("acme")
 	readyQueue(t, c, "etl")
@@ -712,12 +711,12 @@ func TestJobWorkflowStartOptions(t *testing.T) {
 
 	require.Len(t, tc.Calls, 1)
 	opts := tc.Calls[0].Arguments.Get(1).(temporalclient.StartWorkflowOptions)
-	input := tc.Calls[0].Arguments.Get(3).(workflows.JobWorkflowInput)
+	input := tc.Calls[0].Arguments.Get(3).(contract.JobWorkflowInput)
 	assert.Equal(t, "job/"+job.ID, opts.ID)
-	assert.Equal(t, temporalx.ControlTaskQueue, opts.TaskQueue)
+	assert.Equal(t, contract.ControlTaskQueue, opts.TaskQueue)
 	assert.Equal(t, enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
 	assert.True(t, opts.WorkflowExecutionErrorWhenAlreadyStarted, "a running run is never silently reused")
 	assert.Equal(t, 3, opts.TypedSearchAttributes.Size())
-	assert.Equal(t, workflows.JobWorkflowInput{JobID: job.ID, RunID: job.CurrentRunID, ProjectID: c.project.ID}, input)
+	assert.Equal(t, contract.JobWorkflowInput{JobID: job.ID, RunID: job.CurrentRunID, ProjectID: c.project.ID}, input)
 	assert.NotContains(t, fmt.Sprintf("%+v %+v", opts, input), "v-secret")
 }

@@ -19,8 +19,8 @@ import (
 
 	"daestro/internal/cloud"
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 	"daestro/schemas"
 	"daestro/workflows"
 )
@@ -86,7 +86,7 @@ type Options struct {
 	// HTTP, which the caller allows only on loopback (config.Config.CheckTransport).
 	TLS *tls.Config
 	// ControlTaskQueue is where SpawnWorkflows are started
-	// (temporalx.ControlTaskQueue when empty; tests use a queue of their own).
+	// (contract.ControlTaskQueue when empty; tests use a queue of their own).
 	ControlTaskQueue string
 	// SpawnUnreachableAfter is how long a spawn may go without a ping before
 	// it is unreachable (workflows.DefaultUnreachableAfter when zero; tests shorten it).
@@ -110,7 +110,7 @@ func New(o Options) *Server {
 		s.agentImage = config.DefaultAgentImage
 	}
 	if s.controlQueue == "" {
-		s.controlQueue = temporalx.ControlTaskQueue
+		s.controlQueue = contract.ControlTaskQueue
 	}
 	if s.unreachableAfter <= 0 {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter

@@ -8,12 +8,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/workflows"
 )
 
 // temporalCallTimeout bounds a start or signal, so a request fails with a
@@ -83,10 +82,7 @@ func (s *Server) startSpawnWorkflow(ctx context.Context, c *gin.Context, project
 	}
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        workflows.SpawnWorkflowID(sp.ID),
-		TaskQueue: s.controlQueue,
-	}, workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{
+	_, err := s.temporal.ExecuteWorkflow(ctx, contract.SpawnStartOptions(sp.ID, s.controlQueue), contract.SpawnWorkflowName, contract.SpawnWorkflowInput{
 		SpawnID: sp.ID, ProjectID: projectID, Kind: sp.Kind, UnreachableAfter: s.unreachableAfter,
 	})
 	if err != nil {
@@ -101,7 +97,7 @@ func (s *Server) startSpawnWorkflow(ctx context.Context, c *gin.Context, project
 func (s *Server) stopOrphanWorkflow(c *gin.Context, spawnID string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), temporalCallTimeout)
 	defer cancel()
-	if err := s.temporal.TerminateWorkflow(ctx, workflows.SpawnWorkflowID(spawnID), "", "its compute spawn was not saved"); err != nil {
+	if err := s.temporal.TerminateWorkflow(ctx, contract.SpawnWorkflowID(spawnID), "", "its compute spawn was not saved"); err != nil {
 		logger(c).Error("terminate workflow of unsaved spawn", "spawn_id", spawnID, "error", err)
 	}
 }
@@ -178,18 +174,18 @@ func (s *Server) terminateComputeSpawn(c *gin.Context) {
 	}
 	sigCtx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	err = s.temporal.SignalWorkflow(sigCtx, workflows.SpawnWorkflowID(sp.ID), "", workflows.SignalTerminateSpawn,
-		workflows.TerminateSignal{Reason: terminateReason})
+	err = s.temporal.SignalWorkflow(sigCtx, contract.SpawnWorkflowID(sp.ID), "", contract.SignalTerminateSpawn,
+		contract.TerminateSignal{Reason: terminateReason})
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound) && sp.Kind == domain.SpawnKindCloud:
 		// A cloud spawn's machine must be deleted, whoever ended its
 		// workflow: start one that does (it resumes from the row's state).
 		logger(c).Warn("restarting the workflow of a cloud spawn to terminate it", "spawn_id", sp.ID, "state", sp.State)
-		_, err = s.temporal.SignalWithStartWorkflow(sigCtx, workflows.SpawnWorkflowID(sp.ID), workflows.SignalTerminateSpawn,
-			workflows.TerminateSignal{Reason: terminateReason},
-			client.StartWorkflowOptions{ID: workflows.SpawnWorkflowID(sp.ID), TaskQueue: s.controlQueue},
-			workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: sp.ID, ProjectID: projectID, Kind: domain.SpawnKindCloud,
+		_, err = s.temporal.SignalWithStartWorkflow(sigCtx, contract.SpawnWorkflowID(sp.ID), contract.SignalTerminateSpawn,
+			contract.TerminateSignal{Reason: terminateReason},
+			contract.SpawnStartOptions(sp.ID, s.controlQueue),
+			contract.SpawnWorkflowName, contract.SpawnWorkflowInput{SpawnID: sp.ID, ProjectID: projectID, Kind: domain.SpawnKindCloud,
 				State: sp.State, MachineCreated: sp.Machine != nil && sp.Machine.InstanceID != ""})
 		if err != nil {
 			logger(c).Error("start spawn workflow", "spawn_id", sp.ID, "error", err)

@@ -19,9 +19,8 @@ import (
 
 	"daestro/apiserver"
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
-	"daestro/workflows"
 )
 
 // createdSpawn is the data of a 201 from POST /v1/compute-spawns.
@@ -201,8 +200,8 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 	defer cancel()
 	// (The workflow completes just after its last state write lands.)
 	var status string
-	desc, err := a.temporal.DescribeWorkflowExecution(ctx, workflows.SpawnWorkflowID(sp.ID), "")
-	for ; err == nil && ctx.Err() == nil; desc, err = a.temporal.DescribeWorkflowExecution(ctx, workflows.SpawnWorkflowID(sp.ID), "") {
+	desc, err := a.temporal.DescribeWorkflowExecution(ctx, contract.SpawnWorkflowID(sp.ID), "")
+	for ; err == nil && ctx.Err() == nil; desc, err = a.temporal.DescribeWorkflowExecution(ctx, contract.SpawnWorkflowID(sp.ID), "") {
 		if status = desc.WorkflowExecutionInfo.Status.String(); status != "Running" {
 			break
 		}
@@ -212,7 +211,7 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 	assert.Equal(t, "Completed", status)
 	var tagged string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(
-		desc.WorkflowExecutionInfo.SearchAttributes.IndexedFields[temporalx.SearchAttrSpawnID], &tagged))
+		desc.WorkflowExecutionInfo.SearchAttributes.IndexedFields[contract.SearchAttrSpawnID], &tagged))
 	assert.Equal(t, sp.ID, tagged)
 }
 
@@ -447,10 +446,10 @@ func TestComputeSpawnStartsItsWorkflowOnTheControlQueue(t *testing.T) {
 
 	require.Len(t, tc.Calls, 1)
 	opts := tc.Calls[0].Arguments.Get(1).(temporalclient.StartWorkflowOptions)
-	input := tc.Calls[0].Arguments.Get(3).(workflows.SpawnWorkflowInput)
+	input := tc.Calls[0].Arguments.Get(3).(contract.SpawnWorkflowInput)
 	assert.Equal(t, "spawn/"+created.Spawn.ID, opts.ID)
-	assert.Equal(t, temporalx.ControlTaskQueue, opts.TaskQueue, "the default control task queue")
-	assert.Equal(t, workflows.SpawnWorkflowInput{SpawnID: created.Spawn.ID, ProjectID: c.project.ID, Kind: domain.SpawnKindSelfHosted,
+	assert.Equal(t, contract.ControlTaskQueue, opts.TaskQueue, "the default control task queue")
+	assert.Equal(t, contract.SpawnWorkflowInput{SpawnID: created.Spawn.ID, ProjectID: c.project.ID, Kind: domain.SpawnKindSelfHosted,
 		UnreachableAfter: 5 * time.Minute}, input)
 	assert.NotContains(t, fmt.Sprintf("%+v %+v", opts, input), created.AgentToken[len("dsa_000000000000_"):],
 		"no secret enters a Temporal payload")
@@ -466,9 +465,9 @@ func TestComputeSpawnTerminateWithoutAWorkflowStillEndsIt(t *testing.T) {
 	queueID, envID := selfHostedQueue(t, c, "etl")
 	lost := createSpawn(t, c, queueID, envID).Spawn.ID
 	down := createSpawn(t, c, queueID, envID).Spawn.ID
-	tc.On("SignalWorkflow", mock.Anything, workflows.SpawnWorkflowID(lost), "", workflows.SignalTerminateSpawn, mock.Anything).
+	tc.On("SignalWorkflow", mock.Anything, contract.SpawnWorkflowID(lost), "", contract.SignalTerminateSpawn, mock.Anything).
 		Return(serviceerror.NewNotFound("workflow not found"))
-	tc.On("SignalWorkflow", mock.Anything, workflows.SpawnWorkflowID(down), "", workflows.SignalTerminateSpawn, mock.Anything).
+	tc.On("SignalWorkflow", mock.Anything, contract.SpawnWorkflowID(down), "", contract.SignalTerminateSpawn, mock.Anything).
 		Return(serviceerror.NewUnavailable("connection refused"))
 
 	r := c.do(http.MethodPost, "/v1/compute-spawns/"+lost+"/terminate", nil)

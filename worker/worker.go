@@ -9,28 +9,30 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"daestro/activities"
-	"daestro/internal/temporalx"
+	"daestro/internal/contract"
 	"daestro/workflows"
 )
 
 // Register adds every control-plane workflow and activity to w.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.HealthCheckWorkflow)
-	w.RegisterWorkflow(workflows.SpawnWorkflow)
-	w.RegisterWorkflow(workflows.JobWorkflow)
-	w.RegisterWorkflow(workflows.DispatcherWorkflow)
-	w.RegisterWorkflow(workflows.CronTriggerWorkflow)
-	w.RegisterWorkflow(workflows.CronRefreshWorkflow)
+	// Under the contract's names: the API and the activities start them by name.
+	w.RegisterWorkflowWithOptions(workflows.SpawnWorkflow, workflow.RegisterOptions{Name: contract.SpawnWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.JobWorkflow, workflow.RegisterOptions{Name: contract.JobWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.DispatcherWorkflow, workflow.RegisterOptions{Name: contract.DispatcherWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.CronTriggerWorkflow, workflow.RegisterOptions{Name: contract.CronTriggerWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.CronRefreshWorkflow, workflow.RegisterOptions{Name: contract.CronRefreshWorkflowName})
 	w.RegisterWorkflow(workflows.ReconcileWorkflow)
 	w.RegisterActivity(acts)
 }
 
-// New builds a worker polling taskQueue (temporalx.ControlTaskQueue in production; tests use their own).
+// New builds a worker polling taskQueue (contract.ControlTaskQueue in production; tests use their own).
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
 	if acts.Temporal == nil {
 		acts.Temporal = c
@@ -45,7 +47,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 
 // Run polls the control task queue until ctx ends.
 func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := New(c, temporalx.ControlTaskQueue, acts)
+	w := New(c, contract.ControlTaskQueue, acts)
 	if err := w.Start(); err != nil {
 		return err
 	}

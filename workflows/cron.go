@@ -8,17 +8,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
 )
-
-// CronTriggerWorkflowInput is the input of CronTriggerWorkflow, the one
-// argument its schedule passes: IDs only. (Defined in activities, which
-// creates the schedules.)
-type CronTriggerWorkflowInput = activities.CronTriggerInput
-
-// CronRefreshWorkflowInput is the input of CronRefreshWorkflow.
-type CronRefreshWorkflowInput = activities.CronRefreshInput
 
 // CronTriggerWorkflowResult is what one trigger did.
 type CronTriggerWorkflowResult struct {
@@ -67,7 +59,7 @@ const cronRefreshLoopsPerRun = 100
 // submission is never retried past cronSubmitTimeout. Giving up also marks
 // error a job an attempt did commit (see abandonCronTrigger), so no job is
 // left submitted with no workflow.
-func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (CronTriggerWorkflowResult, error) {
+func CronTriggerWorkflow(ctx workflow.Context, in contract.CronTriggerInput) (CronTriggerWorkflowResult, error) {
 	at := workflow.Now(ctx)
 	if t, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok && !t.IsZero() {
 		at = t
@@ -108,19 +100,15 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 	}
 
 	childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: JobWorkflowID(sub.JobID),
+		WorkflowID: contract.JobWorkflowID(sub.JobID),
 		TaskQueue:  workflow.GetInfo(ctx).TaskQueueName,
 		// The job lives on when the trigger ends (or is terminated).
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		// A job is started once: a retried trigger finds its workflow.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID).ValueSet(in.ProjectID),
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobQueue).ValueSet(sub.QueueName),
-			temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobState).ValueSet(domain.JobSubmitted),
-		),
+		TypedSearchAttributes: contract.JobSearchAttributes(in.ProjectID, sub.QueueName, domain.JobSubmitted),
 	})
-	child := workflow.ExecuteChildWorkflow(childCtx, JobWorkflow, JobWorkflowInput{JobID: sub.JobID, RunID: sub.RunID, ProjectID: in.ProjectID})
+	child := workflow.ExecuteChildWorkflow(childCtx, JobWorkflow, contract.JobWorkflowInput{JobID: sub.JobID, RunID: sub.RunID, ProjectID: in.ProjectID})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 			log.Info("the trigger's job was started by an earlier attempt", "job_id", sub.JobID)
@@ -135,7 +123,7 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 	if sub.Overlap == domain.CronOverlapAllowAll {
 		return CronTriggerWorkflowResult{JobID: sub.JobID}, nil
 	}
-	var res JobWorkflowResult
+	var res contract.JobWorkflowResult
 	if err := child.Get(ctx, &res); err != nil {
 		// The job's own workflow records what happened to it.
 		log.Warn("the trigger's job workflow failed", "job_id", sub.JobID, "error", err)
@@ -150,7 +138,7 @@ func CronTriggerWorkflow(ctx workflow.Context, in CronTriggerWorkflowInput) (Cro
 // Postgres answers: a job it found may already exist, and giving up would
 // leave that job submitted forever. (While Postgres is down no trigger
 // could submit anything anyway.)
-func abandonCronTrigger(ctx workflow.Context, in CronTriggerWorkflowInput, at time.Time, note string) string {
+func abandonCronTrigger(ctx workflow.Context, in contract.CronTriggerInput, at time.Time, note string) string {
 	abandonCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: cronAbandonMaxInterval},
@@ -188,8 +176,8 @@ func refreshOptions(ctx workflow.Context) workflow.Context {
 // again) after it commits such a schedule; triggers and the upcoming list
 // also rebuild calendars that are due (and start it again), so a lost
 // start never leaves a cron job without them.
-func CronRefreshWorkflow(ctx workflow.Context, in CronRefreshWorkflowInput) error {
-	rescheduled := workflow.GetSignalChannel(ctx, temporalx.SignalCronRescheduled)
+func CronRefreshWorkflow(ctx workflow.Context, in contract.CronRefreshInput) error {
+	rescheduled := workflow.GetSignalChannel(ctx, contract.SignalCronRescheduled)
 	drain := func() {
 		for rescheduled.ReceiveAsync(nil) {
 		}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/workflows"
 )
@@ -32,7 +33,7 @@ type cronEnv struct {
 	// abandon answers AbandonCronTrigger; nil finds no job.
 	abandon   func(activities.AbandonCronTriggerInput) (activities.AbandonCronTriggerResult, error)
 	refreshes int
-	jobs      []workflows.JobWorkflowInput
+	jobs      []contract.JobWorkflowInput
 	jobEnded  time.Time
 	jobRuns   time.Duration
 }
@@ -45,17 +46,17 @@ func newCronEnv(t *testing.T, submit func(activities.SubmitCronJobInput) (activi
 	e.SetStartTime(cronTriggerAt.Add(300 * time.Millisecond))
 	var a *activities.Activities
 	e.RegisterActivity(a)
-	e.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.JobWorkflowInput) (workflows.JobWorkflowResult, error) {
+	e.RegisterWorkflowWithOptions(func(ctx workflow.Context, in contract.JobWorkflowInput) (contract.JobWorkflowResult, error) {
 		e.mu.Lock()
 		e.jobs = append(e.jobs, in)
 		e.mu.Unlock()
 		if err := workflow.Sleep(ctx, e.jobRuns); err != nil {
-			return workflows.JobWorkflowResult{}, err
+			return contract.JobWorkflowResult{}, err
 		}
 		e.mu.Lock()
 		e.jobEnded = workflow.Now(ctx)
 		e.mu.Unlock()
-		return workflows.JobWorkflowResult{State: domain.JobCompleted, SystemNote: "exited with code 0"}, nil
+		return contract.JobWorkflowResult{State: domain.JobCompleted, SystemNote: "exited with code 0"}, nil
 	}, workflow.RegisterOptions{Name: "JobWorkflow"})
 	e.OnActivity(a.SubmitCronJob, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SubmitCronJobInput) (activities.SubmitCronJobResult, error) {
 		e.mu.Lock()
@@ -88,7 +89,7 @@ func newCronEnv(t *testing.T, submit func(activities.SubmitCronJobInput) (activi
 
 func (e *cronEnv) execute(t *testing.T) workflows.CronTriggerWorkflowResult {
 	t.Helper()
-	e.ExecuteWorkflow(workflows.CronTriggerWorkflow, workflows.CronTriggerWorkflowInput{CronJobID: "cron-1", ProjectID: "p-1"})
+	e.ExecuteWorkflow(workflows.CronTriggerWorkflow, contract.CronTriggerInput{CronJobID: "cron-1", ProjectID: "p-1"})
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError(), "a trigger never fails its workflow: it records what went wrong")
 	var res workflows.CronTriggerWorkflowResult
@@ -120,7 +121,7 @@ func TestCronTriggerStartsTheJobAndDoesNotWaitUnderAllowAll(t *testing.T) {
 	assert.Equal(t, activities.SubmitCronJobInput{CronJobID: "cron-1", ProjectID: "p-1", ScheduledAt: cronTriggerAt},
 		e.submitted[0], "the job is named after the trigger's time, to the second, in UTC")
 	require.Len(t, e.jobs, 1)
-	assert.Equal(t, workflows.JobWorkflowInput{JobID: "job-1", RunID: "run-1", ProjectID: "p-1"}, e.jobs[0], "IDs only")
+	assert.Equal(t, contract.JobWorkflowInput{JobID: "job-1", RunID: "run-1", ProjectID: "p-1"}, e.jobs[0], "IDs only")
 	assert.False(t, started.IsZero())
 	assert.Empty(t, e.failures)
 	assert.Zero(t, e.refreshes, "calendars that are not due are left alone")
@@ -245,7 +246,7 @@ func scheduleStandIn(ctx workflow.Context, nominal time.Time) error {
 		WorkflowID:            "cron/cron-1-" + nominal.Format(time.RFC3339),
 		TypedSearchAttributes: temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(nominal)),
 	})
-	return workflow.ExecuteChildWorkflow(ctx, workflows.CronTriggerWorkflow, workflows.CronTriggerWorkflowInput{CronJobID: "cron-1", ProjectID: "p-1"}).Get(ctx, nil)
+	return workflow.ExecuteChildWorkflow(ctx, workflows.CronTriggerWorkflow, contract.CronTriggerInput{CronJobID: "cron-1", ProjectID: "p-1"}).Get(ctx, nil)
 }
 
 // The refresh workflow sleeps until its calendars are due, rebuilds them,
@@ -270,7 +271,7 @@ func TestCronRefreshWorkflowSleepsUntilDueAndEndsWithItsCronJob(t *testing.T) {
 			return activities.RefreshCronScheduleResult{Gone: true}, nil
 		}
 	})
-	e.ExecuteWorkflow(workflows.CronRefreshWorkflow, workflows.CronRefreshWorkflowInput{CronJobID: "cron-1", ProjectID: "p-1"})
+	e.ExecuteWorkflow(workflows.CronRefreshWorkflow, contract.CronRefreshInput{CronJobID: "cron-1", ProjectID: "p-1"})
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	require.Len(t, calls, 3)
@@ -286,7 +287,7 @@ func TestCronRefreshWorkflowEndsWhenCalendarsHoldForever(t *testing.T) {
 	var a *activities.Activities
 	e.RegisterActivity(a)
 	e.OnActivity(a.RefreshCronSchedule, mock.Anything, mock.Anything).Return(activities.RefreshCronScheduleResult{}, nil).Once()
-	e.ExecuteWorkflow(workflows.CronRefreshWorkflow, workflows.CronRefreshWorkflowInput{CronJobID: "cron-1", ProjectID: "p-1"})
+	e.ExecuteWorkflow(workflows.CronRefreshWorkflow, contract.CronRefreshInput{CronJobID: "cron-1", ProjectID: "p-1"})
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	e.AssertExpectations(t)

@@ -7,11 +7,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
-	"daestro/internal/temporalx"
+	"daestro/internal/contract"
 )
-
-// DispatcherWorkflowID returns the ID of a project's dispatcher.
-func DispatcherWorkflowID(projectID string) string { return temporalx.DispatcherWorkflowID(projectID) }
 
 // dispatcherRecheck is how soon a round runs again while jobs wait and no
 // signal comes: spawns that come up (or free capacity nobody signalled) are
@@ -23,8 +20,8 @@ const dispatcherRecheck = 15 * time.Second
 // into the next round. Each round is one activity (one DB transaction:
 // load, place, persist allocations); the workflow then tells each assigned
 // JobWorkflow and each spawn whose allocations changed.
-func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) error {
-	wake := workflow.GetSignalChannel(ctx, activities.SignalDispatcherWake)
+func DispatcherWorkflow(ctx workflow.Context, in contract.DispatcherInput) error {
+	wake := workflow.GetSignalChannel(ctx, contract.SignalDispatcherWake)
 	roundCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
@@ -53,7 +50,7 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 		waiting = round.Waiting
 		for _, as := range round.Assigned {
 			// A job that is gone or already running ignores (or never sees) the signal.
-			_ = workflow.SignalExternalWorkflow(ctx, JobWorkflowID(as.JobID), "", SignalJobAssigned, JobAssignedSignal{SpawnID: as.SpawnID}).Get(ctx, nil)
+			_ = workflow.SignalExternalWorkflow(ctx, contract.JobWorkflowID(as.JobID), "", contract.SignalJobAssigned, contract.JobAssignedSignal{SpawnID: as.SpawnID}).Get(ctx, nil)
 		}
 		if len(round.Requested) > 0 {
 			// Idempotent: a spawn whose workflow runs is left alone. A failed
@@ -64,7 +61,7 @@ func DispatcherWorkflow(ctx workflow.Context, in activities.DispatcherInput) err
 			}
 		}
 		for _, sp := range round.SpawnAllocations {
-			_ = workflow.SignalExternalWorkflow(ctx, SpawnWorkflowID(sp.SpawnID), "", SignalAllocationsChanged, AllocationsChangedSignal{Count: sp.Count}).Get(ctx, nil)
+			_ = workflow.SignalExternalWorkflow(ctx, contract.SpawnWorkflowID(sp.SpawnID), "", contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: sp.Count}).Get(ctx, nil)
 		}
 
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {

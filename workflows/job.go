@@ -10,61 +10,9 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
 )
-
-// JobWorkflowID returns the workflow ID of a job: every run of the job (a
-// submission or a resubmission) is a new run of this one workflow ID.
-func JobWorkflowID(jobID string) string { return "job/" + jobID }
-
-// Signals and queries a JobWorkflow accepts.
-const (
-	// SignalJobCancel asks the job to stop in whatever phase it is.
-	SignalJobCancel = "cancel"
-	// SignalJobAssigned tells a runnable job where to run (JobAssignedSignal).
-	SignalJobAssigned = "assigned"
-	// QueryJobState answers the run's current state.
-	QueryJobState = "state"
-)
-
-// Job states, as the product names them (one definition, in domain).
-const (
-	JobSubmitted  = domain.JobSubmitted
-	JobPending    = domain.JobPending
-	JobRunnable   = domain.JobRunnable
-	JobStarting   = domain.JobStarting
-	JobRunning    = domain.JobRunning
-	JobCancelling = domain.JobCancelling
-	JobCancelled  = domain.JobCancelled
-	JobTimeout    = domain.JobTimeout
-	JobCompleted  = domain.JobCompleted
-	JobFailed     = domain.JobFailed
-	JobError      = domain.JobError
-)
-
-// JobWorkflowInput is the input of JobWorkflow. Everything else (command,
-// env, quotas) is read from Postgres by activities: no secret enters history.
-type JobWorkflowInput struct {
-	// JobID and RunID name the job and this run of it.
-	JobID, RunID string
-	// ProjectID is the job's project, for the dispatcher.
-	ProjectID string
-}
-
-// JobWorkflowResult is the run's outcome.
-type JobWorkflowResult struct {
-	// State is the final state: completed, failed, timeout, cancelled or error.
-	State string
-	// SystemNote explains it.
-	SystemNote string
-}
-
-// JobAssignedSignal is the dispatcher's answer to a runnable job.
-type JobAssignedSignal struct {
-	// SpawnID is the compute spawn whose agent runs the job.
-	SpawnID string
-}
 
 // Activity timeouts of a job run. The pull allowance keeps image pulls from
 // eating the execution timeout (the agent enforces the timeout precisely).
@@ -78,17 +26,17 @@ const (
 // JobWorkflow is one run of a job: wait for schedule_at, queue as runnable
 // until the dispatcher assigns a spawn, run on that spawn's agent, record the
 // outcome and give the capacity back. Cancel works in every phase.
-func JobWorkflow(ctx workflow.Context, in JobWorkflowInput) (JobWorkflowResult, error) {
-	j := &jobRun{in: in, state: JobSubmitted}
+func JobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) (contract.JobWorkflowResult, error) {
+	j := &jobRun{in: in, state: domain.JobSubmitted}
 	if err := j.setup(ctx); err != nil {
-		return JobWorkflowResult{}, err
+		return contract.JobWorkflowResult{}, err
 	}
 	return j.run(ctx)
 }
 
 // jobRun is the state of one JobWorkflow run.
 type jobRun struct {
-	in        JobWorkflowInput
+	in        contract.JobWorkflowInput
 	state     string
 	spawnID   string
 	cancelled bool
@@ -97,9 +45,9 @@ type jobRun struct {
 }
 
 func (j *jobRun) setup(ctx workflow.Context) error {
-	j.cancelCh = workflow.GetSignalChannel(ctx, SignalJobCancel)
-	j.assignCh = workflow.GetSignalChannel(ctx, SignalJobAssigned)
-	return workflow.SetQueryHandler(ctx, QueryJobState, func() (string, error) { return j.state, nil })
+	j.cancelCh = workflow.GetSignalChannel(ctx, contract.SignalJobCancel)
+	j.assignCh = workflow.GetSignalChannel(ctx, contract.SignalJobAssigned)
+	return workflow.SetQueryHandler(ctx, contract.QueryJobState, func() (string, error) { return j.state, nil })
 }
 
 // db runs a control-plane step (a database write, a signal) as a local
@@ -124,38 +72,38 @@ func (j *jobRun) record(ctx workflow.Context, state, reason string, fields activ
 		return err
 	}
 	j.state = state
-	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrJobState).ValueSet(state))
+	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrJobState).ValueSet(state))
 }
 
-func (j *jobRun) finish(ctx workflow.Context, state, note string, fields activities.RunFields) (JobWorkflowResult, error) {
+func (j *jobRun) finish(ctx workflow.Context, state, note string, fields activities.RunFields) (contract.JobWorkflowResult, error) {
 	fields.SystemNote = note
 	// The outcome and the capacity must be recorded even when the workflow
 	// was cancelled from outside.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	if err := j.record(ctx, state, note, fields); err != nil {
-		return JobWorkflowResult{}, err
+		return contract.JobWorkflowResult{}, err
 	}
 	if err := workflow.ExecuteLocalActivity(db(ctx), a.ReleaseRun, activities.ReleaseRunInput{
 		RunID: j.in.RunID, ProjectID: j.in.ProjectID,
 	}).Get(ctx, nil); err != nil {
-		return JobWorkflowResult{}, err
+		return contract.JobWorkflowResult{}, err
 	}
-	return JobWorkflowResult{State: state, SystemNote: note}, nil
+	return contract.JobWorkflowResult{State: state, SystemNote: note}, nil
 }
 
-func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
+func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	// The project, queue and first state search attributes are set when the
 	// API starts the workflow; the workflow keeps the state current.
 	var info activities.JobRunInfo
 	if err := workflow.ExecuteLocalActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info); err != nil {
-		return JobWorkflowResult{}, err
+		return contract.JobWorkflowResult{}, err
 	}
 
 	// Phase 1: schedule_at is a durable timer; a past time runs now.
 	if info.ScheduleAt != nil {
 		if wait := info.ScheduleAt.Sub(workflow.Now(ctx)); wait > 0 {
-			if err := j.record(ctx, JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), activities.RunFields{}); err != nil {
-				return JobWorkflowResult{}, err
+			if err := j.record(ctx, domain.JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), activities.RunFields{}); err != nil {
+				return contract.JobWorkflowResult{}, err
 			}
 			timerCtx, stopTimer := workflow.WithCancel(ctx)
 			fired := false
@@ -165,21 +113,21 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 			sel.Select(ctx)
 			stopTimer()
 			if !fired {
-				return j.finish(ctx, JobCancelled, "cancelled before its scheduled time", activities.RunFields{})
+				return j.finish(ctx, domain.JobCancelled, "cancelled before its scheduled time", activities.RunFields{})
 			}
 		}
 	}
 
 	// Phase 2: runnable until the dispatcher assigns a spawn.
-	if err := j.record(ctx, JobRunnable, "waiting for capacity in queue "+info.QueueName, activities.RunFields{}); err != nil {
-		return JobWorkflowResult{}, err
+	if err := j.record(ctx, domain.JobRunnable, "waiting for capacity in queue "+info.QueueName, activities.RunFields{}); err != nil {
+		return contract.JobWorkflowResult{}, err
 	}
 	if err := workflow.ExecuteLocalActivity(db(ctx), a.WakeDispatcher, activities.WakeDispatcherInput{ProjectID: j.in.ProjectID}).Get(ctx, nil); err != nil {
-		return JobWorkflowResult{}, err
+		return contract.JobWorkflowResult{}, err
 	}
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(j.assignCh, func(c workflow.ReceiveChannel, _ bool) {
-		var s JobAssignedSignal
+		var s contract.JobAssignedSignal
 		c.Receive(ctx, &s)
 		j.spawnID = s.SpawnID
 	})
@@ -187,12 +135,12 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 	sel.Select(ctx)
 	if j.cancelled {
 		// An assignment may race the cancel: ReleaseRun frees whatever was allocated.
-		return j.finish(ctx, JobCancelled, "cancelled while queued", activities.RunFields{})
+		return j.finish(ctx, domain.JobCancelled, "cancelled while queued", activities.RunFields{})
 	}
 
 	// Phase 3: run on the assigned spawn's agent.
-	if err := j.record(ctx, JobStarting, "assigned to compute spawn "+j.spawnID, activities.RunFields{SpawnID: j.spawnID}); err != nil {
-		return JobWorkflowResult{}, err
+	if err := j.record(ctx, domain.JobStarting, "assigned to compute spawn "+j.spawnID, activities.RunFields{SpawnID: j.spawnID}); err != nil {
+		return contract.JobWorkflowResult{}, err
 	}
 	limit := noTimeoutRunLimit
 	if info.TimeoutSeconds > 0 {
@@ -200,7 +148,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 	}
 	runCtx, cancelRun := workflow.WithCancel(ctx)
 	runCtx = workflow.WithActivityOptions(runCtx, workflow.ActivityOptions{
-		TaskQueue:              temporalx.SpawnTaskQueue(j.spawnID),
+		TaskQueue:              contract.SpawnTaskQueue(j.spawnID),
 		ScheduleToStartTimeout: agentPickupTimeout,
 		StartToCloseTimeout:    limit,
 		HeartbeatTimeout:       runHeartbeatTimeout,
@@ -225,7 +173,7 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 			}
 			j.cancelled = true
 			cancelRun()
-			_ = j.record(ctx, JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", activities.RunFields{})
+			_ = j.record(ctx, domain.JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", activities.RunFields{})
 		})
 		sel.Select(ctx)
 	}
@@ -237,9 +185,9 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 	}
 	switch {
 	case j.cancelled || res.Cancelled:
-		return j.finish(ctx, JobCancelled, "cancelled while running", fields)
+		return j.finish(ctx, domain.JobCancelled, "cancelled while running", fields)
 	case runErr != nil:
-		return j.finish(ctx, JobError, runErrorNote(runErr), fields)
+		return j.finish(ctx, domain.JobError, runErrorNote(runErr), fields)
 	}
 	fields.ExitCode = &res.ExitCode
 	switch {
@@ -248,17 +196,17 @@ func (j *jobRun) run(ctx workflow.Context) (JobWorkflowResult, error) {
 		if note == "" {
 			note = fmt.Sprintf("exceeded execution timeout of %ds", info.TimeoutSeconds)
 		}
-		return j.finish(ctx, JobTimeout, note, fields)
+		return j.finish(ctx, domain.JobTimeout, note, fields)
 	case res.OOMKilled:
-		return j.finish(ctx, JobFailed, fmt.Sprintf("killed: out of memory at %d MB", info.MemoryMB), fields)
+		return j.finish(ctx, domain.JobFailed, fmt.Sprintf("killed: out of memory at %d MB", info.MemoryMB), fields)
 	case res.ExitCode != 0:
 		note := res.SystemNote
 		if note == "" {
 			note = fmt.Sprintf("exited with code %d", res.ExitCode)
 		}
-		return j.finish(ctx, JobFailed, note, fields)
+		return j.finish(ctx, domain.JobFailed, note, fields)
 	default:
-		return j.finish(ctx, JobCompleted, "exited with code 0", fields)
+		return j.finish(ctx, domain.JobCompleted, "exited with code 0", fields)
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/agentapi"
+	"daestro/internal/contract"
+	"daestro/internal/domain"
 	"daestro/workflows"
 )
 
@@ -69,15 +71,15 @@ func newJobEnv(t *testing.T, info activities.JobRunInfo) *jobEnv {
 // assignAfter sends the dispatcher's assignment after d of workflow time.
 func (e *jobEnv) assignAfter(d time.Duration) {
 	e.RegisterDelayedCallback(func() {
-		e.SignalWorkflow(workflows.SignalJobAssigned, workflows.JobAssignedSignal{SpawnID: "spawn-1"})
+		e.SignalWorkflow(contract.SignalJobAssigned, contract.JobAssignedSignal{SpawnID: "spawn-1"})
 	}, d)
 }
 
-func (e *jobEnv) execute(t *testing.T) workflows.JobWorkflowResult {
-	e.ExecuteWorkflow(workflows.JobWorkflow, workflows.JobWorkflowInput{JobID: "job-1", RunID: "run-1", ProjectID: "p-1"})
+func (e *jobEnv) execute(t *testing.T) contract.JobWorkflowResult {
+	e.ExecuteWorkflow(workflows.JobWorkflow, contract.JobWorkflowInput{JobID: "job-1", RunID: "run-1", ProjectID: "p-1"})
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
-	var res workflows.JobWorkflowResult
+	var res contract.JobWorkflowResult
 	require.NoError(t, e.GetWorkflowResult(&res))
 	assert.Equal(t, 1, e.released, "the run's capacity is given back exactly once")
 	return res
@@ -87,7 +89,7 @@ func TestJobRunsToCompletion(t *testing.T) {
 	e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl"})
 	e.assignAfter(time.Minute)
 	res := e.execute(t)
-	assert.Equal(t, workflows.JobCompleted, res.State)
+	assert.Equal(t, domain.JobCompleted, res.State)
 	assert.Equal(t, []string{"runnable", "starting", "completed"}, e.states)
 }
 
@@ -97,7 +99,7 @@ func TestJobWaitsForScheduleAt(t *testing.T) {
 	e.SetStartTime(at.Add(-2 * time.Hour))
 	e.assignAfter(3 * time.Hour)
 	res := e.execute(t)
-	assert.Equal(t, workflows.JobCompleted, res.State)
+	assert.Equal(t, domain.JobCompleted, res.State)
 	assert.Equal(t, []string{"pending", "runnable", "starting", "completed"}, e.states)
 	assert.False(t, e.wokeAt.Before(at), "not runnable before schedule_at (%s)", e.wokeAt)
 }
@@ -115,16 +117,16 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 	t.Run("pending", func(t *testing.T) {
 		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", ScheduleAt: &at})
 		e.SetStartTime(at.Add(-time.Hour))
-		e.RegisterDelayedCallback(func() { e.SignalWorkflow(workflows.SignalJobCancel, nil) }, time.Minute)
+		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
-		assert.Equal(t, workflows.JobCancelled, res.State)
+		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"pending", "cancelled"}, e.states)
 	})
 	t.Run("queued", func(t *testing.T) {
 		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl"})
-		e.RegisterDelayedCallback(func() { e.SignalWorkflow(workflows.SignalJobCancel, nil) }, time.Minute)
+		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
-		assert.Equal(t, workflows.JobCancelled, res.State)
+		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
 	})
 	t.Run("running", func(t *testing.T) {
@@ -132,7 +134,7 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		e.assignAfter(time.Second)
 		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
 			// The user cancels while the container runs.
-			e.SignalWorkflow(workflows.SignalJobCancel, nil)
+			e.SignalWorkflow(contract.SignalJobCancel, nil)
 			for ctx.Err() == nil { // the agent heartbeats until the cancel reaches it
 				activity.RecordHeartbeat(ctx, nil)
 				time.Sleep(10 * time.Millisecond)
@@ -140,7 +142,7 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 			return agentapi.RunJobResult{ExitCode: 143, Cancelled: true}, nil
 		}
 		res := e.execute(t)
-		assert.Equal(t, workflows.JobCancelled, res.State)
+		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
 	})
 }
@@ -153,11 +155,11 @@ func TestJobOutcomes(t *testing.T) {
 		state  string
 		note   string
 	}{
-		{"non-zero exit", agentapi.RunJobResult{ExitCode: 3}, nil, workflows.JobFailed, "exited with code 3"},
-		{"oom", agentapi.RunJobResult{ExitCode: 137, OOMKilled: true}, nil, workflows.JobFailed, "killed: out of memory at 256 MB"},
-		{"timeout", agentapi.RunJobResult{ExitCode: 143, TimedOut: true}, nil, workflows.JobTimeout, "exceeded execution timeout of 30s"},
+		{"non-zero exit", agentapi.RunJobResult{ExitCode: 3}, nil, domain.JobFailed, "exited with code 3"},
+		{"oom", agentapi.RunJobResult{ExitCode: 137, OOMKilled: true}, nil, domain.JobFailed, "killed: out of memory at 256 MB"},
+		{"timeout", agentapi.RunJobResult{ExitCode: 143, TimedOut: true}, nil, domain.JobTimeout, "exceeded execution timeout of 30s"},
 		{"image", agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError("pull busybox:9: manifest unknown", agentapi.ErrTypeImage, errors.New("x")),
-			workflows.JobError, "pull busybox:9: manifest unknown"},
+			domain.JobError, "pull busybox:9: manifest unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

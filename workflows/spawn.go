@@ -9,63 +9,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/temporalx"
-)
-
-// Signals and queries of SpawnWorkflow. They cross the process boundary (the
-// API server and the jobs' dispatcher send them), so they are constants here.
-const (
-	// SignalSpawnPing (PingSignal) tells the workflow the agent pinged. The
-	// API sends it only when the workflow waits for one: the first ping of an
-	// initialized spawn, or a ping of an unreachable one. Every other ping
-	// only lands in Postgres.
-	SignalSpawnPing = "spawn-ping"
-	// SignalAllocationsChanged (AllocationsChangedSignal) carries how many
-	// runs are allocated to the spawn now; it moves the spawn between idle and busy.
-	SignalAllocationsChanged = temporalx.SignalSpawnAllocationsChanged
-	// SignalTerminateSpawn (TerminateSignal) asks the workflow to terminate the spawn.
-	SignalTerminateSpawn = "terminate"
-	// QuerySpawnStatus answers the workflow's SpawnStatus.
-	QuerySpawnStatus = "status"
 )
 
 // DefaultUnreachableAfter is how long a spawn may go without a ping before it
 // is unreachable (the product's rule: 5 minutes).
 const DefaultUnreachableAfter = 5 * time.Minute
-
-// SpawnWorkflowID returns the workflow ID of the spawn with the given ID.
-func SpawnWorkflowID(spawnID string) string { return temporalx.SpawnWorkflowID(spawnID) }
-
-// SpawnWorkflowInput is the input of SpawnWorkflow. It carries IDs only:
-// the agent token never enters a Temporal payload.
-type SpawnWorkflowInput struct {
-	// SpawnID is the spawn whose lifecycle this is.
-	SpawnID string
-	// ProjectID is the spawn's project (a search attribute).
-	ProjectID string
-	// Kind is domain.SpawnKindSelfHosted or domain.SpawnKindCloud.
-	Kind string
-	// UnreachableAfter is how long without a ping makes the spawn unreachable;
-	// DefaultUnreachableAfter when zero. Tests shorten it.
-	UnreachableAfter time.Duration
-	// BootTimeout is how long a cloud machine may take from create to the
-	// agent's first ping; DefaultBootTimeout when zero.
-	BootTimeout time.Duration
-	// MinIdle is the least time an idle cloud spawn is kept, even when its
-	// queue's max idle time is shorter, so the dispatcher can place the
-	// jobs it was created for; DefaultMinIdle when zero.
-	MinIdle time.Duration
-	// State and Allocations carry the lifecycle across continue-as-new; a
-	// fresh spawn starts with State empty (initialized, or requested for a
-	// cloud spawn) and no allocations.
-	State       string
-	Allocations int
-	// MachineCreated and MaxIdleSeconds carry a cloud spawn's machine
-	// across continue-as-new: created once, idle limit read then.
-	MachineCreated bool
-	MaxIdleSeconds int
-}
 
 // Defaults of a cloud spawn's timers.
 const (
@@ -75,26 +25,7 @@ const (
 	DefaultMinIdle = 30 * time.Second
 )
 
-// PingSignal is the payload of SignalSpawnPing.
-type PingSignal struct {
-	// AgentVersion is the version the pinging agent reported.
-	AgentVersion string
-}
-
-// AllocationsChangedSignal is the payload of SignalAllocationsChanged.
-type AllocationsChangedSignal struct {
-	// Count is the number of runs allocated to the spawn now (not a delta, so
-	// a repeated or reordered signal cannot skew it).
-	Count int
-}
-
-// TerminateSignal is the payload of SignalTerminateSpawn.
-type TerminateSignal struct {
-	// Reason is recorded with the terminating event ("terminate requested via API").
-	Reason string
-}
-
-// SpawnStatus is the answer to QuerySpawnStatus.
+// SpawnStatus is the answer to contract.QuerySpawnStatus.
 type SpawnStatus struct {
 	// State is the spawn's current state.
 	State string
@@ -126,7 +57,7 @@ var spawnActivityOptions = workflow.ActivityOptions{
 // terminated, or termination_failed when the delete keeps failing. Every
 // transition is written to Postgres through RecordSpawnState. (A
 // continue-as-new run restarts the idle and boot timers.)
-func SpawnWorkflow(ctx workflow.Context, in SpawnWorkflowInput) error {
+func SpawnWorkflow(ctx workflow.Context, in contract.SpawnWorkflowInput) error {
 	w := &spawnImpl{in: in}
 	if err := w.setup(ctx); err != nil {
 		return err
@@ -137,7 +68,7 @@ func SpawnWorkflow(ctx workflow.Context, in SpawnWorkflowInput) error {
 // spawnImpl holds one run's state; setup validates and installs handlers,
 // run is the signal loop.
 type spawnImpl struct {
-	in          SpawnWorkflowInput
+	in          contract.SpawnWorkflowInput
 	state       string
 	allocations int
 	// transitions numbers this run's state changes for idempotency keys.
@@ -157,7 +88,7 @@ type spawnImpl struct {
 
 func (w *spawnImpl) setup(ctx workflow.Context) error {
 	if w.in.SpawnID == "" {
-		return temporal.NewNonRetryableApplicationError("SpawnWorkflowInput.SpawnID is empty", "InvalidSpawnInput", nil)
+		return temporal.NewNonRetryableApplicationError("contract.SpawnWorkflowInput.SpawnID is empty", "InvalidSpawnInput", nil)
 	}
 	if w.in.Kind != domain.SpawnKindSelfHosted && w.in.Kind != domain.SpawnKindCloud {
 		return temporal.NewNonRetryableApplicationError(
@@ -181,10 +112,10 @@ func (w *spawnImpl) setup(ctx workflow.Context) error {
 			w.state = domain.SpawnRequested
 		}
 	}
-	w.pings = workflow.GetSignalChannel(ctx, SignalSpawnPing)
-	w.allocs = workflow.GetSignalChannel(ctx, SignalAllocationsChanged)
-	w.terminates = workflow.GetSignalChannel(ctx, SignalTerminateSpawn)
-	if err := workflow.SetQueryHandler(ctx, QuerySpawnStatus, func() (SpawnStatus, error) {
+	w.pings = workflow.GetSignalChannel(ctx, contract.SignalSpawnPing)
+	w.allocs = workflow.GetSignalChannel(ctx, contract.SignalAllocationsChanged)
+	w.terminates = workflow.GetSignalChannel(ctx, contract.SignalTerminateSpawn)
+	if err := workflow.SetQueryHandler(ctx, contract.QuerySpawnStatus, func() (SpawnStatus, error) {
 		return SpawnStatus{State: w.state, Allocations: w.allocations}, nil
 	}); err != nil {
 		return err
@@ -194,8 +125,8 @@ func (w *spawnImpl) setup(ctx workflow.Context) error {
 	// attributes yet, and a run started from the CLI gets them too. Checking
 	// first keeps continue-as-new runs (which inherit them) from adding an
 	// event each.
-	spawnKey := temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrSpawnID)
-	projectKey := temporal.NewSearchAttributeKeyKeyword(temporalx.SearchAttrProjectID)
+	spawnKey := temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrSpawnID)
+	projectKey := temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrProjectID)
 	if _, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(spawnKey); !ok {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, spawnKey.ValueSet(w.in.SpawnID), projectKey.ValueSet(w.in.ProjectID)); err != nil {
 			return err
@@ -246,17 +177,17 @@ func (w *spawnImpl) loop(ctx workflow.Context) error {
 		var err error
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(w.terminates, func(c workflow.ReceiveChannel, _ bool) {
-			var sig TerminateSignal
+			var sig contract.TerminateSignal
 			c.Receive(ctx, &sig)
 			err = w.onTerminate(ctx, sig)
 		})
 		sel.AddReceive(w.allocs, func(c workflow.ReceiveChannel, _ bool) {
-			var sig AllocationsChangedSignal
+			var sig contract.AllocationsChangedSignal
 			c.Receive(ctx, &sig)
 			err = w.onAllocations(ctx, sig)
 		})
 		sel.AddReceive(w.pings, func(c workflow.ReceiveChannel, _ bool) {
-			var sig PingSignal
+			var sig contract.PingSignal
 			c.Receive(ctx, &sig)
 			err = w.onPing(ctx, sig)
 		})
@@ -314,7 +245,7 @@ func (w *spawnImpl) checkLiveness(ctx workflow.Context) error {
 		// (and being deleted): the count in Postgres is the truth.
 		workflow.GetLogger(ctx).Warn("allocation count out of step; adopting the database's", "spawn_id", w.in.SpawnID,
 			"had", w.allocations, "database", res.Allocations)
-		if err := w.onAllocations(ctx, AllocationsChangedSignal{Count: res.Allocations}); err != nil {
+		if err := w.onAllocations(ctx, contract.AllocationsChangedSignal{Count: res.Allocations}); err != nil {
 			return err
 		}
 	}
@@ -351,7 +282,7 @@ func (w *spawnImpl) workingState() string {
 	return domain.SpawnIdle
 }
 
-func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
+func (w *spawnImpl) onPing(ctx workflow.Context, sig contract.PingSignal) error {
 	var reason string
 	switch w.state {
 	case domain.SpawnInitialized, domain.SpawnRequested:
@@ -380,7 +311,7 @@ func (w *spawnImpl) onPing(ctx workflow.Context, sig PingSignal) error {
 	return w.wakeDispatcher(ctx)
 }
 
-func (w *spawnImpl) onAllocations(ctx workflow.Context, sig AllocationsChangedSignal) error {
+func (w *spawnImpl) onAllocations(ctx workflow.Context, sig contract.AllocationsChangedSignal) error {
 	w.allocations = max(sig.Count, 0)
 	if !w.live() || w.state == w.workingState() {
 		// Initialized and unreachable spawns keep their state; the count
@@ -395,7 +326,7 @@ func (w *spawnImpl) onAllocations(ctx workflow.Context, sig AllocationsChangedSi
 	return err
 }
 
-func (w *spawnImpl) onTerminate(ctx workflow.Context, sig TerminateSignal) error {
+func (w *spawnImpl) onTerminate(ctx workflow.Context, sig contract.TerminateSignal) error {
 	if domain.SpawnStateIsFinal(w.state) {
 		return nil
 	}
@@ -428,7 +359,7 @@ func (w *spawnImpl) record(ctx workflow.Context, in activities.RecordSpawnStateI
 	w.transitions++
 	state := in.State
 	in.SpawnID = w.in.SpawnID
-	in.Key = fmt.Sprintf("%s/%s/%d", SpawnWorkflowID(w.in.SpawnID), workflow.GetInfo(ctx).WorkflowExecution.RunID, w.transitions)
+	in.Key = fmt.Sprintf("%s/%s/%d", contract.SpawnWorkflowID(w.in.SpawnID), workflow.GetInfo(ctx).WorkflowExecution.RunID, w.transitions)
 	var res activities.RecordSpawnStateResult
 	if err := workflow.ExecuteActivity(ctx, a.RecordSpawnState, in).Get(ctx, &res); err != nil {
 		return false, err
@@ -454,21 +385,21 @@ func (w *spawnImpl) continueAsNew(ctx workflow.Context) error {
 	}
 	for pending := true; pending; {
 		pending = false
-		var term TerminateSignal
+		var term contract.TerminateSignal
 		for w.terminates.ReceiveAsync(&term) {
 			pending = true
 			if err := w.onTerminate(ctx, term); err != nil {
 				return err
 			}
 		}
-		var alloc AllocationsChangedSignal
+		var alloc contract.AllocationsChangedSignal
 		for w.allocs.ReceiveAsync(&alloc) {
 			pending = true
 			if err := w.onAllocations(ctx, alloc); err != nil {
 				return err
 			}
 		}
-		var ping PingSignal
+		var ping contract.PingSignal
 		for w.pings.ReceiveAsync(&ping) {
 			pending = true
 			if err := w.onPing(ctx, ping); err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/workflows"
 )
@@ -65,7 +66,7 @@ func (h *cloudHarness) allocate(d time.Duration, n int) {
 
 func (h *cloudHarness) runCloud() error {
 	h.t.Helper()
-	return h.run(workflows.SpawnWorkflowInput{Kind: domain.SpawnKindCloud})
+	return h.run(contract.SpawnWorkflowInput{Kind: domain.SpawnKindCloud})
 }
 
 func TestCloudSpawnIdleTimeoutTerminatesTheMachine(t *testing.T) {
@@ -186,7 +187,7 @@ func TestCloudSpawnHealsALostAllocationSignal(t *testing.T) {
 func TestCloudSpawnRestartedInTerminationFailedDeletesItsMachine(t *testing.T) {
 	h := newCloudHarness(t, 300)
 	h.state = domain.SpawnTerminationFailed
-	h.env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "0190a5c2-0000-7000-8000-000000000001",
+	h.env.ExecuteWorkflow(workflows.SpawnWorkflow, contract.SpawnWorkflowInput{SpawnID: "0190a5c2-0000-7000-8000-000000000001",
 		ProjectID: "0190a5c2-0000-7000-8000-0000000000aa", Kind: domain.SpawnKindCloud, State: domain.SpawnTerminationFailed, MachineCreated: true})
 	require.True(t, h.env.IsWorkflowCompleted())
 	require.NoError(t, h.env.GetWorkflowError())

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/workflows"
 )
@@ -104,7 +105,7 @@ func (h *spawnHarness) ping(d time.Duration) {
 	h.at(d, func() {
 		h.lastPing = h.env.Now()
 		if h.state == domain.SpawnInitialized || h.state == domain.SpawnRequested || h.state == domain.SpawnUnreachable {
-			h.env.SignalWorkflow(workflows.SignalSpawnPing, workflows.PingSignal{AgentVersion: "1.2.3"})
+			h.env.SignalWorkflow(contract.SignalSpawnPing, contract.PingSignal{AgentVersion: "1.2.3"})
 		}
 	})
 }
@@ -118,18 +119,18 @@ func (h *spawnHarness) pingEvery(from, until, interval time.Duration) {
 
 func (h *spawnHarness) allocations(d time.Duration, n int) {
 	h.at(d, func() {
-		h.env.SignalWorkflow(workflows.SignalAllocationsChanged, workflows.AllocationsChangedSignal{Count: n})
+		h.env.SignalWorkflow(contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: n})
 	})
 }
 
 func (h *spawnHarness) terminate(d time.Duration) {
 	h.at(d, func() {
-		h.env.SignalWorkflow(workflows.SignalTerminateSpawn, workflows.TerminateSignal{Reason: "terminate requested via API"})
+		h.env.SignalWorkflow(contract.SignalTerminateSpawn, contract.TerminateSignal{Reason: "terminate requested via API"})
 	})
 }
 
 // run executes the workflow from input and returns its error.
-func (h *spawnHarness) run(in workflows.SpawnWorkflowInput) error {
+func (h *spawnHarness) run(in contract.SpawnWorkflowInput) error {
 	h.t.Helper()
 	if in.SpawnID == "" {
 		in.SpawnID = "0190a5c2-0000-7000-8000-000000000001"
@@ -155,7 +156,7 @@ func (h *spawnHarness) states() []string {
 }
 
 func (h *spawnHarness) status() workflows.SpawnStatus {
-	v, err := h.env.QueryWorkflow(workflows.QuerySpawnStatus)
+	v, err := h.env.QueryWorkflow(contract.QuerySpawnStatus)
 	require.NoError(h.t, err)
 	var st workflows.SpawnStatus
 	require.NoError(h.t, v.Get(&st))
@@ -170,7 +171,7 @@ func TestSpawnWorkflowIdleAtFirstPing(t *testing.T) {
 	h.at(time.Minute+time.Second, func() { after = h.status() })
 	h.terminate(2 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, domain.SpawnInitialized, before.State, "a spawn waits in initialized until its agent pings")
 	assert.Equal(t, domain.SpawnIdle, after.State)
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
@@ -183,7 +184,7 @@ func TestSpawnWorkflowUnreachableAfterFiveMinutesWithoutPings(t *testing.T) {
 	h.ping(10 * time.Second)
 	h.terminate(time.Hour)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnUnreachable, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, transition{State: domain.SpawnUnreachable, Reason: "no ping for 5m0s", After: 10*time.Second + 5*time.Minute}, h.recorded[1],
 		"unreachable exactly five minutes after the last ping, not a timer period later")
@@ -195,7 +196,7 @@ func TestSpawnWorkflowPingsInTimeKeepItIdle(t *testing.T) {
 	h.pingEvery(10*time.Second, 30*time.Minute, 4*time.Minute+50*time.Second)
 	h.terminate(30 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.LessOrEqual(t, h.livenessReads, 8, "the workflow reads the last ping about once per timeout, not once per ping")
 }
@@ -206,7 +207,7 @@ func TestSpawnWorkflowRecoversWhenPingsResume(t *testing.T) {
 	h.pingEvery(20*time.Minute, 40*time.Minute, 10*time.Second)
 	h.terminate(40 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnUnreachable, domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, transition{State: domain.SpawnIdle, Reason: "pings resumed", After: 20 * time.Minute}, h.recorded[2])
 }
@@ -218,7 +219,7 @@ func TestSpawnWorkflowRecoversToBusyWhenRunsAreAllocated(t *testing.T) {
 	h.ping(20 * time.Minute)
 	h.terminate(21 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnBusy, domain.SpawnUnreachable, domain.SpawnBusy, domain.SpawnTerminating, domain.SpawnTerminated}, h.states(),
 		"a busy spawn that comes back still has its run")
 }
@@ -232,7 +233,7 @@ func TestSpawnWorkflowBusyAndIdleFollowAllocations(t *testing.T) {
 	h.allocations(50*time.Second, 1)
 	h.terminate(3 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnBusy, domain.SpawnIdle, domain.SpawnBusy, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, "2 runs allocated", h.recorded[1].Reason)
 	assert.Equal(t, "no run allocated", h.recorded[2].Reason)
@@ -245,7 +246,7 @@ func TestSpawnWorkflowAllocationsBeforeFirstPingMakeItBusy(t *testing.T) {
 	h.ping(10 * time.Second)
 	h.terminate(time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnBusy, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 }
 
@@ -271,7 +272,7 @@ func TestSpawnWorkflowTerminatesFromEveryState(t *testing.T) {
 			h.at(6*time.Minute-time.Second, func() { status = h.status() })
 			h.terminate(6 * time.Minute)
 
-			require.NoError(t, h.run(workflows.SpawnWorkflowInput{}), "terminating ends the workflow")
+			require.NoError(t, h.run(contract.SpawnWorkflowInput{}), "terminating ends the workflow")
 			assert.Equal(t, tt.from, status.State)
 			assert.Equal(t, append(tt.before, domain.SpawnTerminating, domain.SpawnTerminated), h.states())
 			n := len(h.recorded)
@@ -287,7 +288,7 @@ func TestSpawnWorkflowPingRacingTheUnreachableMarkWins(t *testing.T) {
 	h.pingDuringMark = true
 	h.terminate(time.Hour)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnUnreachable, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, 10*time.Second+10*time.Minute, h.recorded[1].After,
 		"the ping that landed during the first mark counts: unreachable five minutes after it")
@@ -300,17 +301,17 @@ func TestSpawnWorkflowContinueAsNewKeepsStateAndDrainsSignals(t *testing.T) {
 	h.pingEvery(10*time.Second, 2*time.Minute, 10*time.Second)
 	h.at(time.Minute, func() {
 		h.env.SetContinueAsNewSuggested(true)
-		h.env.SignalWorkflow(workflows.SignalAllocationsChanged, workflows.AllocationsChangedSignal{Count: 2})
-		h.env.SignalWorkflow(workflows.SignalAllocationsChanged, workflows.AllocationsChangedSignal{Count: 5})
+		h.env.SignalWorkflow(contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: 2})
+		h.env.SignalWorkflow(contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: 5})
 	})
 
-	err := h.run(workflows.SpawnWorkflowInput{UnreachableAfter: 3 * time.Minute})
+	err := h.run(contract.SpawnWorkflowInput{UnreachableAfter: 3 * time.Minute})
 	var can *workflow.ContinueAsNewError
 	require.ErrorAs(t, err, &can)
 	assert.Equal(t, "SpawnWorkflow", can.WorkflowType.Name)
-	var next workflows.SpawnWorkflowInput
+	var next contract.SpawnWorkflowInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	assert.Equal(t, workflows.SpawnWorkflowInput{
+	assert.Equal(t, contract.SpawnWorkflowInput{
 		SpawnID: "0190a5c2-0000-7000-8000-000000000001", ProjectID: "0190a5c2-0000-7000-8000-0000000000aa",
 		Kind: domain.SpawnKindSelfHosted, UnreachableAfter: 3 * time.Minute, State: domain.SpawnBusy, Allocations: 5,
 		BootTimeout: workflows.DefaultBootTimeout, MinIdle: workflows.DefaultMinIdle,
@@ -326,7 +327,7 @@ func TestSpawnWorkflowContinuedRunResumesLiveness(t *testing.T) {
 	h.at(time.Second, func() { status = h.status() })
 	h.terminate(10 * time.Minute)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{State: domain.SpawnBusy, Allocations: 1}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{State: domain.SpawnBusy, Allocations: 1}))
 	assert.Equal(t, workflows.SpawnStatus{State: domain.SpawnBusy, Allocations: 1}, status, "the run starts where the last one stopped")
 	assert.Equal(t, []string{domain.SpawnUnreachable, domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 	assert.Equal(t, 4*time.Minute, h.recorded[0].After, "the liveness timer counts from the last ping, not from the new run")
@@ -351,7 +352,7 @@ func TestSpawnWorkflowRetriesStateWrites(t *testing.T) {
 		})
 	h.terminate(time.Second)
 
-	require.NoError(t, h.run(workflows.SpawnWorkflowInput{}))
+	require.NoError(t, h.run(contract.SpawnWorkflowInput{}))
 	assert.Equal(t, 2, fails)
 	assert.Equal(t, []string{domain.SpawnTerminating, domain.SpawnTerminated}, h.states())
 }
@@ -368,9 +369,9 @@ func TestSpawnWorkflowEndsQuietlyWhenTheSpawnIsGone(t *testing.T) {
 			return activities.RecordSpawnStateResult{}, temporal.NewNonRetryableApplicationError("gone", activities.ErrTypeSpawnNotFound, nil)
 		})
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.SignalSpawnPing, workflows.PingSignal{})
+		env.SignalWorkflow(contract.SignalSpawnPing, contract.PingSignal{})
 	}, time.Second)
-	env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "x", Kind: domain.SpawnKindSelfHosted})
+	env.ExecuteWorkflow(workflows.SpawnWorkflow, contract.SpawnWorkflowInput{SpawnID: "x", Kind: domain.SpawnKindSelfHosted})
 	require.True(t, env.IsWorkflowCompleted())
 	assert.NoError(t, env.GetWorkflowError(), "a deleted spawn leaves nothing to manage")
 	assert.Equal(t, 1, calls, "not retried")
@@ -379,7 +380,7 @@ func TestSpawnWorkflowEndsQuietlyWhenTheSpawnIsGone(t *testing.T) {
 func TestSpawnWorkflowRefusesAnUnknownKind(t *testing.T) {
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
-	env.ExecuteWorkflow(workflows.SpawnWorkflow, workflows.SpawnWorkflowInput{SpawnID: "x", Kind: "mainframe"})
+	env.ExecuteWorkflow(workflows.SpawnWorkflow, contract.SpawnWorkflowInput{SpawnID: "x", Kind: "mainframe"})
 	require.True(t, env.IsWorkflowCompleted())
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
@@ -387,5 +388,5 @@ func TestSpawnWorkflowRefusesAnUnknownKind(t *testing.T) {
 }
 
 func TestSpawnWorkflowID(t *testing.T) {
-	assert.Equal(t, "spawn/abc", workflows.SpawnWorkflowID("abc"))
+	assert.Equal(t, "spawn/abc", contract.SpawnWorkflowID("abc"))
 }

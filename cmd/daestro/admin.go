@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 	"daestro/workflows"
@@ -102,7 +103,7 @@ func adminCheck(ctx context.Context, stdout, stderr io.Writer) error {
 	note := time.Now().UTC().Format(time.RFC3339Nano)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        workflows.HealthCheckWorkflowID(note),
-		TaskQueue: temporalx.ControlTaskQueue,
+		TaskQueue: contract.ControlTaskQueue,
 	}, workflows.HealthCheckWorkflow, workflows.HealthCheckWorkflowInput{Note: note})
 	if err != nil {
 		return fmt.Errorf("start health check: %w", err)

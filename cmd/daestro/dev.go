@@ -15,9 +15,9 @@ import (
 
 	"daestro/apiserver"
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 	"daestro/worker"
 )
 
@@ -72,11 +72,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	w := worker.New(tc, temporalx.ControlTaskQueue, controlActivities(cfg, st))
+	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
-	if err := worker.EnsureReconcileSchedule(ctx, tc, temporalx.ControlTaskQueue); err != nil {
+	if err := worker.EnsureReconcileSchedule(ctx, tc, contract.ControlTaskQueue); err != nil {
 		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
 	defer w.Stop()

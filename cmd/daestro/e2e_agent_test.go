@@ -22,8 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/testenv"
-	"daestro/workflows"
 )
 
 // agentTestImage is the agent image scripts/agent-image.sh builds (FROM scratch + the static binary).
@@ -141,7 +141,7 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	// The project's dispatcher never ends by itself: leave none behind on the
 	// shared test server. (Cleanups run last-registered first, so this runs
 	// while the server is still up.)
-	dispatcher := workflows.DispatcherWorkflowID(s.projectID())
+	dispatcher := contract.DispatcherWorkflowID(s.projectID())
 	t.Cleanup(func() {
 		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), dispatcher, "", "test cleanup")
 	})
@@ -227,7 +227,7 @@ func (s *e2e) addAgent(image, envID, queueID string, extra ...string) agentRun {
 	t.Cleanup(func() {
 		// A failed test must not leave a SpawnWorkflow running on the shared test server.
 		tc := testenv.Temporal(t)
-		_ = tc.TerminateWorkflow(context.Background(), workflows.SpawnWorkflowID(spawnID), "", "test cleanup")
+		_ = tc.TerminateWorkflow(context.Background(), contract.SpawnWorkflowID(spawnID), "", "test cleanup")
 	})
 
 	// Run the line as printed, only with names of the test's own.

@@ -17,8 +17,8 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/store"
-	"daestro/internal/temporalx"
 	"daestro/internal/testenv"
 	"daestro/workflows"
 )
@@ -169,7 +169,7 @@ func reconcileNow(t testing.TB) activities.ReconcileResult {
 	tc := testenv.Temporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reconcile-" + testenv.RandomName("e2e"), TaskQueue: temporalx.ControlTaskQueue},
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reconcile-" + testenv.RandomName("e2e"), TaskQueue: contract.ControlTaskQueue},
 		workflows.ReconcileWorkflow, workflows.ReconcileWorkflowInput{Grace: time.Millisecond})
 	require.NoError(t, err)
 	var res activities.ReconcileResult

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"daestro/internal/config"
+	"daestro/internal/contract"
 	"daestro/internal/testenv"
-	"daestro/workflows"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes.
@@ -121,7 +121,7 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 	require.Len(t, sm, 2, "dev runs a local agent:\n%s", out)
 	t.Cleanup(func() {
 		// Leave no SpawnWorkflow behind on the shared test server.
-		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), workflows.SpawnWorkflowID(sm[1]), "", "test cleanup")
+		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), contract.SpawnWorkflowID(sm[1]), "", "test cleanup")
 	})
 	api := devAPI{baseURL: "http://" + addr, key: m[1]}
 	var spawn struct{ State string }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"daestro/internal/temporalx"
+	"daestro/internal/contract"
 	"daestro/worker"
 )
 
@@ -23,9 +23,9 @@ func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	if err := worker.EnsureReconcileSchedule(ctx, tc, temporalx.ControlTaskQueue); err != nil {
+	if err := worker.EnsureReconcileSchedule(ctx, tc, contract.ControlTaskQueue); err != nil {
 		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
-	log.Info("control worker polling", "task_queue", temporalx.ControlTaskQueue, "temporal", cfg.TemporalAddress)
+	log.Info("control worker polling", "task_queue", contract.ControlTaskQueue, "temporal", cfg.TemporalAddress)
 	return worker.Run(ctx, tc, controlActivities(cfg, st))
 }

@@ -1,5 +1,6 @@
-// Package temporalx holds the names daestro uses in Temporal (task queues,
-// search attributes) and the helpers every role uses to reach it.
+// Package temporalx holds the helpers every role uses to reach Temporal
+// (dial, health, search attribute registration); the names daestro uses in
+// Temporal are in internal/contract.
 package temporalx
 
 import (
@@ -14,63 +15,16 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/contract"
 	"daestro/internal/logging"
-)
-
-// ControlTaskQueue is the task queue of the control-plane worker (workflows and activities that touch Postgres).
-const ControlTaskQueue = "daestro-control"
-
-// SpawnWorkflowID is the workflow ID of a compute spawn's lifecycle. It is
-// here, not only in workflows, because activities signal spawns too.
-func SpawnWorkflowID(spawnID string) string { return "spawn/" + spawnID }
-
-// DispatcherWorkflowID is the workflow ID of a project's dispatcher; here for
-// the same reason as SpawnWorkflowID (activities start it).
-func DispatcherWorkflowID(projectID string) string { return "dispatch/" + projectID }
-
-// Names of the cron jobs' schedules and workflows, shared by the API (which
-// writes schedules), the activities (which rebuild them) and the workflows.
-const (
-	// CronTriggerWorkflowName is the registered name of workflows.CronTriggerWorkflow,
-	// the action of every cron schedule.
-	CronTriggerWorkflowName = "CronTriggerWorkflow"
-	// CronRefreshWorkflowName is the registered name of workflows.CronRefreshWorkflow.
-	CronRefreshWorkflowName = "CronRefreshWorkflow"
-	// SignalCronRescheduled tells a cron job's refresh workflow that its
-	// calendars were rebuilt, so it re-reads when they next need it.
-	SignalCronRescheduled = "rescheduled"
-)
-
-// CronScheduleID is the ID of a cron job's Temporal schedule; the trigger
-// workflows it starts are named after it ("cron/<id>-<time>").
-func CronScheduleID(cronJobID string) string { return "cron/" + cronJobID }
-
-// CronRefreshWorkflowID is the ID of the workflow that keeps a cron job's
-// calendars exact when they hold only for a while.
-func CronRefreshWorkflowID(cronJobID string) string { return "cron-refresh/" + cronJobID }
-
-// SignalSpawnAllocationsChanged carries a spawn's allocated-run count (a
-// struct with a Count field) to its workflow, moving it between idle and busy.
-const SignalSpawnAllocationsChanged = "allocations-changed"
-
-// SpawnTaskQueue is the task queue of the agent on one compute spawn.
-func SpawnTaskQueue(spawnID string) string { return "spawn-" + spawnID }
-
-// Custom search attributes, all Keyword: they make daestro's runs findable in
-// the Web UI and `temporal workflow list --query`. Postgres stays the source of truth.
-const (
-	SearchAttrProjectID = "DaestroProjectID"
-	SearchAttrJobQueue  = "DaestroJobQueue"
-	SearchAttrJobState  = "DaestroJobState"
-	SearchAttrSpawnID   = "DaestroSpawnID"
 )
 
 // SearchAttributes lists every custom search attribute with its type.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	SearchAttrProjectID: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	SearchAttrJobQueue:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	SearchAttrJobState:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	SearchAttrSpawnID:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttrProjectID: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttrJobQueue:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttrJobState:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttrSpawnID:   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // Options describe how to reach Temporal.
