@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"daestro/internal/contract"
 	"daestro/internal/domain"
@@ -78,14 +80,13 @@ func (g *gateway) authorize(ctx context.Context, req any, info *grpc.UnaryServer
 		return handler(ctx, r)
 	case *workflowservice.DescribeNamespaceRequest:
 		// The SDK checks at worker start that its namespace exists.
-		r.Namespace, r.Id = g.namespace, ""
-		return handler(ctx, r)
+		r.Id = ""
+		return handler(ctx, g.forceNamespace(r))
 	case *workflowservice.PollActivityTaskQueueRequest:
 		if r.GetTaskQueue().GetName() != queue || r.GetTaskQueue().GetKind() == enumspb.TASK_QUEUE_KIND_STICKY {
 			return nil, denied("this agent may poll only its spawn's task queue %s, not %q", queue, r.GetTaskQueue().GetName())
 		}
-		r.Namespace = g.namespace
-		resp, err := handler(ctx, r)
+		resp, err := handler(ctx, g.forceNamespace(r))
 		if err != nil {
 			return resp, err
 		}
@@ -102,26 +103,22 @@ func (g *gateway) authorize(ctx context.Context, req any, info *grpc.UnaryServer
 		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
 			return nil, err
 		}
-		r.Namespace = g.namespace
-		return handler(ctx, r)
-	case *workflowservice.RespondActivityTaskCompletedRequest:
-		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
+		return handler(ctx, g.forceNamespace(r))
+	case *workflowservice.RespondActivityTaskCompletedRequest, *workflowservice.RespondActivityTaskFailedRequest,
+		*workflowservice.RespondActivityTaskCanceledRequest:
+		// The task's final answer (the by-ID variants are not allowed).
+		answer := r.(taskAnswer)
+		if err := g.ownTask(ctx, sess, answer.GetTaskToken()); err != nil {
 			return nil, err
 		}
-		r.Namespace = g.namespace
-		return g.answered(ctx, r.GetTaskToken(), r, handler)
-	case *workflowservice.RespondActivityTaskFailedRequest:
-		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
-			return nil, err
+		resp, err := handler(ctx, g.forceNamespace(answer))
+		if code := status.Code(err); err == nil || code == codes.NotFound || code == codes.InvalidArgument {
+			// Answered for good (or Temporal no longer knows the task): forget the token.
+			if ferr := g.store.ForgetTaskToken(context.WithoutCancel(ctx), answer.GetTaskToken()); ferr != nil {
+				g.log.Warn("forget an answered task token", "error", ferr)
+			}
 		}
-		r.Namespace = g.namespace
-		return g.answered(ctx, r.GetTaskToken(), r, handler)
-	case *workflowservice.RespondActivityTaskCanceledRequest:
-		if err := g.ownTask(ctx, sess, r.GetTaskToken()); err != nil {
-			return nil, err
-		}
-		r.Namespace = g.namespace
-		return g.answered(ctx, r.GetTaskToken(), r, handler)
+		return resp, err
 	case *workflowservice.ShutdownWorkerRequest:
 		// Only sticky (workflow) queues need Temporal to hear of a shutdown;
 		// an agent has none, so the gateway answers it itself.
@@ -179,14 +176,18 @@ func (g *gateway) ownTask(ctx context.Context, sess domain.AgentSession, token [
 	return nil
 }
 
-// answered forwards a final answer and then forgets the token, unless
-// Temporal could not take it for a reason a retry may fix.
-func (g *gateway) answered(ctx context.Context, token []byte, req any, handler grpc.UnaryHandler) (any, error) {
-	resp, err := handler(ctx, req)
-	if code := status.Code(err); err == nil || code == codes.NotFound || code == codes.InvalidArgument {
-		if ferr := g.store.ForgetTaskToken(context.WithoutCancel(ctx), token); ferr != nil {
-			g.log.Warn("forget an answered task token", "error", ferr)
-		}
+// taskAnswer is a final answer to an activity task.
+type taskAnswer interface {
+	proto.Message
+	GetTaskToken() []byte
+}
+
+// forceNamespace sets the request's namespace field to daestro's, whatever
+// the agent named: every request the gateway forwards has one.
+func (g *gateway) forceNamespace(m proto.Message) proto.Message {
+	r := m.ProtoReflect()
+	if fd := r.Descriptor().Fields().ByName("namespace"); fd != nil {
+		r.Set(fd, protoreflect.ValueOfString(g.namespace))
 	}
-	return resp, err
+	return m
 }

@@ -57,11 +57,8 @@ func newPlacedRun(t *testing.T, c client, name string) placedRun {
 // would start its workflow) and returns it with a client using its token.
 func newSpawnAgent(t *testing.T, c client, queue, env string) (string, client) {
 	t.Helper()
-	sp, token, err := c.a.st.CreateSelfHostedSpawn(context.Background(), c.project.ID,
-		domain.ComputeSpawnInput{ComputeEnvID: env, JobQueueID: queue},
-		func(context.Context, domain.ComputeSpawn) error { return nil })
-	require.NoError(t, err)
-	return sp.ID, c.a.registeredAgent(token)
+	spawnID, token := newSpawnToken(t, c, queue, env)
+	return spawnID, c.a.registeredAgent(token)
 }
 
 // rerun adds the job's next run, on the same spawn, and makes it current.

@@ -59,14 +59,21 @@ func ParseLogQuery(afterSeq, limit string) (LogQuery, error) {
 		}
 		q.AfterSeq = n
 	}
-	if limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > MaxLogPageLimit {
-			return q, Errorf(EINVALID, "limit: %q must be a whole number from 1 to %d", limit, MaxLogPageLimit)
-		}
-		q.Limit = n
+	n, err := parseLimit(limit, q.Limit, MaxLogPageLimit)
+	q.Limit = n
+	return q, err
+}
+
+// parseLimit reads a page size of 1..max; def when raw is empty.
+func parseLimit(raw string, def, max int) (int, error) {
+	if raw == "" {
+		return def, nil
 	}
-	return q, nil
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return def, Errorf(EINVALID, "limit: %q must be a whole number from 1 to %d", raw, max)
+	}
+	return n, nil
 }
 
 // MetricSample is one CPU/memory sample of a run's container.
@@ -129,14 +136,9 @@ func ParseMetricsQuery(after, limit string) (MetricsQuery, error) {
 		}
 		q.After = &t
 	}
-	if limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > MaxMetricsPageLimit {
-			return q, Errorf(EINVALID, "limit: %q must be a whole number from 1 to %d", limit, MaxMetricsPageLimit)
-		}
-		q.Limit = n
-	}
-	return q, nil
+	n, err := parseLimit(limit, q.Limit, MaxMetricsPageLimit)
+	q.Limit = n
+	return q, err
 }
 
 // SummarizeMetrics computes the summary of samples.
