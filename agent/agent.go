@@ -113,7 +113,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tc.Close()
 	// Activities only: the gateway lets an agent poll nothing but its activity queue.
 	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{DisableWorkflowWorker: true})
-	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, exec: a.exec, server: a.server,
+	w.RegisterActivity(&Activities{docker: a.docker, exec: a.exec, server: a.server,
 		newSink: func() executor.Sink { return newHTTPSink(a.server) }})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)
@@ -296,14 +296,9 @@ func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Confi
 
 // Activities run on the spawn's own task queue.
 type Activities struct {
-	docker   *Docker
-	capacity Capacity
-	exec     *executor.Executor
-	server   *serverClient
+	docker *Docker
+	exec   *executor.Executor
+	server *serverClient
 	// newSink ships a run's logs and metrics to the server.
 	newSink func() executor.Sink
 }
-
-// Capacity reports what this agent offers; workflows use it to check that the
-// agent on a spawn's task queue answers.
-func (a *Activities) Capacity(context.Context) (Capacity, error) { return a.capacity, nil }

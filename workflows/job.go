@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -215,9 +216,9 @@ func runErrorNote(err error) string {
 	var timeoutErr *temporal.TimeoutError
 	var appErr *temporal.ApplicationError
 	switch {
-	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType().String() == "ScheduleToStart":
+	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
 		return "the compute spawn's agent did not pick up the job within " + agentPickupTimeout.String() + ": is it running?"
-	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType().String() == "Heartbeat":
+	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT:
 		return "lost contact with the compute spawn's agent while the job ran"
 	case errors.As(err, &timeoutErr):
 		return "the run exceeded its time limit on the agent"
