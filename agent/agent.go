@@ -113,7 +113,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tc.Close()
 	// Activities only: the gateway lets an agent poll nothing but its activity queue.
 	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{DisableWorkflowWorker: true})
-	w.RegisterActivity(&Activities{docker: a.docker, exec: a.exec, server: a.server,
+	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, exec: a.exec, server: a.server,
 		newSink: func() executor.Sink { return newHTTPSink(a.server) }})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)
@@ -297,8 +297,10 @@ func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Confi
 // Activities run on the spawn's own task queue.
 type Activities struct {
 	docker *Docker
-	exec   *executor.Executor
-	server *serverClient
+	// capacity is what the spawn offers: an oversize job's quota is capped to it.
+	capacity Capacity
+	exec     *executor.Executor
+	server   *serverClient
 	// newSink ships a run's logs and metrics to the server.
 	newSink func() executor.Sink
 }

@@ -117,3 +117,17 @@ func TestAgentRefusesPlainHTTPOffLoopback(t *testing.T) {
 	err = New(Config{AuthToken: "dsa_x_y", ServerURL: "http://10.1.2.3:8080"}, slog.Default(), &Docker{}).Run(context.Background())
 	assert.ErrorContains(t, err, "is plain http to a host that is not loopback")
 }
+
+// A job whose quota exceeds the spawn is placed alone on an empty spawn and
+// runs with the whole of it (the product's rule), never refused.
+func TestOversizeQuotaRunsCappedToTheSpawn(t *testing.T) {
+	offer := Capacity{CPUPct: 200, MemoryMB: 1024}
+	got := executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 6400, MemoryMB: 65536}, offer)
+	assert.Equal(t, 200, got.CPUQuotaPct)
+	assert.Equal(t, 1024, got.MemoryMB)
+	got = executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 50, MemoryMB: 64}, offer)
+	assert.Equal(t, 50, got.CPUQuotaPct, "a quota that fits is kept")
+	assert.Equal(t, 64, got.MemoryMB)
+	got = executorSpec(agentapi.RunSpec{RunID: "r"}, offer)
+	assert.Zero(t, got.CPUQuotaPct, "a job without quotas stays without")
+}

@@ -71,7 +71,7 @@ func (a *Activities) RunJob(ctx context.Context, in agentapi.RunJobInput) (agent
 		}
 	}()
 
-	res, err := a.exec.Run(ctx, executorSpec(spec), a.newSink(), from, progress)
+	res, err := a.exec.Run(ctx, executorSpec(spec, a.capacity), a.newSink(), from, progress)
 	switch {
 	case errors.Is(err, executor.ErrInvalidSpec):
 		return agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
@@ -92,8 +92,16 @@ func (a *Activities) RunJob(ctx context.Context, in agentapi.RunJobInput) (agent
 // LabelSpawnID is put on every job container: the spawn whose agent started it.
 const LabelSpawnID = "daestro.spawn-id"
 
-// executorSpec turns the server's run spec into the executor's.
-func executorSpec(s agentapi.RunSpec) executor.Spec {
+// executorSpec turns the server's run spec into the executor's. A quota
+// above what the spawn offers is the product's oversize job: placement gave
+// it the whole (empty) spawn, so it runs capped to all of it.
+func executorSpec(s agentapi.RunSpec, offer Capacity) executor.Spec {
+	if s.CPUQuotaPct > 0 && offer.CPUPct > 0 {
+		s.CPUQuotaPct = min(s.CPUQuotaPct, offer.CPUPct)
+	}
+	if s.MemoryMB > 0 && offer.MemoryMB > 0 {
+		s.MemoryMB = min(s.MemoryMB, offer.MemoryMB)
+	}
 	out := executor.Spec{
 		RunID: s.RunID, JobID: s.JobID, Image: s.Image, Cmd: s.Command, Script: s.Script, Env: s.Env,
 		CPUQuotaPct: s.CPUQuotaPct, MemoryMB: s.MemoryMB, Privileged: s.Privileged,

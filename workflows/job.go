@@ -18,8 +18,11 @@ import (
 // Activity timeouts of a job run. The pull allowance keeps image pulls from
 // eating the execution timeout (the agent enforces the timeout precisely).
 const (
-	pullAllowance       = 15 * time.Minute
-	noTimeoutRunLimit   = 7 * 24 * time.Hour
+	pullAllowance = 15 * time.Minute
+	// noTimeoutRunLimit is "indefinite" for a job without an execution
+	// timeout: Temporal wants a bound, the product promises none. A dead
+	// agent is noticed by the heartbeat timeout, not by this.
+	noTimeoutRunLimit   = 10 * 365 * 24 * time.Hour
 	agentPickupTimeout  = 10 * time.Minute
 	runHeartbeatTimeout = time.Minute
 )

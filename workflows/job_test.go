@@ -93,6 +93,33 @@ func TestJobRunsToCompletion(t *testing.T) {
 	assert.Equal(t, []string{"runnable", "starting", "completed"}, e.states)
 }
 
+// Execution timeout 0 means indefinite: the run's activity has no bound a
+// job of weeks could hit (a dead agent is caught by the heartbeat timeout).
+func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
+	for _, tt := range []struct {
+		timeoutSeconds int
+		atLeast        time.Duration
+		atMost         time.Duration
+	}{
+		{0, 5 * 365 * 24 * time.Hour, 0},
+		{60, time.Minute, 20 * time.Minute},
+	} {
+		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", TimeoutSeconds: tt.timeoutSeconds})
+		var got activity.Info
+		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
+			got = activity.GetInfo(ctx)
+			return agentapi.RunJobResult{}, nil
+		}
+		e.assignAfter(time.Second)
+		e.execute(t)
+		assert.GreaterOrEqual(t, got.StartToCloseTimeout, tt.atLeast, "timeout_seconds=%d", tt.timeoutSeconds)
+		if tt.atMost > 0 {
+			assert.LessOrEqual(t, got.StartToCloseTimeout, tt.atMost, "timeout_seconds=%d", tt.timeoutSeconds)
+		}
+		assert.Equal(t, time.Minute, got.HeartbeatTimeout, "a dead agent is still noticed in a minute")
+	}
+}
+
 func TestJobWaitsForScheduleAt(t *testing.T) {
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", ScheduleAt: &at})

@@ -71,6 +71,15 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	assert.Equal(t, "failed", job["state"])
 	assert.Contains(t, fmt.Sprint(job["system_note"]), "3")
 
+	// A quota above what any spawn offers takes the whole (empty) spawn and runs on all of it.
+	status, def = s.call(http.MethodPost, "/v1/job-definitions", map[string]any{"name": "huge", "type": "docker",
+		"image": testenv.TestImage(), "command": []string{"echo", "big"}, "cpu_quota_pct": 6400, "memory_mb": 64})
+	require.Equal(t, http.StatusCreated, status, def)
+	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::huge", "job_queue": "e2e::etl"})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	job = s.waitJob(sub["id"].(string), 120*time.Second)
+	assert.Equal(t, "completed", job["state"], "an oversize job runs capped to the spawn: %v", job)
+
 	// A job that runs 12 s: its lines stream live over SSE while it runs, and
 	// it has CPU and memory samples (the agent takes one every 5 s).
 	status, sub = s.call(http.MethodPost, "/v1/client/job", map[string]any{
