@@ -62,21 +62,9 @@ func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput)
 // LoadJobRunInput names the run.
 type LoadJobRunInput struct{ RunID string }
 
-// JobRunInfo is what JobWorkflow needs to know of its run: no secrets.
-type JobRunInfo struct {
-	JobID, ProjectID, QueueID, QueueName string
-	ScheduleAt                           *time.Time
-	TimeoutSeconds                       int
-	CPUQuotaPct, MemoryMB                int
-}
-
 // LoadJobRun reads the run's scheduling facts.
-func (a *Activities) LoadJobRun(ctx context.Context, in LoadJobRunInput) (JobRunInfo, error) {
-	r, err := a.Store.JobRunInfo(ctx, in.RunID)
-	if err != nil {
-		return JobRunInfo{}, err
-	}
-	return JobRunInfo(r), nil
+func (a *Activities) LoadJobRun(ctx context.Context, in LoadJobRunInput) (domain.JobRunFacts, error) {
+	return a.Store.JobRunInfo(ctx, in.RunID)
 }
 
 // WakeDispatcherInput names the project.

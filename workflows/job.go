@@ -98,7 +98,7 @@ func (j *jobRun) finish(ctx workflow.Context, state, note string, fields activit
 func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	// The project, queue and first state search attributes are set when the
 	// API starts the workflow; the workflow keeps the state current.
-	var info activities.JobRunInfo
+	var info domain.JobRunFacts
 	if err := workflow.ExecuteLocalActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}

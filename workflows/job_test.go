@@ -33,7 +33,7 @@ type jobEnv struct {
 	run      func(ctx context.Context, in agentapi.RunJobInput) (agentapi.RunJobResult, error)
 }
 
-func newJobEnv(t *testing.T, info activities.JobRunInfo) *jobEnv {
+func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 	var ts testsuite.WorkflowTestSuite
 	e := &jobEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment(), notes: map[string]string{}}
 	var a *activities.Activities
@@ -86,7 +86,7 @@ func (e *jobEnv) execute(t *testing.T) contract.JobWorkflowResult {
 }
 
 func TestJobRunsToCompletion(t *testing.T) {
-	e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl"})
+	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 	e.assignAfter(time.Minute)
 	res := e.execute(t)
 	assert.Equal(t, domain.JobCompleted, res.State)
@@ -104,7 +104,7 @@ func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
 		{0, 5 * 365 * 24 * time.Hour, 0},
 		{60, time.Minute, 20 * time.Minute},
 	} {
-		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", TimeoutSeconds: tt.timeoutSeconds})
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", TimeoutSeconds: tt.timeoutSeconds})
 		var got activity.Info
 		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
 			got = activity.GetInfo(ctx)
@@ -122,7 +122,7 @@ func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
 
 func TestJobWaitsForScheduleAt(t *testing.T) {
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", ScheduleAt: &at})
+	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
 	e.SetStartTime(at.Add(-2 * time.Hour))
 	e.assignAfter(3 * time.Hour)
 	res := e.execute(t)
@@ -133,7 +133,7 @@ func TestJobWaitsForScheduleAt(t *testing.T) {
 
 func TestJobScheduledInThePastRunsNow(t *testing.T) {
 	at := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", ScheduleAt: &at})
+	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
 	e.assignAfter(time.Second)
 	e.execute(t)
 	assert.Equal(t, []string{"runnable", "starting", "completed"}, e.states)
@@ -142,7 +142,7 @@ func TestJobScheduledInThePastRunsNow(t *testing.T) {
 func TestJobCancelInEveryPhase(t *testing.T) {
 	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	t.Run("pending", func(t *testing.T) {
-		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", ScheduleAt: &at})
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
 		e.SetStartTime(at.Add(-time.Hour))
 		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
@@ -150,14 +150,14 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		assert.Equal(t, []string{"pending", "cancelled"}, e.states)
 	})
 	t.Run("queued", func(t *testing.T) {
-		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl"})
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
 	})
 	t.Run("running", func(t *testing.T) {
-		e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl"})
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 		e.assignAfter(time.Second)
 		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
 			// The user cancels while the container runs.
@@ -190,7 +190,7 @@ func TestJobOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newJobEnv(t, activities.JobRunInfo{QueueName: "etl", TimeoutSeconds: 30, CPUQuotaPct: 50, MemoryMB: 256})
+			e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", TimeoutSeconds: 30, CPUQuotaPct: 50, MemoryMB: 256})
 			e.assignAfter(time.Second)
 			e.run = func(context.Context, agentapi.RunJobInput) (agentapi.RunJobResult, error) { return tt.result, tt.err }
 			res := e.execute(t)

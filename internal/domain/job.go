@@ -567,6 +567,15 @@ func ParseJobFilter(q url.Values) (JobFilter, error) {
 	return f, nil
 }
 
+// JobRunFacts are the scheduling facts of a run: what JobWorkflow needs to
+// know of it (read by an activity, so they are in its history), no secrets.
+type JobRunFacts struct {
+	JobID, ProjectID, QueueID, QueueName string
+	ScheduleAt                           *time.Time
+	TimeoutSeconds                       int
+	CPUQuotaPct, MemoryMB                int
+}
+
 // RunSpec is everything an agent needs to run one run of a job. It holds
 // decrypted env values: it travels only from the store to the agent, over
 // the agent's authenticated HTTP endpoint, never through Temporal.

@@ -10,17 +10,9 @@ import (
 	"daestro/internal/domain"
 )
 
-// JobRunFacts are the scheduling facts of a run: what JobWorkflow needs, no secrets.
-type JobRunFacts struct {
-	JobID, ProjectID, QueueID, QueueName string
-	ScheduleAt                           *time.Time
-	TimeoutSeconds                       int
-	CPUQuotaPct, MemoryMB                int
-}
-
 // JobRunInfo reads a run's scheduling facts.
-func (s *Store) JobRunInfo(ctx context.Context, runID string) (JobRunFacts, error) {
-	var f JobRunFacts
+func (s *Store) JobRunInfo(ctx context.Context, runID string) (domain.JobRunFacts, error) {
+	var f domain.JobRunFacts
 	var cpu, mem *int
 	err := s.Pool.QueryRow(ctx, `SELECT j.id, j.project_id, q.id, q.name, j.schedule_at, d.timeout_seconds, d.cpu_quota_pct, d.memory_mb
 		FROM job_runs r JOIN jobs j ON j.id = r.job_id JOIN job_queues q ON q.id = j.job_queue_id
