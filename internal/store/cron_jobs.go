@@ -87,41 +87,8 @@ func (s *Store) cronJobRow(row pgx.CollectableRow) (domain.CronJob, error) {
 	if sched, err := domain.ParseCronExpression(c.Expression); err == nil {
 		c.EffectiveExpression = sched.String()
 	}
-	c.ContainerEnv, err = s.openCronJobEnv(env, c.ID)
+	c.ContainerEnv, err = s.openEnv(envOfCronJob, env, c.ID)
 	return c, err
-}
-
-// sealCronJobEnv encrypts a cron job's env overrides as one value, as a
-// job's are: they become the env overrides of every job it submits.
-func (s *Store) sealCronJobEnv(env domain.Env, id string) ([]byte, error) {
-	if len(env) == 0 {
-		return nil, nil
-	}
-	// The plain map type, because domain.Env's own JSON hides sensitive values.
-	plain, err := json.Marshal(map[string]domain.EnvVar(env))
-	if err != nil {
-		return nil, err
-	}
-	return s.seal(plain, "cron_jobs", "env", id)
-}
-
-func (s *Store) openCronJobEnv(sealed []byte, id string) (domain.Env, error) {
-	env := domain.Env{}
-	if sealed == nil {
-		return env, nil
-	}
-	plain, err := s.open(sealed, "cron_jobs", "env", id)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]domain.EnvVar
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return nil, fmt.Errorf("cron job %s env: %w", id, err)
-	}
-	for k, v := range m {
-		env[k] = v
-	}
-	return env, nil
 }
 
 // CronJob returns one of the project's cron jobs.
@@ -228,7 +195,7 @@ func (s *Store) cronJobValues(id string, in domain.CronJobSpec) (command, params
 	if params, err = json.Marshal(in.Parameters); err != nil {
 		return nil, nil, nil, err
 	}
-	env, err = s.sealCronJobEnv(in.Env, id)
+	env, err = s.sealEnv(envOfCronJob, in.Env, id)
 	return command, params, env, err
 }
 

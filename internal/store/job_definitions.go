@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,41 +27,8 @@ func (s *Store) jobDefinitionRow(row pgx.CollectableRow) (domain.JobDefinition, 
 	if d.Parameters == nil {
 		d.Parameters = map[string]string{}
 	}
-	d.Env, err = s.openEnv(env, d.ID)
+	d.Env, err = s.openEnv(envOfDefinition, env, d.ID)
 	return d, err
-}
-
-// sealEnv encrypts the whole environment as one value: which variables a job
-// has, not only their values, is the user's business. Empty is NULL.
-func (s *Store) sealEnv(env domain.Env, id string) ([]byte, error) {
-	if len(env) == 0 {
-		return nil, nil
-	}
-	// The plain map type, because domain.Env's own JSON hides sensitive values.
-	plain, err := json.Marshal(map[string]domain.EnvVar(env))
-	if err != nil {
-		return nil, err
-	}
-	return s.seal(plain, "job_definitions", "env", id)
-}
-
-func (s *Store) openEnv(sealed []byte, id string) (domain.Env, error) {
-	env := domain.Env{}
-	if sealed == nil {
-		return env, nil
-	}
-	plain, err := s.open(sealed, "job_definitions", "env", id)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]domain.EnvVar
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return nil, fmt.Errorf("job definition %s env: %w", id, err)
-	}
-	for k, v := range m {
-		env[k] = v
-	}
-	return env, nil
 }
 
 func (s *Store) collectJobDefinitions(rows pgx.Rows, err error) ([]domain.JobDefinition, error) {
@@ -197,7 +163,7 @@ func (s *Store) shareDefinitionRegistryAuth(ctx context.Context, tx pgx.Tx, proj
 
 func (s *Store) insertJobDefinition(ctx context.Context, tx pgx.Tx, projectID string, d domain.JobDefinition) (domain.JobDefinition, error) {
 	id := NewID()
-	env, err := s.sealEnv(d.Env, id)
+	env, err := s.sealEnv(envOfDefinition, d.Env, id)
 	if err != nil {
 		return domain.JobDefinition{}, err
 	}

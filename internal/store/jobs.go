@@ -68,41 +68,8 @@ func (s *Store) jobRow(row pgx.CollectableRow) (domain.Job, error) {
 		}
 		j.Pending = &p
 	}
-	j.Env, err = s.openJobEnv(env, j.ID)
+	j.Env, err = s.openEnv(envOfJob, env, j.ID)
 	return j, err
-}
-
-// sealJobEnv encrypts a job's env overrides as one value, like a
-// definition's env: which variables a job sets is the user's business too.
-func (s *Store) sealJobEnv(env domain.Env, id string) ([]byte, error) {
-	if len(env) == 0 {
-		return nil, nil
-	}
-	// The plain map type, because domain.Env's own JSON hides sensitive values.
-	plain, err := json.Marshal(map[string]domain.EnvVar(env))
-	if err != nil {
-		return nil, err
-	}
-	return s.seal(plain, "jobs", "env", id)
-}
-
-func (s *Store) openJobEnv(sealed []byte, id string) (domain.Env, error) {
-	env := domain.Env{}
-	if sealed == nil {
-		return env, nil
-	}
-	plain, err := s.open(sealed, "jobs", "env", id)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]domain.EnvVar
-	if err := json.Unmarshal(plain, &m); err != nil {
-		return nil, fmt.Errorf("job %s env: %w", id, err)
-	}
-	for k, v := range m {
-		env[k] = v
-	}
-	return env, nil
 }
 
 // SubmitJob submits a job in one transaction: it resolves the definition
@@ -189,7 +156,7 @@ func (s *Store) submittableQueue(ctx context.Context, tx pgx.Tx, projectID, name
 // the failed insert does not abort the transaction.
 func (s *Store) insertJob(ctx context.Context, tx pgx.Tx, projectID, jobID, runID string, queue domain.JobQueue, defID string,
 	command []string, in domain.SubmitJob) error {
-	env, err := s.sealJobEnv(in.Env, jobID)
+	env, err := s.sealEnv(envOfJob, in.Env, jobID)
 	if err != nil {
 		return err
 	}
@@ -569,11 +536,11 @@ func (s *Store) RunSensitiveValues(ctx context.Context, runID string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.openEnv(defEnv, defID)
+	def, err := s.openEnv(envOfDefinition, defEnv, defID)
 	if err != nil {
 		return nil, err
 	}
-	overrides, err := s.openJobEnv(jobEnv, jobID)
+	overrides, err := s.openEnv(envOfJob, jobEnv, jobID)
 	if err != nil {
 		return nil, err
 	}
@@ -613,11 +580,11 @@ func (s *Store) JobRunSpec(ctx context.Context, runID string) (domain.RunSpec, e
 	if spec.Command == nil {
 		spec.Command = []string{}
 	}
-	def, err := s.openEnv(defEnv, defID)
+	def, err := s.openEnv(envOfDefinition, defEnv, defID)
 	if err != nil {
 		return spec, err
 	}
-	overrides, err := s.openJobEnv(jobEnv, spec.JobID)
+	overrides, err := s.openEnv(envOfJob, jobEnv, spec.JobID)
 	if err != nil {
 		return spec, err
 	}

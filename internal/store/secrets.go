@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"daestro/internal/domain"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -118,4 +120,46 @@ func namesOf(ctx context.Context, q querier, sql string, args ...any) ([]string,
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// An environment is sealed as one value: which variables a definition, a
+// job or a cron job sets, not only their values, is the user's business.
+// The row's table names it in the sealed value's binding (and in errors).
+const (
+	envOfDefinition = "job_definitions"
+	envOfJob        = "jobs"
+	envOfCronJob    = "cron_jobs"
+)
+
+// sealEnv encrypts env for the env column of table's row id; empty is NULL.
+func (s *Store) sealEnv(table string, env domain.Env, id string) ([]byte, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	// The plain map type, because domain.Env's own JSON hides sensitive values.
+	plain, err := json.Marshal(map[string]domain.EnvVar(env))
+	if err != nil {
+		return nil, err
+	}
+	return s.seal(plain, table, "env", id)
+}
+
+// openEnv decrypts what sealEnv sealed; NULL is an empty environment.
+func (s *Store) openEnv(table string, sealed []byte, id string) (domain.Env, error) {
+	env := domain.Env{}
+	if sealed == nil {
+		return env, nil
+	}
+	plain, err := s.open(sealed, table, "env", id)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]domain.EnvVar
+	if err := json.Unmarshal(plain, &m); err != nil {
+		return nil, fmt.Errorf("%s %s env: %w", table, id, err)
+	}
+	for k, v := range m {
+		env[k] = v
+	}
+	return env, nil
 }
