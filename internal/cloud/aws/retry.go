@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,17 +94,7 @@ func retryAfter(err error) (time.Duration, bool) {
 			return time.Duration(ms) * time.Millisecond, true
 		}
 	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
+	return cloud.ParseRetryAfter(h)
 }
 
 // isCode reports whether err is an EC2 error with one of codes.

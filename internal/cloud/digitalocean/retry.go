@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,46 +31,40 @@ func (p *Provider) do(ctx context.Context, what string, call func(context.Contex
 	return p.doWith(ctx, what, throttledOrFailed, call)
 }
 
-// doWith runs call, retrying the responses policy accepts at most
-// maxAttempts times with exponential backoff or the server's Retry-After,
-// and classifies the final error. The retries live here rather than in godo's
-// retryablehttp so that the classification, the attempt bound and the
-// cancellation behaviour are ours and tested.
+// doWith runs call through cloud.Retry, retrying the responses policy
+// accepts, and classifies the final error. The retries live here rather
+// than in godo's retryablehttp so that the classification, the attempt
+// bound and the cancellation behaviour are ours and tested.
 func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, call func(context.Context) (*godo.Response, error)) error {
-	wait := p.cfg.minWait
-	for attempt := 1; ; attempt++ {
+	var status int
+	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry(), func(ctx context.Context) (cloud.Attempt, error) {
 		resp, err := call(ctx)
 		if err == nil {
-			return nil
+			return cloud.Attempt{}, nil
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("digitalocean: %s: %w", what, ctx.Err())
+		status = statusOf(resp, err)
+		a := cloud.Attempt{Retryable: retry(status)}
+		a.RetryAfter, a.HasRetryAfter = retryAfter(resp, err)
+		return a, err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("digitalocean: %s: %w", what, ctx.Err())
+	case exhausted:
+		return &cloud.Error{
+			Kind:    cloud.ErrUnavailable,
+			Message: fmt.Sprintf("DigitalOcean did not answer the request to %s (%s after %d attempts): try again later or check https://status.digitalocean.com", what, describe(status, err), attempts),
+			Err:     err,
 		}
-		status := statusOf(resp, err)
-		if !retry(status) {
-			return classify(what, status, err)
-		}
-		if attempt >= p.cfg.maxAttempts {
-			return &cloud.Error{
-				Kind:    cloud.ErrUnavailable,
-				Message: fmt.Sprintf("DigitalOcean did not answer the request to %s (%s after %d attempts): try again later or check https://status.digitalocean.com", what, describe(status, err), attempt),
-				Err:     err,
-			}
-		}
-		d := wait
-		if ra, ok := retryAfter(resp, err); ok {
-			d = ra
-		}
-		d = min(d, p.cfg.maxWait)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("digitalocean: %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, p.cfg.maxWait)
 	}
+	return classify(what, status, err)
+}
+
+// retry is the config's bound on one call's attempts.
+func (c config) retry() cloud.RetryConfig {
+	return cloud.RetryConfig{MinWait: c.minWait, MaxWait: c.maxWait, MaxAttempts: c.maxAttempts}
 }
 
 // statusOf returns the HTTP status of a failed call, 0 when none came back.
@@ -86,27 +79,14 @@ func statusOf(resp *godo.Response, err error) int {
 	return 0
 }
 
-// retryAfter reads the Retry-After header (seconds or an HTTP date).
+// retryAfter reads the Retry-After header of a failed call.
 func retryAfter(resp *godo.Response, err error) (time.Duration, bool) {
-	var h http.Header
 	var er *godo.ErrorResponse
 	switch {
 	case errors.As(err, &er) && er.Response != nil:
-		h = er.Response.Header
+		return cloud.ParseRetryAfter(er.Response.Header)
 	case resp != nil && resp.Response != nil:
-		h = resp.Header
-	default:
-		return 0, false
-	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
+		return cloud.ParseRetryAfter(resp.Header)
 	}
 	return 0, false
 }

@@ -2,11 +2,9 @@ package linode
 
 import (
 	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/linode/linodego"
 	"github.com/stretchr/testify/assert"
@@ -74,24 +72,6 @@ func TestInstancePicksPublicAddress(t *testing.T) {
 	assert.Empty(t, none.PublicIPv4)
 	assert.Empty(t, none.PublicIPv6)
 	assert.Equal(t, cloud.Instance{}, instance(nil))
-}
-
-func TestRetryAfter(t *testing.T) {
-	h := func(v string) http.Header { x := http.Header{}; x.Set("Retry-After", v); return x }
-	d, ok := retryAfter(h("3"))
-	assert.True(t, ok)
-	assert.Equal(t, 3*time.Second, d)
-
-	d, ok = retryAfter(h(time.Now().Add(time.Minute).UTC().Format(http.TimeFormat)))
-	assert.True(t, ok)
-	assert.InDelta(t, float64(time.Minute), float64(d), float64(2*time.Second))
-
-	for _, v := range []string{"", "-1509450059", "soon"} {
-		_, ok = retryAfter(h(v))
-		assert.False(t, ok, "Retry-After %q", v)
-	}
-	_, ok = retryAfter(nil)
-	assert.False(t, ok)
 }
 
 func TestPrice(t *testing.T) {

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/linode/linodego"
 
@@ -62,46 +60,36 @@ func transient(f failure) bool {
 // 429 is refused before any work, the other transient failures may not be.
 func onlyThrottled(f failure) bool { return f.status == http.StatusTooManyRequests }
 
-// do runs call, retrying the failures policy accepts at most maxAttempts
-// times with exponential backoff or the server's Retry-After, and
-// classifies the final error. The retries live here rather than in
+// do runs call through cloud.Retry, retrying the failures policy accepts,
+// and classifies the final error. The retries live here rather than in
 // linodego's resty client so that the classification, the attempt bound and
 // the cancellation behaviour are ours and tested.
 func (p *Provider) do(ctx context.Context, what string, retry retryPolicy, call func(context.Context) error) error {
-	wait := p.cfg.minWait
-	for attempt := 1; ; attempt++ {
-		err := call(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("linode: %s: %w", what, ctx.Err())
-		}
-		f := failureOf(err)
-		if !retry(f) {
-			return classify(what, f, err)
-		}
-		if attempt >= p.cfg.maxAttempts {
-			return &cloud.Error{
-				Kind:    cloud.ErrUnavailable,
-				Message: fmt.Sprintf("Linode did not answer the request to %s (%s after %d attempts): try again later or check https://status.linode.com", what, describe(f), attempt),
-				Err:     err,
+	var f failure
+	attempts, exhausted, err := cloud.Retry(ctx, cloud.RetryConfig{MinWait: p.cfg.minWait, MaxWait: p.cfg.maxWait, MaxAttempts: p.cfg.maxAttempts},
+		func(ctx context.Context) (cloud.Attempt, error) {
+			err := call(ctx)
+			if err == nil {
+				return cloud.Attempt{}, nil
 			}
+			f = failureOf(err)
+			a := cloud.Attempt{Retryable: retry(f)}
+			a.RetryAfter, a.HasRetryAfter = cloud.ParseRetryAfter(f.header)
+			return a, err
+		})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("linode: %s: %w", what, ctx.Err())
+	case exhausted:
+		return &cloud.Error{
+			Kind:    cloud.ErrUnavailable,
+			Message: fmt.Sprintf("Linode did not answer the request to %s (%s after %d attempts): try again later or check https://status.linode.com", what, describe(f), attempts),
+			Err:     err,
 		}
-		d := wait
-		if ra, ok := retryAfter(f.header); ok {
-			d = ra
-		}
-		d = min(d, p.cfg.maxWait)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("linode: %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, p.cfg.maxWait)
 	}
+	return classify(what, f, err)
 }
 
 // failureOf reads a linodego error. linodego returns *Error for API errors
@@ -160,22 +148,6 @@ func checkResponse(r *linodego.Response) error {
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
-}
-
-// retryAfter reads the Retry-After header (seconds or an HTTP date).
-// Negative values, which Linode has been seen to send, are ignored.
-func retryAfter(h http.Header) (time.Duration, bool) {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 func describe(f failure) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"daestro/internal/cloud"
 )
@@ -29,53 +28,53 @@ func (p *Provider) do(ctx context.Context, what string, call func(context.Contex
 	return p.doWith(ctx, what, throttledOrFailed, call)
 }
 
-// doWith runs call, retrying the responses policy accepts at most
-// maxAttempts times with exponential backoff or the server's Retry-After,
-// and classifies the final error from what the transport recorded, since
-// govultr's errors carry no status. The retries live here rather than in
-// go-retryablehttp so that the classification, the attempt bound and the
-// cancellation behaviour are ours and tested.
+// errUnusable stands for a success status whose body govultr could not
+// use: not a failure worth another attempt (the call may have taken effect).
+var errUnusable = errors.New("vultr: unusable success answer")
+
+// doWith runs call through cloud.Retry, retrying the responses policy
+// accepts, and classifies the final error from what the transport
+// recorded, since govultr's errors carry no status. The retries live here
+// rather than in go-retryablehttp so that the classification, the attempt
+// bound and the cancellation behaviour are ours and tested.
 func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, call func(context.Context) error) error {
 	if p.token == "" {
 		return errNoToken()
 	}
-	wait := p.cfg.minWait
-	for attempt := 1; ; attempt++ {
-		cctx, ex := withExchange(ctx)
-		err := call(cctx)
-		if err == nil && ex.badType == "" {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("vultr: %s: %w", what, ctx.Err())
-		}
-		if ex.badType != "" || (ex.status >= 200 && ex.status < 300) {
-			return unreadable(what, ex, err)
-		}
-		if !retry(ex.status) {
-			return classify(what, ex, err)
-		}
-		if attempt >= p.cfg.maxAttempts {
-			return &cloud.Error{
-				Kind:    cloud.ErrUnavailable,
-				Message: fmt.Sprintf("Vultr did not answer the request to %s (%s after %d attempts): try again later or check https://status.vultr.com", what, describe(ex, err), attempt),
-				Err:     err,
+	var (
+		ex      *exchange
+		callErr error
+	)
+	attempts, exhausted, err := cloud.Retry(ctx, cloud.RetryConfig{MinWait: p.cfg.minWait, MaxWait: p.cfg.maxWait, MaxAttempts: p.cfg.maxAttempts},
+		func(ctx context.Context) (cloud.Attempt, error) {
+			var cctx context.Context
+			cctx, ex = withExchange(ctx)
+			callErr = call(cctx)
+			switch {
+			case callErr == nil && ex.badType == "":
+				return cloud.Attempt{}, nil
+			case ex.badType != "" || (ex.status >= 200 && ex.status < 300):
+				return cloud.Attempt{}, errUnusable
 			}
+			a := cloud.Attempt{Retryable: retry(ex.status)}
+			a.RetryAfter, a.HasRetryAfter = cloud.ParseRetryAfter(http.Header{"Retry-After": {ex.retryAfter}})
+			return a, callErr
+		})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("vultr: %s: %w", what, ctx.Err())
+	case errors.Is(err, errUnusable):
+		return unreadable(what, ex, callErr)
+	case exhausted:
+		return &cloud.Error{
+			Kind:    cloud.ErrUnavailable,
+			Message: fmt.Sprintf("Vultr did not answer the request to %s (%s after %d attempts): try again later or check https://status.vultr.com", what, describe(ex, err), attempts),
+			Err:     err,
 		}
-		d := wait
-		if ra, ok := retryAfter(ex.retryAfter); ok {
-			d = ra
-		}
-		d = min(d, p.cfg.maxWait)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("vultr: %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
-		wait = min(wait*2, p.cfg.maxWait)
 	}
+	return classify(what, ex, err)
 }
 
 // errNoToken is the error for a Provider built without an API key, which

@@ -2,9 +2,7 @@ package vultr
 
 import (
 	"errors"
-	"net/http"
 	"testing"
-	"time"
 
 	"daestro/internal/cloud"
 )
@@ -35,20 +33,6 @@ func TestClassify(t *testing.T) {
 		err := classify("create the instance", &exchange{status: tc.status, message: tc.msg}, errors.New("error returned from api : "+tc.msg))
 		if !errors.Is(err, tc.want) {
 			t.Errorf("HTTP %d %q: got %v, want %v", tc.status, tc.msg, err, tc.want)
-		}
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	if d, ok := retryAfter("3"); !ok || d != 3*time.Second {
-		t.Errorf("seconds: %v %v", d, ok)
-	}
-	if d, ok := retryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)); !ok || d < 59*time.Minute {
-		t.Errorf("HTTP date: %v %v", d, ok)
-	}
-	for _, v := range []string{"", "-1", "soon"} {
-		if _, ok := retryAfter(v); ok {
-			t.Errorf("%q parsed", v)
 		}
 	}
 }

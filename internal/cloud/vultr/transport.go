@@ -7,8 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
-	"time"
 )
 
 // exchange is what the transport saw of the response to one govultr call.
@@ -94,18 +92,4 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, nil
-}
-
-// retryAfter parses a Retry-After value, seconds or an HTTP date.
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
