@@ -5,14 +5,12 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -45,21 +43,6 @@ func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
 	tlsConfig, _ := cfg.TLS()
 	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
-}
-
-// identity is what the agent keeps in its state dir between restarts: the
-// credential its bootstrap token was exchanged for. A restarted agent
-// registers with the credential; an agent started with another bootstrap
-// token (a new spawn on the same volume) exchanges that one instead.
-type identity struct {
-	// SpawnID is the spawn the credential belongs to.
-	SpawnID string `json:"spawn_id"`
-	// BootstrapSHA256 is the hex SHA-256 of the bootstrap token that was exchanged.
-	BootstrapSHA256 string `json:"bootstrap_sha256"`
-	// Credential is the agent's own token.
-	Credential string `json:"credential"`
-	// RegisteredAt is when the exchange happened.
-	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // Run registers and serves until ctx ends (nil), the server asks the agent
@@ -204,103 +187,4 @@ func (a *Agent) pingLoop(ctx context.Context, log *slog.Logger, interval time.Du
 		case <-t.C:
 		}
 	}
-}
-
-// Dangling run containers — labelled by daestro, no run of this agent
-// attached to them — are removed once older than reapAfter: long enough for
-// a retried activity to re-attach to its container after an agent restart.
-const (
-	reapEvery = 5 * time.Minute
-	reapAfter = 15 * time.Minute
-)
-
-// reapLoop removes dangling run containers until ctx ends. The executor
-// never reaps a run it is executing, so no run of this agent is lost.
-func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger, spawnID string) {
-	t := time.NewTicker(reapEvery)
-	defer t.Stop()
-	for {
-		removed, err := a.exec.ReapDangling(ctx, map[string]string{LabelSpawnID: spawnID}, a.runIsLive, reapAfter)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("reaping dangling containers failed", "error", err)
-		}
-		if len(removed) > 0 {
-			log.Info("removed dangling run containers", "containers", removed)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// runIsLive keeps a container unless the server says its run is over (or
-// is not this spawn's): a container is never reaped on a guess, and a
-// server that cannot answer keeps everything until the next round.
-func (a *Agent) runIsLive(runID string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := a.server.runSpec(ctx, runID)
-	return !errors.Is(err, ErrRejected)
-}
-
-func (a *Agent) saveIdentity(id identity) error {
-	if err := os.MkdirAll(a.cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir %s (%s): %w", a.cfg.StateDir, EnvStateDir, err)
-	}
-	b, _ := json.MarshalIndent(id, "", "  ")
-	tmp := filepath.Join(a.cfg.StateDir, "identity.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write identity: %w", err)
-	}
-	return os.Rename(tmp, filepath.Join(a.cfg.StateDir, "identity.json"))
-}
-
-// loadIdentity reads the saved identity; ok is false when there is none.
-func (a *Agent) loadIdentity() (identity, bool) {
-	var id identity
-	b, err := os.ReadFile(filepath.Join(a.cfg.StateDir, "identity.json"))
-	if err != nil || json.Unmarshal(b, &id) != nil {
-		return identity{}, false
-	}
-	return id, true
-}
-
-// Capacity is what a spawn offers jobs: CPU in percent of a core (100 = one
-// core, the quota's scale) and memory in MB.
-type Capacity struct {
-	CPUPct   int `json:"cpu_pct"`
-	MemoryMB int `json:"memory_mb"`
-}
-
-// offeredCapacity caps the host's capacity by the compute env's usable
-// share (a percentage of the host's CPU, an absolute memory) and by the
-// agent's own overrides.
-func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Config) Capacity {
-	c := host
-	if usableCPUPct != nil && *usableCPUPct > 0 {
-		c.CPUPct = host.CPUPct * *usableCPUPct / 100
-	}
-	if usableMemoryMB != nil && *usableMemoryMB > 0 {
-		c.MemoryMB = min(c.MemoryMB, *usableMemoryMB)
-	}
-	if cfg.CPUPct > 0 {
-		c.CPUPct = min(c.CPUPct, cfg.CPUPct)
-	}
-	if cfg.MemoryMB > 0 {
-		c.MemoryMB = min(c.MemoryMB, cfg.MemoryMB)
-	}
-	return c
-}
-
-// Activities run on the spawn's own task queue.
-type Activities struct {
-	docker *Docker
-	// capacity is what the spawn offers: an oversize job's quota is capped to it.
-	capacity Capacity
-	exec     *executor.Executor
-	server   *serverClient
-	// newSink ships a run's logs and metrics to the server.
-	newSink func() executor.Sink
 }

@@ -128,3 +128,14 @@ func envValue(env []string, key string) string {
 	}
 	return v
 }
+
+// Activities run on the spawn's own task queue.
+type Activities struct {
+	docker *Docker
+	// capacity is what the spawn offers: an oversize job's quota is capped to it.
+	capacity Capacity
+	exec     *executor.Executor
+	server   *serverClient
+	// newSink ships a run's logs and metrics to the server.
+	newSink func() executor.Sink
+}
