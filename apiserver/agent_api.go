@@ -30,26 +30,31 @@ const (
 // running agent learns it must stop; every other agent endpoint refuses
 // such a token with 409.
 func (s *Server) agentRoutes(e *gin.Engine) {
-	e.POST(PathAgentRegister, s.requireAgentToken(false), s.agentRegister)
-	e.POST(PathAgentPing, s.requireAgentToken(true), s.agentPing)
+	e.POST(PathAgentRegister, s.requireAgentToken(agentRegistration), s.agentRegister)
+	e.POST(PathAgentPing, s.requireAgentToken(agentAnswerEnded), s.agentPing)
 }
 
+// Which tokens the agent routes take.
+var (
+	// agentWork is a route a spawn told to stop may not use.
+	agentWork = domain.AgentAccess{}
+	// agentRegistration takes the bootstrap token.
+	agentRegistration = domain.AgentAccess{Registering: true}
+	// agentAnswerEnded is a route a terminating spawn still uses (pings, last output).
+	agentAnswerEnded = domain.AgentAccess{AnswerEnded: true}
+)
+
 // requireAgentToken authenticates `Authorization: Bearer <agent token>` and
-// scopes the request to the token's spawn. Every refusal says why.
-// answerEnded lets requests of a terminated spawn through.
-func (s *Server) requireAgentToken(answerEnded bool) gin.HandlerFunc {
+// scopes the request to the token's spawn, under the session's access rule
+// (domain.AgentSession.Refusal). Every refusal says why.
+func (s *Server) requireAgentToken(access domain.AgentAccess) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		if h == "" {
-			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "missing Authorization header: send `Authorization: Bearer <agent token>` (the agent reads it from %s)", agentapi.EnvAuthToken))
+		token, err := bearer(c.GetHeader("Authorization"), "agent token", " (the agent reads it from "+agentapi.EnvAuthToken+")")
+		if err != nil {
+			writeError(c, err)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "malformed Authorization header: expected `Bearer <agent token>`"))
-			return
-		}
-		sess, err := s.store.AuthenticateAgentToken(c.Request.Context(), strings.TrimSpace(token))
+		sess, err := s.store.AuthenticateAgentToken(c.Request.Context(), token)
 		if err != nil {
 			if domain.SpawnStateIsFinal(sess.State) {
 				c.Header(agentapi.HeaderSpawnEnded, sess.State)
@@ -57,12 +62,8 @@ func (s *Server) requireAgentToken(answerEnded bool) gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		if sess.Bootstrap && c.FullPath() != PathAgentRegister {
-			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "agent token %s is a one-time bootstrap token: register first (POST %s) and use the credential it returns", sess.TokenPrefix, PathAgentRegister))
-			return
-		}
-		if !answerEnded && domain.SpawnStopsAgent(sess.State) {
-			writeError(c, domain.Errorf(domain.ECONFLICT, "compute spawn %s is %s: create a new spawn and start the agent with its token", sess.SpawnID, sess.State))
+		if err := sess.Refusal(access); err != nil {
+			writeError(c, err)
 			return
 		}
 		c.Set(ctxAgent, sess)
@@ -102,6 +103,11 @@ func (s *Server) agentRegister(c *gin.Context) {
 		UsableCPUPct:        sess.UsableCPUPct,
 		UsableMemoryMB:      sess.UsableMemoryMB,
 	}
+	// Recorded first: a failure there must not spend the bootstrap token.
+	if err := s.store.RecordAgentRegistration(ctx, sess.SpawnID, in); err != nil {
+		writeError(c, err)
+		return
+	}
 	if sess.Bootstrap {
 		credential, err := s.store.ExchangeBootstrapToken(ctx, sess)
 		if err != nil {
@@ -109,10 +115,6 @@ func (s *Server) agentRegister(c *gin.Context) {
 			return
 		}
 		resp.Credential = credential
-	}
-	if err := s.store.RecordAgentRegistration(ctx, sess.SpawnID, in); err != nil {
-		writeError(c, err)
-		return
 	}
 	logger(c).Info("agent registered", "hostname", in.Hostname, "agent_version", in.AgentVersion, "exchanged_bootstrap_token", sess.Bootstrap)
 	writeData(c, http.StatusOK, resp)

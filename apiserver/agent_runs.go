@@ -22,8 +22,8 @@ func ginPath(p string) string { return agentapi.RunPath(p, ":runId") }
 
 // agentRunRoutes are the endpoints an agent uses while it runs a job.
 func (s *Server) agentRunRoutes(e *gin.Engine) {
-	e.GET(pathAgentRunSpec, s.requireAgentToken(false), s.agentRunSpec)
-	e.POST(pathAgentRunStarted, s.requireAgentToken(false), s.agentRunStarted)
+	e.GET(pathAgentRunSpec, s.requireAgentToken(agentWork), s.agentRunSpec)
+	e.POST(pathAgentRunStarted, s.requireAgentToken(agentWork), s.agentRunStarted)
 }
 
 // agentRun reads a run's spec and checks it belongs to the calling spawn: the

@@ -17,17 +17,12 @@ const (
 // request to the key's project. Every refusal says why.
 func (s *Server) requireAPIKey() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		if h == "" {
-			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "missing Authorization header: send `Authorization: Bearer <API key>`"))
+		key, err := bearer(c.GetHeader("Authorization"), "API key", "")
+		if err != nil {
+			writeError(c, err)
 			return
 		}
-		scheme, key, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
-			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "malformed Authorization header: expected `Bearer <API key>`"))
-			return
-		}
-		p, k, err := s.store.AuthenticateAPIKey(c.Request.Context(), strings.TrimSpace(key))
+		p, k, err := s.store.AuthenticateAPIKey(c.Request.Context(), key)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -43,4 +38,18 @@ func (s *Server) requireAPIKey() gin.HandlerFunc {
 // requireAPIKey scopes its reads and writes to it.
 func project(c *gin.Context) domain.Project {
 	return c.MustGet(ctxProject).(domain.Project)
+}
+
+// bearer reads the credential of an `Authorization: Bearer <what>` header
+// (HTTP, or the gateway's gRPC metadata); hint says where the credential
+// comes from. Every refusal is EUNAUTHORIZED with a sentence.
+func bearer(header, what, hint string) (string, error) {
+	if header == "" {
+		return "", domain.Errorf(domain.EUNAUTHORIZED, "missing Authorization header: send `Authorization: Bearer <%s>`%s", what, hint)
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", domain.Errorf(domain.EUNAUTHORIZED, "malformed Authorization header: expected `Bearer <%s>`", what)
+	}
+	return strings.TrimSpace(token), nil
 }

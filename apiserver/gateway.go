@@ -133,31 +133,41 @@ func (g *gateway) authorize(ctx context.Context, req any, info *grpc.UnaryServer
 		queue, info.FullMethod)
 }
 
-// authenticate resolves the call's agent credential. Bootstrap tokens and
-// tokens of spawns told to stop are refused: a gateway call is work.
+// authenticate resolves the call's agent credential under the agent routes'
+// rule for work (agentWork): no bootstrap token, no spawn told to stop.
 func (g *gateway) authenticate(ctx context.Context) (domain.AgentSession, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	auth := md.Get("authorization")
-	if len(auth) != 1 {
-		return domain.AgentSession{}, status.Error(codes.Unauthenticated, "missing authorization: send `authorization: Bearer <agent credential>` (the agent gets its credential when it registers)")
+	var header string
+	if auth := md.Get("authorization"); len(auth) == 1 {
+		header = auth[0]
 	}
-	scheme, token, ok := strings.Cut(auth[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return domain.AgentSession{}, status.Error(codes.Unauthenticated, "malformed authorization: expected `Bearer <agent credential>`")
+	token, err := bearer(header, "agent credential", " (the agent gets its credential when it registers)")
+	if err != nil {
+		return domain.AgentSession{}, grpcError(err)
 	}
-	sess, err := g.store.AuthenticateAgentToken(ctx, strings.TrimSpace(token))
-	switch {
-	case domain.ErrorCode(err) == domain.EUNAUTHORIZED:
-		return sess, status.Error(codes.Unauthenticated, domain.ErrorMessage(err))
-	case err != nil:
+	sess, err := g.store.AuthenticateAgentToken(ctx, token)
+	if err == nil {
+		err = sess.Refusal(agentWork)
+	}
+	if err != nil && domain.ErrorCode(err) == domain.EINTERNAL {
 		g.log.Error("authenticate an agent at the gateway", "error", err)
-		return sess, status.Error(codes.Unavailable, "the daestro server cannot check the credential right now; retry")
-	case sess.Bootstrap:
-		return sess, status.Errorf(codes.Unauthenticated, "agent token %s is a bootstrap token: register first (POST /v1/agent/register) and use the credential it returns", sess.TokenPrefix)
-	case domain.SpawnStopsAgent(sess.State):
-		return sess, status.Errorf(codes.PermissionDenied, "compute spawn %s is %s: its agent takes no more work", sess.SpawnID, sess.State)
 	}
-	return sess, nil
+	return sess, grpcError(err)
+}
+
+// grpcError maps a domain error to the gateway's status codes, as
+// writeError maps it to HTTP statuses.
+func grpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch domain.ErrorCode(err) {
+	case domain.EUNAUTHORIZED:
+		return status.Error(codes.Unauthenticated, domain.ErrorMessage(err))
+	case domain.ECONFLICT:
+		return status.Error(codes.PermissionDenied, domain.ErrorMessage(err))
+	}
+	return status.Error(codes.Unavailable, "the daestro server cannot check the credential right now; retry")
 }
 
 // ownTask checks that token was handed to the session's spawn.

@@ -201,7 +201,7 @@ func TestTemporalGatewayConfinesAnAgentToItsOwnQueue(t *testing.T) {
 	_, bootstrap := newSpawnToken(t, alpha, queueID, envID)
 	_, err = dialGateway(t, g.addr, "default", bootstrap).WorkflowService().GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{})
 	requireCode(t, codes.Unauthenticated, err, "bootstrap token")
-	assert.Contains(t, err.Error(), "is a bootstrap token: register first")
+	assert.Contains(t, err.Error(), "is a one-time bootstrap token: register first (POST /v1/agent/register)")
 	setState(t, g.api, agentA.spawnID, domain.SpawnTerminated)
 	_, err = svcA.GetSystemInfo(ctx, &workflowservice.GetSystemInfoRequest{})
 	requireCode(t, codes.Unauthenticated, err, "terminated spawn")

@@ -27,8 +27,8 @@ const (
 func (s *Server) runOutputRoutes(e *gin.Engine, v1 *gin.RouterGroup) {
 	// Output of a spawn being terminated is still taken: its runs flush
 	// their last lines then, and they are the lines a user looks for.
-	e.POST(ginPath(agentapi.PathRunLogs), s.requireAgentToken(true), s.agentShipLogs)
-	e.POST(ginPath(agentapi.PathRunMetrics), s.requireAgentToken(true), s.agentShipMetrics)
+	e.POST(ginPath(agentapi.PathRunLogs), s.requireAgentToken(agentAnswerEnded), s.agentShipLogs)
+	e.POST(ginPath(agentapi.PathRunMetrics), s.requireAgentToken(agentAnswerEnded), s.agentShipMetrics)
 	v1.GET("/jobs/:id/logs", s.jobLogs)
 	v1.GET("/jobs/:id/metrics", s.jobMetrics)
 }

@@ -92,10 +92,9 @@ func TestAgentAndServerOverTLS(t *testing.T) {
 	assert.Equal(t, []string{"over tls"}, s.logTexts(sub["id"].(string)))
 
 	resp, err := http.Get("http://" + strings.TrimPrefix(s.baseURL, "https://") + "/healthz")
-	if err == nil {
-		defer resp.Body.Close()
-		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP on the TLS port gets no API")
-	}
+	require.NoError(t, err, "the TLS port answers plain HTTP with an error page, not silence")
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP on the TLS port gets no API")
 }
 
 // One canary per kind of secret (a definition's sensitive env value, a

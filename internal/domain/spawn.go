@@ -57,6 +57,29 @@ func SpawnStopsAgent(state string) bool {
 	return false
 }
 
+// AgentAccess is what an agent's request is, for the rule of which tokens it takes.
+type AgentAccess struct {
+	// Registering takes the one-time bootstrap token (and the credential).
+	Registering bool
+	// AnswerEnded lets a spawn told to stop through: its pings (which tell
+	// it to stop) and its runs' last output.
+	AnswerEnded bool
+}
+
+// Refusal says why the session may not make a request of kind a (nil when
+// it may), for the agent's HTTP routes and its Temporal gateway alike: a
+// bootstrap token only registers (EUNAUTHORIZED), and a spawn told to stop
+// takes no more work (ECONFLICT).
+func (a AgentSession) Refusal(access AgentAccess) error {
+	if a.Bootstrap && !access.Registering {
+		return Errorf(EUNAUTHORIZED, "agent token %s is a one-time bootstrap token: register first (POST /v1/agent/register) and use the credential it returns", a.TokenPrefix)
+	}
+	if !access.AnswerEnded && SpawnStopsAgent(a.State) {
+		return Errorf(ECONFLICT, "compute spawn %s is %s: create a new spawn and start the agent with its token", a.SpawnID, a.State)
+	}
+	return nil
+}
+
 // ValidateSpawnState checks a state named by a client (a list filter).
 func ValidateSpawnState(field, state string) error {
 	if !slices.Contains(SpawnStates, state) {
