@@ -152,3 +152,25 @@ func TestPrivilegedJobsNeverRunOnLocalDockerOutsideDev(t *testing.T) {
 		assert.Equal(t, http.StatusOK, p.agent.do(http.MethodGet, agentapi.RunPath(agentapi.PathRunSpec, p.run), nil).Status)
 	}
 }
+
+// A container that prints a sensitive env value has it masked before the
+// line is stored: no reader (page, follow, export) ever sees it.
+func TestSensitiveValuesAreMaskedInStoredLogs(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	p := newSecretRun(t, c, "etl")
+	lines := []agentapi.LogLine{
+		{Seq: 1, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "API_TOKEN=" + canaryEnv},
+		{Seq: 2, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "nothing secret"},
+	}
+	assert.Equal(t, int64(2), ackOf(t, p.agent, p.run, lines))
+	r := c.do(http.MethodGet, "/v1/jobs/"+p.job+"/logs", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.NotContains(t, r.Raw, canaryEnv)
+	var page domain.RunLogs
+	r.decode(t, &page)
+	require.Len(t, page.Lines, 2)
+	assert.Equal(t, "API_TOKEN=***", page.Lines[0].Text)
+	assert.Equal(t, "nothing secret", page.Lines[1].Text)
+}

@@ -44,17 +44,6 @@ func (s *Server) agentShipLogs(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	// Sensitive env values never reach stored logs (nor, so, any reader):
-	// a container that echoes one has it replaced with ***.
-	secrets, err := s.store.RunSensitiveValues(c.Request.Context(), c.Param("runId"))
-	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
-		writeError(c, err)
-		return
-	}
-	mask := domain.NewSecretMasker(secrets)
-	for i := range in.Lines {
-		in.Lines[i].Text = mask.Mask(in.Lines[i].Text)
-	}
 	acked, err := s.store.AppendRunLogs(c.Request.Context(), agentSession(c).SpawnID, c.Param("runId"), in.Lines)
 	if err != nil {
 		writeError(c, err)

@@ -518,9 +518,9 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 	})
 }
 
-// RunSensitiveValues returns the sensitive env values of runID's job (its
+// runSensitiveValues returns the sensitive env values of runID's job (its
 // definition's and its overrides), for masking the run's output.
-func (s *Store) RunSensitiveValues(ctx context.Context, runID string) ([]string, error) {
+func (s *Store) runSensitiveValues(ctx context.Context, q querier, runID string) ([]string, error) {
 	if !validUUID(runID) {
 		return nil, jobRunNotFound(runID)
 	}
@@ -528,7 +528,7 @@ func (s *Store) RunSensitiveValues(ctx context.Context, runID string) ([]string,
 		jobID, defID   string
 		jobEnv, defEnv []byte
 	)
-	err := s.Pool.QueryRow(ctx, `SELECT j.id, j.env, d.id, d.env FROM job_runs r JOIN jobs j ON j.id = r.job_id
+	err := q.QueryRow(ctx, `SELECT j.id, j.env, d.id, d.env FROM job_runs r JOIN jobs j ON j.id = r.job_id
 		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID).Scan(&jobID, &jobEnv, &defID, &defEnv)
 	if isNoRows(err) {
 		return nil, jobRunNotFound(runID)

@@ -62,6 +62,18 @@ func (s *Store) AppendRunLogs(ctx context.Context, spawnID, runID string, lines 
 		if err := runOnSpawn(ctx, tx, spawnID, runID); err != nil {
 			return err
 		}
+		// Sensitive env values never reach stored logs (nor so any reader):
+		// a container that echoes one has it replaced with ***. Only after
+		// the check above: another spawn's run is not even opened.
+		secrets, err := s.runSensitiveValues(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		mask := domain.NewSecretMasker(secrets)
+		lines = slices.Clone(lines)
+		for i := range lines {
+			lines[i].Text = mask.Mask(lines[i].Text)
+		}
 		// One batch of a run at a time: a batch computes the acknowledged
 		// prefix from the rows it sees, and must see the previous batch's.
 		// (A retried request may overlap the one it retries.)
