@@ -33,15 +33,17 @@ type Agent struct {
 	docker *Docker
 	exec   *executor.Executor
 	server *serverClient
-	// tls verifies the server (system roots or DAESTRO_SERVER_CA_FILE).
-	tls *tls.Config
+	// tls verifies the server (system roots or DAESTRO_SERVER_CA_FILE);
+	// tlsErr is why it could not be built, reported by Run.
+	tls    *tls.Config
+	tlsErr error
 }
 
 // New builds an agent; Run starts it. cfg is checked (ConfigFromEnv, or
 // CheckTransport and TLS by the caller).
 func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
-	tlsConfig, _ := cfg.TLS()
-	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
+	tlsConfig, tlsErr := cfg.TLS()
+	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, tlsErr: tlsErr, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
 }
 
@@ -51,10 +53,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.cfg.CheckTransport(); err != nil {
 		return err
 	}
-	if a.tls == nil {
-		if _, err := a.cfg.TLS(); err != nil {
-			return err
-		}
+	if a.tlsErr != nil {
+		return a.tlsErr
 	}
 	cpu, mem, err := a.exec.HostCapacity(ctx)
 	if err != nil {
