@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
@@ -14,43 +13,16 @@ import (
 	"daestro/internal/store"
 )
 
-// RunFields are the optional columns a state change also sets.
-type RunFields struct {
-	SpawnID     string
-	ContainerID string
-	ImageDigest string
-	ExitCode    *int
-	OOMKilled   bool
-	SystemNote  string
-	StartedAt   *time.Time
-}
-
 // SetJobRunStateInput is one state change of a job run.
 type SetJobRunStateInput struct {
 	RunID, State, Reason string
-	Fields               RunFields
+	// Fields are the facts the change also sets; nil ones stay.
+	Fields store.RunFields
 }
 
 // SetJobRunState writes a run's state (mirrored on its job) and an event.
 func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput) error {
-	f := in.Fields
-	sf := store.RunFields{ExitCode: f.ExitCode, StartedAt: f.StartedAt}
-	if f.SpawnID != "" {
-		sf.SpawnID = &f.SpawnID
-	}
-	if f.ContainerID != "" {
-		sf.ContainerID = &f.ContainerID
-	}
-	if f.ImageDigest != "" {
-		sf.ImageDigest = &f.ImageDigest
-	}
-	if f.OOMKilled {
-		sf.OOMKilled = &f.OOMKilled
-	}
-	if f.SystemNote != "" {
-		sf.SystemNote = &f.SystemNote
-	}
-	err := a.Store.SetJobRunState(ctx, in.RunID, in.State, in.Reason, sf)
+	err := a.Store.SetJobRunState(ctx, in.RunID, in.State, in.Reason, in.Fields)
 	if domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND {
 		// A run already final (cancelled from the API while the workflow was
 		// away) or gone: retrying cannot change that.

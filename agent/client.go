@@ -131,7 +131,3 @@ func (c *serverClient) runSpec(ctx context.Context, runID string) (agentapi.RunS
 	err := c.get(ctx, agentapi.RunPath(agentapi.PathRunSpec, runID), &out)
 	return out, err
 }
-
-func (c *serverClient) runStarted(ctx context.Context, runID, containerID string) error {
-	return c.post(ctx, agentapi.RunPath(agentapi.PathRunStarted, runID), agentapi.RunStartedRequest{ContainerID: containerID}, nil)
-}

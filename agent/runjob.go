@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,47 +14,100 @@ import (
 )
 
 // heartbeatEvery keeps a silent job's activity alive well inside the
-// workflow's heartbeat timeout, and carries the cursor a retry resumes from.
+// workflow's heartbeat timeout; WaitJob's carries the cursor a retry resumes from.
 const heartbeatEvery = 10 * time.Second
 
-// RunJob runs one job run as a container: fetch the spec from the server
-// (the only way secrets reach the agent), run it with the executor, ship its
-// logs and metrics, and report how it ended. A retried attempt — after an
-// agent restart — resumes from the heartbeat's cursor and re-attaches to the
-// same container; cancellation arrives through the heartbeat and stops the
-// container (SIGTERM, grace, SIGKILL).
-func (a *Activities) RunJob(ctx context.Context, in agentapi.RunJobInput) (agentapi.RunJobResult, error) {
-	spec, err := a.server.runSpec(ctx, in.RunID)
-	if errors.Is(err, ErrRejected) {
-		return agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
+// StartJob starts one job run's container: fetch the spec from the server
+// (the only way secrets reach the agent), pull the image, create and start
+// the container. It returns once the container runs, so the workflow records
+// the run as running; WaitJob follows it from there. A retried attempt
+// (agent restart) finds the container by the run's name and never starts a
+// second one.
+func (a *Activities) StartJob(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+	spec, err := a.spec(ctx, in.RunID)
+	if err != nil {
+		return agentapi.StartJobResult{}, err
 	}
+	stop := heartbeat(ctx, nil)
+	defer stop()
+	started, err := a.exec.Start(ctx, executorSpec(spec, a.capacity))
+	if err != nil {
+		return agentapi.StartJobResult{}, activityError(err)
+	}
+	return agentapi.StartJobResult{ContainerID: started.ContainerID, ImageDigest: started.ImageDigest, StartedAt: started.StartedAt}, nil
+}
+
+// WaitJob follows a started run's container to its exit, ships its logs and
+// metrics, and reports how it ended. A retried attempt — after an agent
+// restart — resumes from the heartbeat's cursor and re-attaches to the same
+// container; cancellation arrives through the heartbeat and stops the
+// container (SIGTERM, grace, SIGKILL), as does in.Stop from the start.
+func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+	spec, err := a.spec(ctx, in.RunID)
 	if err != nil {
 		return agentapi.RunJobResult{}, err
 	}
-	var from executor.Cursor
+	if in.ContainerID == "" {
+		// Only after a start the workflow gave up on (cancelled): stop
+		// what it may have started, never start anything.
+		id, err := a.exec.ContainerOf(ctx, in.RunID)
+		if err != nil {
+			return agentapi.RunJobResult{}, err
+		}
+		if id == "" {
+			return agentapi.RunJobResult{ExitCode: -1, Cancelled: true, SystemNote: "cancelled before the container started"}, nil
+		}
+		in.ContainerID = id
+	}
+	from := executor.Cursor{ContainerID: in.ContainerID}
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &from)
 	}
-
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
-	cur, reported := from, from.ContainerID != ""
+	cur := from
 	progress := func(c executor.Cursor) {
 		mu.Lock()
 		cur = c
-		first := !reported && c.ContainerID != ""
-		reported = reported || first
 		mu.Unlock()
-		if first {
-			// Best effort: the outcome is recorded by the workflow either way.
-			if err := a.server.runStarted(ctx, in.RunID, c.ContainerID); err != nil {
-				activity.GetLogger(ctx).Warn("could not report the run as started", "error", err)
-			}
-		}
 		activity.RecordHeartbeat(ctx, c)
+		if in.Stop {
+			// The job was cancelled while it started: the executor stops
+			// the container it has just found, and still collects it.
+			cancel()
+		}
 	}
-	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
+	stop := heartbeat(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	})
+	defer stop()
+	res, err := a.exec.Run(runCtx, executorSpec(spec, a.capacity), a.newSink(), from, progress)
+	if err != nil {
+		return agentapi.RunJobResult{}, activityError(err)
+	}
+	return res, nil
+}
+
+// spec fetches the run's spec; a refusal (the run is not this spawn's, or
+// finished) is final.
+func (a *Activities) spec(ctx context.Context, runID string) (agentapi.RunSpec, error) {
+	spec, err := a.server.runSpec(ctx, runID)
+	if errors.Is(err, ErrRejected) {
+		return spec, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
+	}
+	return spec, err
+}
+
+// heartbeat records details() (nothing when nil) every heartbeatEvery until stopped, keeping a
+// silent job's activity alive well inside the workflow's heartbeat timeout.
+func heartbeat(ctx context.Context, details func() any) (stop func()) {
+	hbCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		t := time.NewTicker(heartbeatEvery)
 		defer t.Stop()
 		for {
@@ -63,30 +115,28 @@ func (a *Activities) RunJob(ctx context.Context, in agentapi.RunJobInput) (agent
 			case <-hbCtx.Done():
 				return
 			case <-t.C:
-				mu.Lock()
-				c := cur
-				mu.Unlock()
-				activity.RecordHeartbeat(ctx, c)
+				if details == nil {
+					activity.RecordHeartbeat(ctx)
+				} else {
+					activity.RecordHeartbeat(ctx, details())
+				}
 			}
 		}
 	}()
+	return func() { cancel(); <-done }
+}
 
-	res, err := a.exec.Run(ctx, executorSpec(spec, a.capacity), a.newSink(), from, progress)
+// activityError marks the executor's permanent failures non-retryable.
+func activityError(err error) error {
 	switch {
 	case errors.Is(err, executor.ErrInvalidSpec):
-		return agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
 	case errors.Is(err, executor.ErrRegistryAuth), errors.Is(err, executor.ErrImageNotFound):
-		return agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeImage, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeImage, err)
 	case errors.Is(err, executor.ErrContainerGone):
-		return agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "ContainerGone", err)
-	case err != nil:
-		return agentapi.RunJobResult{}, err
+		return temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeContainerGone, err)
 	}
-	return agentapi.RunJobResult{
-		ContainerID: res.ContainerID, ImageDigest: res.ImageDigest, ExitCode: res.ExitCode,
-		OOMKilled: res.OOMKilled, TimedOut: res.TimedOut, Cancelled: res.Cancelled,
-		SystemNote: res.SystemNote, StartedAt: res.StartedAt, FinishedAt: res.FinishedAt,
-	}, nil
+	return err
 }
 
 // LabelSpawnID is put on every job container: the spawn whose agent started it.
@@ -107,26 +157,15 @@ func executorSpec(s agentapi.RunSpec, offer Capacity) executor.Spec {
 		CPUQuotaPct: s.CPUQuotaPct, MemoryMB: s.MemoryMB, Privileged: s.Privileged,
 		Timeout: time.Duration(s.TimeoutSeconds) * time.Second,
 	}
-	if spawnID := envValue(s.Env, "DAESTRO_COMPUTE_SPAWN_ID"); spawnID != "" {
+	if s.SpawnID != "" {
 		// The spawn's machine owner (localdocker, an operator) finds the
 		// containers of a spawn by this label.
-		out.Labels = map[string]string{LabelSpawnID: spawnID}
+		out.Labels = map[string]string{LabelSpawnID: s.SpawnID}
 	}
 	if s.Registry != nil {
 		out.Registry = &executor.RegistryAuth{ServerAddress: s.Registry.ServerAddress, Username: s.Registry.Username, Password: s.Registry.Password}
 	}
 	return out
-}
-
-// envValue returns the value of key in a KEY=value list, the last one winning.
-func envValue(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
 }
 
 // Activities run on the spawn's own task queue.

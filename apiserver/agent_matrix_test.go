@@ -57,7 +57,6 @@ type agentRoute struct {
 func agentRunRoutes(runID string) []agentRoute {
 	return []agentRoute{
 		{"spec", http.MethodGet, agentapi.RunPath(agentapi.PathRunSpec, runID), nil},
-		{"started", http.MethodPost, agentapi.RunPath(agentapi.PathRunStarted, runID), agentapi.RunStartedRequest{ContainerID: "c0ffee"}},
 		{"logs", http.MethodPost, agentapi.RunPath(agentapi.PathRunLogs, runID), agentapi.LogsRequest{Lines: logLines(1, 1)}},
 		{"metrics", http.MethodPost, agentapi.RunPath(agentapi.PathRunMetrics, runID), agentapi.MetricsRequest{Samples: []agentapi.MetricSample{{Time: logEpoch, CPUPct: 1}}}},
 	}
@@ -90,13 +89,13 @@ func TestAgentRouteMatrix(t *testing.T) {
 		// own is the status the run's own agent gets, per route.
 		own map[string]int
 	}{
-		{"active run", func(*testing.T, secretRun) {}, map[string]int{"spec": 200, "started": 200, "logs": 200, "metrics": 200}},
+		{"active run", func(*testing.T, secretRun) {}, map[string]int{"spec": 200, "logs": 200, "metrics": 200}},
 		{"finished run", func(t *testing.T, p secretRun) {
 			require.NoError(t, a.st.SetJobRunState(context.Background(), p.run, domain.JobCompleted, "test", store.RunFields{}))
-		}, map[string]int{"spec": 409, "started": 409, "logs": 409, "metrics": 409}},
+		}, map[string]int{"spec": 409, "logs": 409, "metrics": 409}},
 		{"terminated spawn", func(t *testing.T, p secretRun) {
 			setState(t, a, p.spawn, domain.SpawnTerminated)
-		}, map[string]int{"spec": 401, "started": 401, "logs": 401, "metrics": 401}},
+		}, map[string]int{"spec": 401, "logs": 401, "metrics": 401}},
 	}
 	for i, phase := range phases {
 		own := newSecretRun(t, alpha, fmt.Sprintf("own%d", i))
@@ -113,6 +112,7 @@ func TestAgentRouteMatrix(t *testing.T) {
 					if r.Status == http.StatusOK && rt.name == "spec" {
 						assert.Contains(t, r.Raw, canaryEnv, "the run's own agent gets its secrets")
 						assert.Contains(t, r.Raw, canaryPassword)
+						assert.Contains(t, r.Raw, `"SpawnID":"`+own.spawn+`"`, "the spec names the spawn the container is labelled with")
 						return
 					}
 					assert.NotContains(t, r.Raw, canaryEnv, "no env value in a refusal or an acknowledgement")

@@ -8,14 +8,10 @@ import (
 	"daestro/internal/agentapi"
 	"daestro/internal/cloud"
 	"daestro/internal/domain"
-	"daestro/internal/store"
 )
 
-// Agent-facing run paths in gin's syntax.
-var (
-	pathAgentRunSpec    = ginPath(agentapi.PathRunSpec)
-	pathAgentRunStarted = ginPath(agentapi.PathRunStarted)
-)
+// pathAgentRunSpec is the agent's run spec path in gin's syntax.
+var pathAgentRunSpec = ginPath(agentapi.PathRunSpec)
 
 // ginPath turns agentapi's {run} into gin's :runId.
 func ginPath(p string) string { return agentapi.RunPath(p, ":runId") }
@@ -23,7 +19,6 @@ func ginPath(p string) string { return agentapi.RunPath(p, ":runId") }
 // agentRunRoutes are the endpoints an agent uses while it runs a job.
 func (s *Server) agentRunRoutes(e *gin.Engine) {
 	e.GET(pathAgentRunSpec, s.requireAgentToken(agentWork), s.agentRunSpec)
-	e.POST(pathAgentRunStarted, s.requireAgentToken(agentWork), s.agentRunStarted)
 }
 
 // agentRun reads a run's spec and checks it belongs to the calling spawn: the
@@ -55,7 +50,7 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	out := agentapi.RunSpec{
-		RunID: spec.RunID, JobID: spec.JobID, JobName: spec.JobName, QueueName: spec.JobQueueName,
+		RunID: spec.RunID, JobID: spec.JobID, JobName: spec.JobName, QueueName: spec.JobQueueName, SpawnID: sess.SpawnID,
 		Image: spec.Image, Command: spec.Command, Script: spec.Script, Privileged: spec.Privileged, TimeoutSeconds: spec.TimeoutSeconds,
 	}
 	if spec.CPUQuotaPct != nil && spec.MemoryMB != nil {
@@ -116,35 +111,4 @@ func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
 		}
 	}
 	return env
-}
-
-// agentRunStarted records that the run's container exists and is starting:
-// the job turns running. A run no longer starting (cancelling, finished) keeps its state.
-func (s *Server) agentRunStarted(c *gin.Context) {
-	spec, sess, ok := s.agentRun(c)
-	if !ok {
-		return
-	}
-	var in agentapi.RunStartedRequest
-	if err := bindAgentJSON(c, &in); err != nil {
-		writeError(c, err)
-		return
-	}
-	if domain.JobStateIsFinal(spec.State) {
-		writeError(c, domain.Errorf(domain.ECONFLICT, "run %s is %s: it can no longer start", spec.RunID, spec.State))
-		return
-	}
-	if err := validateAgentText("container_id", in.ContainerID); err != nil {
-		writeError(c, err)
-		return
-	}
-	if spec.State == "starting" {
-		err := s.store.SetJobRunState(c.Request.Context(), spec.RunID, "running", "container started on compute spawn "+sess.SpawnID,
-			store.RunFields{ContainerID: &in.ContainerID})
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-	}
-	writeData(c, http.StatusOK, gin.H{"run_id": spec.RunID})
 }

@@ -94,13 +94,13 @@ func newSpawnToken(t *testing.T, c client, queueID, envID string) (string, strin
 	return sp.ID, token
 }
 
-// runOnSpawnWorkflow schedules one RunJob activity on a spawn's task queue
+// runOnSpawnWorkflow schedules one WaitJob activity on a spawn's task queue
 // and returns what it returned: a stand-in for JobWorkflow.
 func runOnSpawnWorkflow(ctx workflow.Context, queue string) (string, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: queue, StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout: time.Minute})
 	var out string
-	err := workflow.ExecuteActivity(ctx, agentapi.RunJobActivity, agentapi.RunJobInput{RunID: "r", JobID: "j"}).Get(ctx, &out)
+	err := workflow.ExecuteActivity(ctx, agentapi.WaitJobActivity, agentapi.RunJobInput{RunID: "r", JobID: "j"}).Get(ctx, &out)
 	return out, err
 }
 
@@ -167,7 +167,7 @@ func TestTemporalGatewayConfinesAnAgentToItsOwnQueue(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NotEmpty(t, task.GetTaskToken(), "an agent polls its own queue through the gateway")
-	assert.Equal(t, agentapi.RunJobActivity, task.GetActivityType().GetName())
+	assert.Equal(t, agentapi.WaitJobActivity, task.GetActivityType().GetName())
 
 	// A holds B's token (say it leaked): it can neither heartbeat nor answer it.
 	_, err = svcA.RecordActivityTaskHeartbeat(ctx, &workflowservice.RecordActivityTaskHeartbeatRequest{Namespace: "default", TaskToken: task.TaskToken})

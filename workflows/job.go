@@ -13,6 +13,7 @@ import (
 	"daestro/internal/agentapi"
 	"daestro/internal/contract"
 	"daestro/internal/domain"
+	"daestro/internal/store"
 )
 
 // Activity timeouts of a job run. The pull allowance keeps image pulls from
@@ -68,7 +69,7 @@ func db(ctx workflow.Context) workflow.Context {
 
 // record writes a state change through an activity and mirrors it in the
 // run's search attribute.
-func (j *jobRun) record(ctx workflow.Context, state, reason string, fields activities.RunFields) error {
+func (j *jobRun) record(ctx workflow.Context, state, reason string, fields store.RunFields) error {
 	err := workflow.ExecuteLocalActivity(db(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
 		RunID: j.in.RunID, State: state, Reason: reason, Fields: fields,
 	}).Get(ctx, nil)
@@ -79,8 +80,8 @@ func (j *jobRun) record(ctx workflow.Context, state, reason string, fields activ
 	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrJobState).ValueSet(state))
 }
 
-func (j *jobRun) finish(ctx workflow.Context, state, note string, fields activities.RunFields) (contract.JobWorkflowResult, error) {
-	fields.SystemNote = note
+func (j *jobRun) finish(ctx workflow.Context, state, note string, fields store.RunFields) (contract.JobWorkflowResult, error) {
+	fields.SystemNote = &note
 	// The outcome and the capacity must be recorded even when the workflow
 	// was cancelled from outside.
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
@@ -106,7 +107,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	// Phase 1: schedule_at is a durable timer; a past time runs now.
 	if info.ScheduleAt != nil {
 		if wait := info.ScheduleAt.Sub(workflow.Now(ctx)); wait > 0 {
-			if err := j.record(ctx, domain.JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), activities.RunFields{}); err != nil {
+			if err := j.record(ctx, domain.JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), store.RunFields{}); err != nil {
 				return contract.JobWorkflowResult{}, err
 			}
 			timerCtx, stopTimer := workflow.WithCancel(ctx)
@@ -117,13 +118,13 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 			sel.Select(ctx)
 			stopTimer()
 			if !fired {
-				return j.finish(ctx, domain.JobCancelled, "cancelled before its scheduled time", activities.RunFields{})
+				return j.finish(ctx, domain.JobCancelled, "cancelled before its scheduled time", store.RunFields{})
 			}
 		}
 	}
 
 	// Phase 2: runnable until the dispatcher assigns a spawn.
-	if err := j.record(ctx, domain.JobRunnable, "waiting for capacity in queue "+info.QueueName, activities.RunFields{}); err != nil {
+	if err := j.record(ctx, domain.JobRunnable, "waiting for capacity in queue "+info.QueueName, store.RunFields{}); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
 	if err := workflow.ExecuteLocalActivity(db(ctx), a.WakeDispatcher, activities.WakeDispatcherInput{ProjectID: j.in.ProjectID}).Get(ctx, nil); err != nil {
@@ -139,55 +140,58 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	sel.Select(ctx)
 	if j.cancelled {
 		// An assignment may race the cancel: ReleaseRun frees whatever was allocated.
-		return j.finish(ctx, domain.JobCancelled, "cancelled while queued", activities.RunFields{})
+		return j.finish(ctx, domain.JobCancelled, "cancelled while queued", store.RunFields{})
 	}
 
-	// Phase 3: run on the assigned spawn's agent.
-	if err := j.record(ctx, domain.JobStarting, "assigned to compute spawn "+j.spawnID, activities.RunFields{SpawnID: j.spawnID}); err != nil {
+	// Phase 3: start the container on the assigned spawn's agent, record
+	// `running`, then wait for its exit.
+	if err := j.record(ctx, domain.JobStarting, "assigned to compute spawn "+j.spawnID, store.RunFields{SpawnID: &j.spawnID}); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
 	limit := noTimeoutRunLimit
 	if info.TimeoutSeconds > 0 {
 		limit = time.Duration(info.TimeoutSeconds)*time.Second + pullAllowance
 	}
-	runCtx, cancelRun := workflow.WithCancel(ctx)
-	runCtx = workflow.WithActivityOptions(runCtx, workflow.ActivityOptions{
-		TaskQueue:              contract.SpawnTaskQueue(j.spawnID),
-		ScheduleToStartTimeout: agentPickupTimeout,
-		StartToCloseTimeout:    limit,
-		HeartbeatTimeout:       runHeartbeatTimeout,
-		WaitForCancellation:    true,
-		// A retry after an agent restart re-attaches to the same container.
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, MaximumAttempts: 5,
-			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage},
-		},
-	})
-	var res agentapi.RunJobResult
-	runFuture := workflow.ExecuteActivity(runCtx, agentapi.RunJobActivity, agentapi.RunJobInput{RunID: j.in.RunID, JobID: j.in.JobID})
-	var runErr error
-	done := false
-	for !done {
-		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(runFuture, func(f workflow.Future) { runErr = f.Get(ctx, &res); done = true })
-		sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			if j.cancelled {
-				return
-			}
-			j.cancelled = true
-			cancelRun()
-			_ = j.record(ctx, domain.JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", activities.RunFields{})
-		})
-		sel.Select(ctx)
-	}
-	cancelRun()
-
-	fields := activities.RunFields{ContainerID: res.ContainerID, ImageDigest: res.ImageDigest, OOMKilled: res.OOMKilled}
-	if !res.StartedAt.IsZero() {
-		fields.StartedAt = &res.StartedAt
+	agentCtx, cancelAgent := workflow.WithCancel(ctx)
+	defer cancelAgent()
+	var started agentapi.StartJobResult
+	startErr := j.onAgent(ctx, cancelAgent, workflow.ExecuteActivity(j.agentOptions(agentCtx, pullAllowance), agentapi.StartJobActivity,
+		agentapi.RunJobInput{RunID: j.in.RunID, JobID: j.in.JobID}), &started)
+	fields := store.RunFields{}
+	if startErr == nil {
+		fields = store.RunFields{ContainerID: &started.ContainerID, ImageDigest: &started.ImageDigest, StartedAt: &started.StartedAt}
 	}
 	switch {
+	case j.cancelled:
+		// The cancel came while the agent started the container, and the
+		// start may have got there anyway (its answer then is lost to the
+		// cancellation): the wait is told to stop whatever started.
+	case startErr != nil:
+		return j.finish(ctx, domain.JobError, runErrorNote(startErr), fields)
+	default:
+		if err := j.record(ctx, domain.JobRunning, "container started on compute spawn "+j.spawnID, fields); err != nil {
+			return contract.JobWorkflowResult{}, err
+		}
+	}
+	waitCtx := agentCtx
+	if j.cancelled {
+		waitCtx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	var res agentapi.RunJobResult
+	runErr := j.onAgent(ctx, cancelAgent, workflow.ExecuteActivity(j.agentOptions(waitCtx, limit), agentapi.WaitJobActivity,
+		agentapi.WaitJobInput{RunID: j.in.RunID, JobID: j.in.JobID, ContainerID: started.ContainerID, Stop: j.cancelled}), &res)
+	cancelAgent()
+
+	fields.OOMKilled = &res.OOMKilled
+	if res.ImageDigest != "" {
+		fields.ImageDigest = &res.ImageDigest
+	}
+	if !res.FinishedAt.IsZero() {
+		fields.FinishedAt = &res.FinishedAt
+	}
+	switch {
+	case (j.cancelled || res.Cancelled) && started.ContainerID == "" && res.ContainerID == "":
+		return j.finish(ctx, domain.JobCancelled, "cancelled before the container started", fields)
 	case j.cancelled || res.Cancelled:
 		return j.finish(ctx, domain.JobCancelled, "cancelled while running", fields)
 	case runErr != nil:
@@ -212,6 +216,44 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	default:
 		return j.finish(ctx, domain.JobCompleted, "exited with code 0", fields)
 	}
+}
+
+// agentOptions are the options of an activity on the spawn's agent that may
+// run for limit. A retry after an agent restart finds the same container.
+func (j *jobRun) agentOptions(ctx workflow.Context, limit time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              contract.SpawnTaskQueue(j.spawnID),
+		ScheduleToStartTimeout: agentPickupTimeout,
+		StartToCloseTimeout:    limit,
+		HeartbeatTimeout:       runHeartbeatTimeout,
+		WaitForCancellation:    true,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, MaximumAttempts: 5,
+			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage, agentapi.ErrTypeContainerGone},
+		},
+	})
+}
+
+// onAgent waits for an agent activity's result while taking the user's
+// cancel: the first cancels the activity (the agent stops the container)
+// and records `cancelling`.
+func (j *jobRun) onAgent(ctx workflow.Context, cancel workflow.CancelFunc, f workflow.Future, out any) error {
+	var err error
+	for done := false; !done; {
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(f, func(f workflow.Future) { err = f.Get(ctx, out); done = true })
+		sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			if j.cancelled {
+				return
+			}
+			j.cancelled = true
+			cancel()
+			_ = j.record(ctx, domain.JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", store.RunFields{})
+		})
+		sel.Select(ctx)
+	}
+	return err
 }
 
 // runErrorNote says why the system, not the job, failed the run.

@@ -18,6 +18,7 @@ import (
 	"daestro/internal/agentapi"
 	"daestro/internal/contract"
 	"daestro/internal/domain"
+	"daestro/internal/store"
 	"daestro/workflows"
 )
 
@@ -29,25 +30,33 @@ type jobEnv struct {
 	states   []string
 	notes    map[string]string
 	released int
+	fields   map[string]store.RunFields
 	wokeAt   time.Time
-	run      func(ctx context.Context, in agentapi.RunJobInput) (agentapi.RunJobResult, error)
+	start    func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error)
+	run      func(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error)
 }
 
 func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 	var ts testsuite.WorkflowTestSuite
-	e := &jobEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment(), notes: map[string]string{}}
+	e := &jobEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment(), notes: map[string]string{}, fields: map[string]store.RunFields{}}
 	var a *activities.Activities
 	e.RegisterActivity(a)
-	e.RegisterActivityWithOptions(func(ctx context.Context, in agentapi.RunJobInput) (agentapi.RunJobResult, error) {
+	e.RegisterActivityWithOptions(func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+		return e.start(ctx, in)
+	}, activity.RegisterOptions{Name: agentapi.StartJobActivity})
+	e.RegisterActivityWithOptions(func(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 		return e.run(ctx, in)
-	}, activity.RegisterOptions{Name: agentapi.RunJobActivity})
+	}, activity.RegisterOptions{Name: agentapi.WaitJobActivity})
 
 	e.OnActivity(a.LoadJobRun, mock.Anything, mock.Anything).Return(info, nil)
 	e.OnActivity(a.SetJobRunState, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SetJobRunStateInput) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.states = append(e.states, in.State)
-		e.notes[in.State] = in.Fields.SystemNote
+		e.fields[in.State] = in.Fields
+		if in.Fields.SystemNote != nil {
+			e.notes[in.State] = *in.Fields.SystemNote
+		}
 		return nil
 	})
 	e.OnActivity(a.WakeDispatcher, mock.Anything, mock.Anything).Return(func(context.Context, activities.WakeDispatcherInput) error {
@@ -62,7 +71,10 @@ func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 		e.released++
 		return nil
 	})
-	e.run = func(context.Context, agentapi.RunJobInput) (agentapi.RunJobResult, error) {
+	e.start = func(context.Context, agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+		return agentapi.StartJobResult{ContainerID: "c-1", StartedAt: e.Now()}, nil
+	}
+	e.run = func(context.Context, agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 		return agentapi.RunJobResult{ExitCode: 0}, nil
 	}
 	return e
@@ -90,7 +102,7 @@ func TestJobRunsToCompletion(t *testing.T) {
 	e.assignAfter(time.Minute)
 	res := e.execute(t)
 	assert.Equal(t, domain.JobCompleted, res.State)
-	assert.Equal(t, []string{"runnable", "starting", "completed"}, e.states)
+	assert.Equal(t, []string{"runnable", "starting", "running", "completed"}, e.states)
 }
 
 // Execution timeout 0 means indefinite: the run's activity has no bound a
@@ -106,7 +118,7 @@ func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
 	} {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", TimeoutSeconds: tt.timeoutSeconds})
 		var got activity.Info
-		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
+		e.run = func(ctx context.Context, _ agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 			got = activity.GetInfo(ctx)
 			return agentapi.RunJobResult{}, nil
 		}
@@ -127,7 +139,7 @@ func TestJobWaitsForScheduleAt(t *testing.T) {
 	e.assignAfter(3 * time.Hour)
 	res := e.execute(t)
 	assert.Equal(t, domain.JobCompleted, res.State)
-	assert.Equal(t, []string{"pending", "runnable", "starting", "completed"}, e.states)
+	assert.Equal(t, []string{"pending", "runnable", "starting", "running", "completed"}, e.states)
 	assert.False(t, e.wokeAt.Before(at), "not runnable before schedule_at (%s)", e.wokeAt)
 }
 
@@ -136,7 +148,7 @@ func TestJobScheduledInThePastRunsNow(t *testing.T) {
 	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
 	e.assignAfter(time.Second)
 	e.execute(t)
-	assert.Equal(t, []string{"runnable", "starting", "completed"}, e.states)
+	assert.Equal(t, []string{"runnable", "starting", "running", "completed"}, e.states)
 }
 
 func TestJobCancelInEveryPhase(t *testing.T) {
@@ -156,10 +168,62 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
 	})
+	t.Run("starting", func(t *testing.T) {
+		// The cancel arrives while the agent pulls the image: the start
+		// is abandoned and no container runs.
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+		e.assignAfter(time.Second)
+		var waited agentapi.WaitJobInput
+		e.start = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+			e.SignalWorkflow(contract.SignalJobCancel, nil)
+			for ctx.Err() == nil {
+				activity.RecordHeartbeat(ctx)
+				time.Sleep(10 * time.Millisecond)
+			}
+			return agentapi.StartJobResult{}, ctx.Err()
+		}
+		e.run = func(_ context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+			waited = in
+			return agentapi.RunJobResult{ExitCode: -1, Cancelled: true}, nil // no container: nothing to stop
+		}
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCancelled, res.State)
+		assert.Equal(t, "cancelled before the container started", res.SystemNote)
+		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, agentapi.WaitJobInput{RunID: "run-1", JobID: "job-1", Stop: true}, waited,
+			"the agent is told to stop whatever the abandoned start may have started")
+	})
+	t.Run("cancel races the start", func(t *testing.T) {
+		// The container started just as the cancel arrived: the wait is
+		// told to stop it, and the job ends cancelled, never running.
+		// (Whether the start's answer reaches the workflow after the cancel
+		// is Temporal's call: the wait stops the run's container either way.)
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+		e.assignAfter(time.Second)
+		e.start = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+			e.SignalWorkflow(contract.SignalJobCancel, nil)
+			for ctx.Err() == nil {
+				activity.RecordHeartbeat(ctx)
+				time.Sleep(10 * time.Millisecond)
+			}
+			return agentapi.StartJobResult{ContainerID: "c-1"}, nil
+		}
+		var got agentapi.WaitJobInput
+		e.run = func(_ context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+			got = in
+			return agentapi.RunJobResult{ContainerID: "c-1", ExitCode: 143, Cancelled: true}, nil
+		}
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCancelled, res.State)
+		assert.True(t, got.Stop, "the wait stops the container the start started: %+v", got)
+		assert.Equal(t, "run-1", got.RunID)
+		assert.Equal(t, "cancelled while running", res.SystemNote)
+		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
+	})
 	t.Run("running", func(t *testing.T) {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 		e.assignAfter(time.Second)
-		e.run = func(ctx context.Context, _ agentapi.RunJobInput) (agentapi.RunJobResult, error) {
+		e.run = func(ctx context.Context, _ agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 			// The user cancels while the container runs.
 			e.SignalWorkflow(contract.SignalJobCancel, nil)
 			for ctx.Err() == nil { // the agent heartbeats until the cancel reaches it
@@ -170,8 +234,41 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		}
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, []string{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
 	})
+}
+
+// The workflow records `running` itself once the agent started the
+// container, with the engine's start time, and the run's end with the
+// engine's exit time (not when the workflow heard of it).
+func TestJobRecordsRunningAndTheContainersTimes(t *testing.T) {
+	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+	e.assignAfter(time.Second)
+	startedAt := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	finishedAt := startedAt.Add(90 * time.Second)
+	e.start = func(context.Context, agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+		return agentapi.StartJobResult{ContainerID: "c-9", ImageDigest: "sha256:abc", StartedAt: startedAt}, nil
+	}
+	stateWhileRunning := ""
+	var waitIn agentapi.WaitJobInput
+	e.run = func(_ context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+		waitIn = in
+		e.mu.Lock()
+		stateWhileRunning = e.states[len(e.states)-1]
+		e.mu.Unlock()
+		return agentapi.RunJobResult{ContainerID: "c-9", StartedAt: startedAt, FinishedAt: finishedAt}, nil
+	}
+	e.execute(t)
+	assert.Equal(t, domain.JobRunning, stateWhileRunning, "the job is running while its container runs")
+	assert.Equal(t, "c-9", waitIn.ContainerID, "the wait follows the container the start started")
+	running := e.fields[domain.JobRunning]
+	require.NotNil(t, running.ContainerID)
+	assert.Equal(t, "c-9", *running.ContainerID)
+	require.NotNil(t, running.StartedAt)
+	assert.Equal(t, startedAt, *running.StartedAt)
+	done := e.fields[domain.JobCompleted]
+	require.NotNil(t, done.FinishedAt, "the run's end is the container's exit")
+	assert.Equal(t, finishedAt, *done.FinishedAt)
 }
 
 func TestJobOutcomes(t *testing.T) {
@@ -192,7 +289,7 @@ func TestJobOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", TimeoutSeconds: 30, CPUQuotaPct: 50, MemoryMB: 256})
 			e.assignAfter(time.Second)
-			e.run = func(context.Context, agentapi.RunJobInput) (agentapi.RunJobResult, error) { return tt.result, tt.err }
+			e.run = func(context.Context, agentapi.WaitJobInput) (agentapi.RunJobResult, error) { return tt.result, tt.err }
 			res := e.execute(t)
 			assert.Equal(t, tt.state, res.State)
 			assert.Equal(t, tt.note, res.SystemNote)

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+
+	"daestro/internal/agentapi"
 )
 
 // Label names on every run container. They cross a process boundary (the
@@ -194,29 +196,9 @@ type Cursor struct {
 	LastAckedSeq int64
 }
 
-// Result is how a run ended.
-type Result struct {
-	// ContainerID is the container that ran.
-	ContainerID string
-	// ExitCode is the main process's exit status; -1 when it never started.
-	ExitCode int
-	// OOMKilled is the kernel's report that the container hit its memory
-	// limit; exit code 137 alone only means SIGKILL.
-	OOMKilled bool
-	// TimedOut: the executor stopped the container at Spec.Timeout.
-	TimedOut bool
-	// Cancelled: the executor stopped the container because Run's context
-	// was cancelled.
-	Cancelled bool
-	// ImageDigest pins what ran: "repo@sha256:…" for a registry image, the
-	// local image ID "sha256:…" for an image that exists only on this engine.
-	ImageDigest string
-	// StartedAt and FinishedAt are the engine's times; zero when unknown.
-	StartedAt, FinishedAt time.Time
-	// SystemNote explains a failure to the user, e.g. "killed: out of memory
-	// at 16 MB"; empty after a clean exit 0.
-	SystemNote string
-}
+// Result is how a run ended. It is the agent's activity result itself
+// (agentapi.RunJobResult), so it reaches the workflow without a copy.
+type Result = agentapi.RunJobResult
 
 // Options tune an Executor; the zero value is usable.
 type Options struct {

@@ -703,3 +703,47 @@ func TestARunInProgressIsNeitherRunTwiceNorReaped(t *testing.T) {
 	cancel()
 	assert.True(t, (<-done).Cancelled)
 }
+
+// Start then Run is Run in two steps: Start returns once the container runs
+// (a second Start finds the same one), and Run with its ID follows it to the
+// exit with every line, then removes it.
+func TestStartThenRunFollowsTheStartedContainer(t *testing.T) {
+	e, cli := engine(t, executor.Options{})
+	spec := newSpec(t, cli, "sh", "-c", "echo one; sleep 1; echo two; exit 4")
+	ctx := context.Background()
+	started, err := e.Start(ctx, spec)
+	require.NoError(t, err)
+	require.NotEmpty(t, started.ContainerID)
+	assert.False(t, started.StartedAt.IsZero(), "the engine's start time")
+	assert.NotEmpty(t, started.ImageDigest)
+	info, err := cli.ContainerInspect(ctx, started.ContainerID)
+	require.NoError(t, err)
+	assert.NotEqual(t, "created", info.State.Status, "Start returns a started container")
+
+	again, err := e.Start(ctx, spec)
+	require.NoError(t, err)
+	assert.Equal(t, started.ContainerID, again.ContainerID, "a retried Start finds the container, it never starts a second")
+	assert.Equal(t, 1, countRunContainers(t, cli, spec.RunID))
+
+	s := newSink()
+	res, err := e.Run(ctx, spec, s, executor.Cursor{ContainerID: started.ContainerID}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 4, res.ExitCode)
+	assert.Equal(t, started.ContainerID, res.ContainerID)
+	requireExactlyOnce(t, s, []string{"one", "two"})
+	requireRemoved(t, cli, started.ContainerID)
+	id, err := e.ContainerOf(ctx, spec.RunID)
+	require.NoError(t, err)
+	assert.Empty(t, id)
+}
+
+// A Start whose context ends before the container starts leaves nothing.
+func TestStartCancelledLeavesNoContainer(t *testing.T) {
+	e, cli := engine(t, executor.Options{})
+	spec := newSpec(t, cli, "true")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := e.Start(ctx, spec)
+	require.Error(t, err)
+	assert.Equal(t, 0, countRunContainers(t, cli, spec.RunID))
+}

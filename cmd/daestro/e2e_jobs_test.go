@@ -14,7 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 
+	"daestro/internal/contract"
 	"daestro/internal/testenv"
 )
 
@@ -133,6 +135,19 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, sub)
 	id := sub["id"].(string)
 	s.waitRunning(id)
+	// The job's workflow owns its state: its query and the search
+	// attribute the README's `temporal workflow list` uses say running too.
+	tc := testenv.Temporal(t)
+	v, err := tc.QueryWorkflow(context.Background(), contract.JobWorkflowID(id), "", contract.QueryJobState)
+	require.NoError(t, err)
+	var wfState string
+	require.NoError(t, v.Get(&wfState))
+	assert.Equal(t, "running", wfState)
+	require.Eventually(t, func() bool {
+		list, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = '%s' AND %s = 'running'", contract.JobWorkflowID(id), contract.SearchAttrJobState)})
+		return err == nil && len(list.GetExecutions()) == 1
+	}, 15*time.Second, 200*time.Millisecond, "DaestroJobState='running' finds the running job")
 	_, running := s.call(http.MethodGet, "/v1/jobs/"+id, nil)
 	runningRun := running["runs"].([]any)[0].(map[string]any)["id"]
 	_, spawn := s.call(http.MethodGet, "/v1/compute-spawns/"+ar.spawnID, nil)
@@ -185,7 +200,7 @@ func (s *e2e) projectID() string {
 }
 
 // The agent is killed while a job runs and started again: the retried
-// RunJob re-attaches to the same container and the job completes once, its
+// WaitJob re-attaches to the same container and the job completes once, its
 // log complete and without duplicates.
 func TestAgentKilledMidRunReattaches(t *testing.T) {
 	image := agentTestImage(t)
@@ -216,7 +231,17 @@ func TestAgentKilledMidRunReattaches(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "every line exactly once, in order, across the agent restart")
 	_, detail := s.call(http.MethodGet, "/v1/jobs/"+jobID, nil)
-	assert.Len(t, detail["runs"], 1, "one run: the restart did not re-run the job")
+	require.Len(t, detail["runs"], 1, "one run: the restart did not re-run the job")
+	// The container exits about 20 s after its start, long before the
+	// restarted agent takes the run back (the old attempt's heartbeat
+	// timeout): the run's times are the container's, not the report's.
+	r := detail["runs"].([]any)[0].(map[string]any)
+	startedAt, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["started_at"]))
+	require.NoError(t, err, "%v", r)
+	finishedAt, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["finished_at"]))
+	require.NoError(t, err, "%v", r)
+	assert.Less(t, finishedAt.Sub(startedAt), 35*time.Second, "the runtime is the container's (about 20 s): %v", r)
+	assert.Greater(t, finishedAt.Sub(startedAt), 15*time.Second, "%v", r)
 
 }
 

@@ -124,12 +124,18 @@ func DockerRun(token, serverURL, image string) string {
 	}, " ")
 }
 
-// RunJobActivity is the name of the activity the agent runs on its spawn's
-// task queue: one job run as a container. JobWorkflow schedules it by name
-// so the control plane never imports the agent.
-const RunJobActivity = "RunJob"
+// The activities the agent runs on its spawn's task queue, one job run in two
+// steps, so that JobWorkflow learns when the container started and records
+// `running` itself: StartJobActivity pulls the image and creates and starts
+// the container (idempotent by run ID), WaitJobActivity follows it to its exit
+// while shipping logs and metrics. JobWorkflow schedules them by name so the
+// control plane never imports the agent.
+const (
+	StartJobActivity = "StartJob"
+	WaitJobActivity  = "WaitJob"
+)
 
-// RunJobInput is the activity's input: IDs only. The agent fetches the run's
+// RunJobInput is StartJob's input: IDs only. The agent fetches the run's
 // spec (env values, registry password) from the server with its own token,
 // so no secret ever enters a Temporal payload.
 type RunJobInput struct {
@@ -139,36 +145,66 @@ type RunJobInput struct {
 	JobID string
 }
 
-// RunJobResult is how the run's container ended.
-type RunJobResult struct {
+// StartJobResult is the run's container once it started.
+type StartJobResult struct {
 	// ContainerID is the engine's container.
 	ContainerID string
-	// ImageDigest identifies the exact image that ran.
+	// ImageDigest identifies the exact image that runs.
 	ImageDigest string
-	// ExitCode is the main process's exit status (-1 when it never started).
-	ExitCode int
-	// OOMKilled, TimedOut and Cancelled say why it ended, when not by itself.
-	OOMKilled, TimedOut, Cancelled bool
-	// SystemNote is the agent's sentence about the ending ("exceeded execution timeout of 30s").
-	SystemNote string
-	// StartedAt and FinishedAt are the engine's times.
-	StartedAt, FinishedAt time.Time
+	// StartedAt is the engine's start time.
+	StartedAt time.Time
 }
 
-// Error types of RunJob that retrying cannot fix; the workflow does not retry them.
+// WaitJobInput is WaitJob's input: the run and the container StartJob
+// started, which WaitJob never replaces (a container gone is an error, not a
+// reason to start the job twice).
+type WaitJobInput struct {
+	RunID, JobID, ContainerID string
+	// Stop stops the container first (SIGTERM, grace, SIGKILL): the job was
+	// cancelled while it started.
+	Stop bool
+}
+
+// RunJobResult is how a run's container ended: WaitJob's result, and the
+// executor's own (executor.Result is this type), so it reaches the workflow
+// without a copy.
+type RunJobResult struct {
+	// ContainerID is the container that ran.
+	ContainerID string
+	// ExitCode is the main process's exit status; -1 when it never started.
+	ExitCode int
+	// OOMKilled is the kernel's report that the container hit its memory
+	// limit; exit code 137 alone only means SIGKILL.
+	OOMKilled bool
+	// TimedOut: the executor stopped the container at the execution timeout.
+	TimedOut bool
+	// Cancelled: the executor stopped the container because the run was
+	// cancelled.
+	Cancelled bool
+	// ImageDigest pins what ran: "repo@sha256:…" for a registry image, the
+	// local image ID "sha256:…" for an image that exists only on this engine.
+	ImageDigest string
+	// StartedAt and FinishedAt are the engine's times; zero when unknown.
+	StartedAt, FinishedAt time.Time
+	// SystemNote explains a failure to the user, e.g. "killed: out of memory
+	// at 16 MB"; empty after a clean exit 0.
+	SystemNote string
+}
+
+// Error types of StartJob and WaitJob that retrying cannot fix; the workflow does not retry them.
 const (
 	// ErrTypeInvalidJobSpec: the spec cannot run here (quota above the host, memory under 6 MB…).
 	ErrTypeInvalidJobSpec = "InvalidJobSpec"
 	// ErrTypeImage: the image does not exist or the registry refused the credentials.
 	ErrTypeImage = "ImageUnavailable"
+	// ErrTypeContainerGone: the run's container disappeared (removed by
+	// hand): its exit status is lost, and starting another would run the job twice.
+	ErrTypeContainerGone = "ContainerGone"
 )
 
-// Paths of a run's spec and start report, under the agent's token. The
-// server answers only for runs allocated to the token's spawn.
-const (
-	PathRunSpec    = "/v1/agent/runs/{run}/spec"
-	PathRunStarted = "/v1/agent/runs/{run}/started"
-)
+// PathRunSpec is a run's spec, under the agent's token. The server answers
+// only for runs allocated to the token's spawn.
+const PathRunSpec = "/v1/agent/runs/{run}/spec"
 
 // RunPath fills a run path with the run's ID.
 func RunPath(path, runID string) string { return strings.Replace(path, "{run}", runID, 1) }
@@ -178,6 +214,9 @@ func RunPath(path, runID string) string { return strings.Replace(path, "{run}", 
 // authenticated HTTP call, never through Temporal.
 type RunSpec struct {
 	RunID, JobID, JobName, QueueName string
+	// SpawnID is the compute spawn the run was placed on: the agent labels
+	// the container with it.
+	SpawnID string
 	// Image is the image to run; for bash definitions the server's bash image.
 	Image string
 	// Registry is nil for anonymous pulls.
@@ -198,11 +237,6 @@ type RunSpec struct {
 // RegistryCredentials authenticate an image pull.
 type RegistryCredentials struct {
 	ServerAddress, Username, Password string
-}
-
-// RunStartedRequest reports that the run's container exists and starts.
-type RunStartedRequest struct {
-	ContainerID string `json:"container_id"`
 }
 
 // Paths the agent ships a run's output to, under its token (fill them with
