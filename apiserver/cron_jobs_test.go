@@ -29,6 +29,7 @@ import (
 	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
+	"daestro/service"
 	"daestro/worker"
 	"daestro/workflows"
 )
@@ -60,7 +61,7 @@ func newCronAPI(t testing.TB) *api {
 			}
 			return out
 		}
-		cs := activities.CronSchedules{Temporal: tc, TaskQueue: queue}
+		cs := service.CronSchedules{Temporal: tc, TaskQueue: queue}
 		for _, id := range ids(`SELECT id::text FROM cron_jobs`) {
 			_ = cs.Delete(ctx, id)
 		}

@@ -1,19 +1,12 @@
 package apiserver
 
 import (
-	"context"
-	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
 
-	"daestro/internal/contract"
 	"daestro/internal/domain"
 )
-
-// cancelReason is recorded when the API itself ends a job whose workflow is gone.
-const cancelReason = "cancel requested via API; the job's workflow no longer ran"
 
 // Reasons of a submission's first event, by the route it came through.
 const (
@@ -43,10 +36,8 @@ func (s *Server) createJob(c *gin.Context) {
 }
 
 // submitJob is the one submission path of both APIs: decode, check, then
-// write the job and start its workflow inside one transaction, which commits
-// only once the workflow started. requirePrefix is the client API's rule
-// that references carry the project code; via names the route for the
-// job's first event.
+// service.SubmitJob. requirePrefix is the client API's rule that references
+// carry the project code; via names the route for the job's first event.
 func (s *Server) submitJob(c *gin.Context, requirePrefix bool, via string) (domain.Job, error) {
 	var body domain.SubmitJobInput
 	if err := bindJSON(c, &body); err != nil {
@@ -58,56 +49,7 @@ func (s *Server) submitJob(c *gin.Context, requirePrefix bool, via string) (doma
 		return domain.Job{}, err
 	}
 	in.Via = via
-	ctx := c.Request.Context()
-	started := ""
-	j, err := s.store.SubmitJob(ctx, p.ID, in, func(jobID, runID string) error {
-		if err := s.startJobWorkflow(ctx, c, p.ID, in.QueueName, jobID, runID); err != nil {
-			return err
-		}
-		started = jobID
-		return nil
-	})
-	if err != nil {
-		if started != "" {
-			s.stopOrphanJobRun(c, started)
-		}
-		return domain.Job{}, err
-	}
-	return j, nil
-}
-
-// startJobWorkflow starts a run of the job's workflow on the control task
-// queue. Every run of a job shares the workflow ID: a closed one may be
-// followed by a new run (resubmit), a running one never is.
-func (s *Server) startJobWorkflow(ctx context.Context, c *gin.Context, projectID, queueName, jobID, runID string) error {
-	if s.temporal == nil {
-		return temporalUnavailable("start the job's workflow")
-	}
-	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	_, err := s.temporal.ExecuteWorkflow(ctx, contract.JobStartOptions(jobID, s.controlQueue, projectID, queueName, domain.JobSubmitted),
-		contract.JobWorkflowName, contract.JobWorkflowInput{JobID: jobID, RunID: runID, ProjectID: projectID})
-	var running *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case errors.As(err, &running):
-		// The previous run recorded its end but has not closed yet.
-		return domain.Errorf(domain.ECONFLICT, "job %s is still finishing its previous run: try again in a few seconds", jobID)
-	case err != nil:
-		logger(c).Error("start job workflow", "job_id", jobID, "run_id", runID, "error", err)
-		return domain.Errorf(domain.EUNAVAILABLE, "cannot start the job's workflow: Temporal did not answer; nothing was submitted, try again (GET %s shows what is down)", PathReadyz)
-	}
-	return nil
-}
-
-// stopOrphanJobRun terminates the workflow run just started for a job whose
-// rows were not committed; without it, the workflow would look for a job
-// that does not exist.
-func (s *Server) stopOrphanJobRun(c *gin.Context, jobID string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), temporalCallTimeout)
-	defer cancel()
-	if err := s.temporal.TerminateWorkflow(ctx, contract.JobWorkflowID(jobID), "", "its job run was not saved"); err != nil {
-		logger(c).Error("terminate workflow of unsaved job run", "job_id", jobID, "error", err)
-	}
+	return s.svc.SubmitJob(c.Request.Context(), p.ID, in)
 }
 
 func (s *Server) listJobs(c *gin.Context) {
@@ -147,37 +89,9 @@ func (s *Server) cancelJobRoute(c *gin.Context) {
 	writeData(c, http.StatusAccepted, j)
 }
 
-// cancelJob asks the job's workflow to cancel it and returns the job as it
-// stands: the workflow owns every transition (cancelling, then cancelled),
-// so the API records nothing, except for a job whose workflow is gone,
-// which nothing else would ever end.
+// cancelJob asks the job's workflow to cancel it (service.CancelJob).
 func (s *Server) cancelJob(c *gin.Context) (domain.Job, error) {
-	ctx, projectID := c.Request.Context(), project(c).ID
-	j, err := s.store.Job(ctx, projectID, c.Param("id"))
-	if err != nil {
-		return j, err
-	}
-	if !domain.JobStateIsCancellable(j.State) {
-		return j, domain.JobNotCancellable(j.ID, j.State)
-	}
-	if s.temporal == nil {
-		return j, temporalUnavailable("cancel the job")
-	}
-	sigCtx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	// No payload: the signal itself is the request, and IDs are all a
-	// workflow may see.
-	err = s.temporal.SignalWorkflow(sigCtx, contract.JobWorkflowID(j.ID), "", contract.SignalJobCancel, nil)
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		logger(c).Warn("cancelling a job without a workflow", "job_id", j.ID)
-		return s.store.CancelJobWithoutWorkflow(ctx, projectID, j.ID, cancelReason)
-	case err != nil:
-		logger(c).Error("signal job workflow", "job_id", j.ID, "error", err)
-		return j, domain.Errorf(domain.EUNAVAILABLE, "cannot reach the job's workflow: Temporal did not answer; the job is unchanged, try again")
-	}
-	return j, nil
+	return s.svc.CancelJob(c.Request.Context(), project(c).ID, c.Param("id"))
 }
 
 // resubmitted is the answer to a resubmit: the job and its new run.
@@ -190,28 +104,10 @@ type resubmitted struct {
 	Attempt int `json:"attempt"`
 }
 
-// resubmitJob runs a finished job again: a new run row and a new run of the
-// same workflow ID, committed only once the workflow started.
+// resubmitJob runs a finished job again (service.ResubmitJob).
 func (s *Server) resubmitJob(c *gin.Context) {
-	ctx, projectID := c.Request.Context(), project(c).ID
-	// The queue's name (fixed at creation) goes on the new run's search attributes.
-	j, err := s.store.Job(ctx, projectID, c.Param("id"))
+	j, err := s.svc.ResubmitJob(c.Request.Context(), project(c).ID, c.Param("id"))
 	if err != nil {
-		writeError(c, err)
-		return
-	}
-	queueName, started := j.JobQueue.Name, ""
-	j, err = s.store.ResubmitJob(ctx, projectID, j.ID, func(jobID, runID string) error {
-		if err := s.startJobWorkflow(ctx, c, projectID, queueName, jobID, runID); err != nil {
-			return err
-		}
-		started = jobID
-		return nil
-	})
-	if err != nil {
-		if started != "" {
-			s.stopOrphanJobRun(c, started)
-		}
 		writeError(c, err)
 		return
 	}

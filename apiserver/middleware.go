@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/domain"
+	"daestro/internal/logging"
 )
 
 const ctxLogger = "daestro.logger"
@@ -24,7 +25,9 @@ func (s *Server) requestID() gin.HandlerFunc {
 			id = hex.EncodeToString(b[:])
 		}
 		c.Header(HeaderRequestID, id)
-		c.Set(ctxLogger, s.logger.With("request_id", id))
+		l := s.logger.With("request_id", id)
+		c.Set(ctxLogger, l)
+		c.Request = c.Request.WithContext(logging.WithLogger(c.Request.Context(), l))
 		c.Next()
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"daestro/internal/contract"
 	"daestro/internal/store"
 	"daestro/schemas"
+	"daestro/service"
 	"daestro/workflows"
 )
 
@@ -33,10 +34,12 @@ const DefaultAgentPingInterval = 10 * time.Second
 type Server struct {
 	store    *store.Store
 	temporal client.Client
-	clouds   *cloud.Registry
-	bash     string
-	logger   *slog.Logger
-	engine   *gin.Engine
+	// svc writes the changes that span Postgres and Temporal.
+	svc    *service.Service
+	clouds *cloud.Registry
+	bash   string
+	logger *slog.Logger
+	engine *gin.Engine
 	// catalog caches the providers' regions and instance types per cloud auth.
 	catalog *catalogCache
 	// spawn settings, with the defaults of Options applied.
@@ -115,6 +118,7 @@ func New(o Options) *Server {
 	if s.unreachableAfter <= 0 {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter
 	}
+	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.namespace}
 	s.followers = &followerCounts{max: o.MaxFollowersPerKey, count: map[string]int{}}
 	if s.followers.max <= 0 {
 		s.followers.max = DefaultMaxFollowersPerKey
@@ -241,4 +245,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return err
 	}
 	return nil
+}
+
+// temporalNamespace is the namespace of the server's own client, which the
+// raw workflow-service calls (and the agent gateway) must name.
+func (s *Server) temporalNamespace() string {
+	if s.namespace != "" {
+		return s.namespace
+	}
+	return config.DefaultTemporalNamespace
 }

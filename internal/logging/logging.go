@@ -3,6 +3,7 @@
 package logging
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
@@ -22,4 +23,20 @@ func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 // Temporal adapts l to the Temporal SDK's logger interface.
 func Temporal(l *slog.Logger) tlog.Logger {
 	return tlog.NewStructuredLogger(l.With("component", "temporal-sdk"))
+}
+
+type ctxKey struct{}
+
+// WithLogger returns ctx carrying l, so code below a request logs with the
+// request's fields (its ID) without taking a logger argument.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// From returns the logger ctx carries, or slog.Default().
+func From(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
 }
