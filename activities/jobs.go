@@ -34,9 +34,15 @@ func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput)
 // LoadJobRunInput names the run.
 type LoadJobRunInput struct{ RunID string }
 
-// LoadJobRun reads the run's scheduling facts.
+// LoadJobRun reads the run's scheduling facts. A run that does not exist
+// is a non-retryable contract.ErrTypeJobRunNotFound: the workflow decides
+// how long to wait for rows a submission may still be committing.
 func (a *Activities) LoadJobRun(ctx context.Context, in LoadJobRunInput) (domain.JobRunFacts, error) {
-	return a.Store.JobRunInfo(ctx, in.RunID)
+	f, err := a.Store.JobRunInfo(ctx, in.RunID)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return f, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeJobRunNotFound, err)
+	}
+	return f, err
 }
 
 // WakeDispatcherInput names the project.

@@ -26,6 +26,11 @@ const (
 	noTimeoutRunLimit   = 10 * 365 * 24 * time.Hour
 	agentPickupTimeout  = 10 * time.Minute
 	runHeartbeatTimeout = time.Minute
+	// rowWait bounds how long a workflow waits for its job's rows: far
+	// longer than a submission's transaction (one Temporal call), which
+	// commits or rolls back well within it.
+	rowWait = 5 * time.Minute
+	rowPoll = 5 * time.Second
 )
 
 // JobWorkflow is one run of a job: wait for schedule_at, queue as runnable
@@ -99,9 +104,9 @@ func (j *jobRun) finish(ctx workflow.Context, state, note string, fields store.R
 func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	// The project, queue and first state search attributes are set when the
 	// API starts the workflow; the workflow keeps the state current.
-	var info domain.JobRunFacts
-	if err := workflow.ExecuteLocalActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info); err != nil {
-		return contract.JobWorkflowResult{}, err
+	info, found, err := j.load(ctx)
+	if err != nil || !found {
+		return contract.JobWorkflowResult{SystemNote: fmt.Sprintf("job run %s was never saved: nothing ran", j.in.RunID)}, err
 	}
 
 	// Phase 1: schedule_at is a durable timer; a past time runs now.
@@ -215,6 +220,29 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		return j.finish(ctx, domain.JobFailed, note, fields)
 	default:
 		return j.finish(ctx, domain.JobCompleted, "exited with code 0", fields)
+	}
+}
+
+// load reads the run's facts. The API starts the workflow inside the
+// transaction that writes the rows, so the rows may be a moment behind; a
+// submission that crashed before its commit never writes them, and the
+// workflow then ends (found false) after rowWait instead of looking forever.
+func (j *jobRun) load(ctx workflow.Context) (domain.JobRunFacts, bool, error) {
+	var info domain.JobRunFacts
+	deadline := workflow.Now(ctx).Add(rowWait)
+	for {
+		err := workflow.ExecuteLocalActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != contract.ErrTypeJobRunNotFound {
+			return info, err == nil, err
+		}
+		if !workflow.Now(ctx).Before(deadline) {
+			workflow.GetLogger(ctx).Warn("the job run's rows never appeared: ending", "run_id", j.in.RunID)
+			return info, false, nil
+		}
+		if err := workflow.Sleep(ctx, rowPoll); err != nil {
+			return info, false, err
+		}
 	}
 }
 

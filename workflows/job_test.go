@@ -32,6 +32,7 @@ type jobEnv struct {
 	released int
 	fields   map[string]store.RunFields
 	wokeAt   time.Time
+	load     func(ctx context.Context, in activities.LoadJobRunInput) (domain.JobRunFacts, error)
 	start    func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error)
 	run      func(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error)
 }
@@ -48,7 +49,10 @@ func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 		return e.run(ctx, in)
 	}, activity.RegisterOptions{Name: agentapi.WaitJobActivity})
 
-	e.OnActivity(a.LoadJobRun, mock.Anything, mock.Anything).Return(info, nil)
+	e.load = func(context.Context, activities.LoadJobRunInput) (domain.JobRunFacts, error) { return info, nil }
+	e.OnActivity(a.LoadJobRun, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.LoadJobRunInput) (domain.JobRunFacts, error) {
+		return e.load(ctx, in)
+	})
 	e.OnActivity(a.SetJobRunState, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SetJobRunStateInput) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -296,4 +300,45 @@ func TestJobOutcomes(t *testing.T) {
 			assert.Equal(t, tt.note, e.notes[tt.state], "the note is recorded with the final state")
 		})
 	}
+}
+
+// A submission that crashed between starting the workflow and committing
+// its rows leaves a workflow without a job: it waits a bounded time for the
+// rows, then ends cleanly, writing nothing; rows that arrive late are run.
+func TestJobWhoseRowsNeverAppearEnds(t *testing.T) {
+	notFound := temporal.NewNonRetryableApplicationError("no job run run-1", contract.ErrTypeJobRunNotFound, errors.New("no rows"))
+	t.Run("never", func(t *testing.T) {
+		var ts testsuite.WorkflowTestSuite
+		env := ts.NewTestWorkflowEnvironment()
+		var a *activities.Activities
+		env.RegisterActivity(a)
+		env.OnActivity(a.LoadJobRun, mock.Anything, mock.Anything).Return(domain.JobRunFacts{}, notFound)
+		start := env.Now()
+		env.ExecuteWorkflow(workflows.JobWorkflow, contract.JobWorkflowInput{JobID: "job-1", RunID: "run-1", ProjectID: "p-1"})
+		require.True(t, env.IsWorkflowCompleted())
+		require.NoError(t, env.GetWorkflowError(), "a job that was never saved ends cleanly, it does not retry forever")
+		var res contract.JobWorkflowResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+		assert.Empty(t, res.State)
+		assert.Equal(t, "job run run-1 was never saved: nothing ran", res.SystemNote)
+		waited := env.Now().Sub(start)
+		assert.GreaterOrEqual(t, waited, 5*time.Minute, "it gives the submission's transaction time to commit")
+		assert.Less(t, waited, 6*time.Minute)
+		env.AssertNotCalled(t, "SetJobRunState", mock.Anything, mock.Anything)
+	})
+	t.Run("late", func(t *testing.T) {
+		e := newJobEnv(t, domain.JobRunFacts{})
+		calls := 0
+		e.load = func(context.Context, activities.LoadJobRunInput) (domain.JobRunFacts, error) {
+			calls++
+			if calls < 3 {
+				return domain.JobRunFacts{}, notFound
+			}
+			return domain.JobRunFacts{QueueName: "etl"}, nil
+		}
+		e.assignAfter(time.Minute)
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCompleted, res.State)
+		assert.Equal(t, 3, calls)
+	})
 }

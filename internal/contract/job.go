@@ -34,11 +34,16 @@ type JobWorkflowInput struct {
 
 // JobWorkflowResult is the run's outcome.
 type JobWorkflowResult struct {
-	// State is the final state: completed, failed, timeout, cancelled or error.
+	// State is the final state: completed, failed, timeout, cancelled or
+	// error; empty when the job's rows never appeared (nothing ran).
 	State string
 	// SystemNote explains it.
 	SystemNote string
 }
+
+// ErrTypeJobRunNotFound is LoadJobRun's error for a run without rows: its
+// submission was not committed (yet, or ever).
+const ErrTypeJobRunNotFound = "JobRunNotFound"
 
 // JobAssignedSignal is the dispatcher's answer to a runnable job.
 type JobAssignedSignal struct {
