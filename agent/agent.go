@@ -96,7 +96,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tc.Close()
 	// Activities only: the gateway lets an agent poll nothing but its activity queue.
 	w := sdkworker.New(tc, reg.TaskQueue, sdkworker.Options{DisableWorkflowWorker: true})
-	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, exec: a.exec, server: a.server,
+	w.RegisterActivity(&Activities{docker: a.docker, capacity: offer, host: host, exec: a.exec, server: a.server,
 		newSink: func() executor.Sink { return newHTTPSink(a.server) }})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", reg.TaskQueue, err)

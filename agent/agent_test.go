@@ -122,12 +122,16 @@ func TestAgentRefusesPlainHTTPOffLoopback(t *testing.T) {
 // runs with the whole of it (the product's rule), never refused.
 func TestOversizeQuotaRunsCappedToTheSpawn(t *testing.T) {
 	offer := Capacity{CPUPct: 200, MemoryMB: 1024}
-	got := executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 6400, MemoryMB: 65536}, offer)
+	got := executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 6400, MemoryMB: 65536}, offer, offer)
 	assert.Equal(t, 200, got.CPUQuotaPct)
 	assert.Equal(t, 1024, got.MemoryMB)
-	got = executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 50, MemoryMB: 64}, offer)
+	got = executorSpec(agentapi.RunSpec{RunID: "r", CPUQuotaPct: 50, MemoryMB: 64}, offer, offer)
 	assert.Equal(t, 50, got.CPUQuotaPct, "a quota that fits is kept")
 	assert.Equal(t, 64, got.MemoryMB)
-	got = executorSpec(agentapi.RunSpec{RunID: "r"}, offer)
-	assert.Zero(t, got.CPUQuotaPct, "a job without quotas stays without")
+	got = executorSpec(agentapi.RunSpec{RunID: "r"}, offer, offer)
+	assert.Zero(t, got.CPUQuotaPct, "a job without quotas on a spawn that offers all of its machine stays without")
+	assert.Zero(t, got.MemoryMB)
+	got = executorSpec(agentapi.RunSpec{RunID: "r"}, offer, Capacity{CPUPct: 800, MemoryMB: 16384})
+	assert.Equal(t, 200, got.CPUQuotaPct, "a job without quotas is held to what the spawn offers")
+	assert.Equal(t, 1024, got.MemoryMB)
 }

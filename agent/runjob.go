@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 // workflow's heartbeat timeout; WaitJob's carries the cursor a retry resumes from.
 const heartbeatEvery = 10 * time.Second
 
+// specRetryMax caps the wait between two tries of a spec fetch.
+const specRetryMax = 15 * time.Second
+
 // StartJob starts one job run's container: fetch the spec from the server
 // (the only way secrets reach the agent), pull the image, create and start
 // the container. It returns once the container runs, so the workflow records
@@ -24,13 +28,13 @@ const heartbeatEvery = 10 * time.Second
 // (agent restart) finds the container by the run's name and never starts a
 // second one.
 func (a *Activities) StartJob(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error) {
+	stop := heartbeat(ctx, nil)
+	defer stop()
 	spec, err := a.spec(ctx, in.RunID)
 	if err != nil {
 		return agentapi.StartJobResult{}, err
 	}
-	stop := heartbeat(ctx, nil)
-	defer stop()
-	started, err := a.exec.Start(ctx, executorSpec(spec, a.capacity))
+	started, err := a.exec.Start(ctx, executorSpec(spec, a.capacity, a.host))
 	if err != nil {
 		return agentapi.StartJobResult{}, activityError(err)
 	}
@@ -43,11 +47,23 @@ func (a *Activities) StartJob(ctx context.Context, in agentapi.RunJobInput) (age
 // container; cancellation arrives through the heartbeat and stops the
 // container (SIGTERM, grace, SIGKILL), as does in.Stop from the start.
 func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+	from := executor.Cursor{ContainerID: in.ContainerID}
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &from)
+	}
+	var mu sync.Mutex
+	cur := from
+	stop := heartbeat(ctx, func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	})
+	defer stop()
 	spec, err := a.spec(ctx, in.RunID)
 	if err != nil {
 		return agentapi.RunJobResult{}, err
 	}
-	if in.ContainerID == "" {
+	if from.ContainerID == "" {
 		// Only after a start the workflow gave up on (cancelled): stop
 		// what it may have started, never start anything.
 		id, err := a.exec.ContainerOf(ctx, in.RunID)
@@ -57,16 +73,10 @@ func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (age
 		if id == "" {
 			return agentapi.RunJobResult{ExitCode: -1, Cancelled: true, SystemNote: "cancelled before the container started"}, nil
 		}
-		in.ContainerID = id
-	}
-	from := executor.Cursor{ContainerID: in.ContainerID}
-	if activity.HasHeartbeatDetails(ctx) {
-		_ = activity.GetHeartbeatDetails(ctx, &from)
+		from.ContainerID = id
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var mu sync.Mutex
-	cur := from
 	progress := func(c executor.Cursor) {
 		mu.Lock()
 		cur = c
@@ -78,27 +88,41 @@ func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (age
 			cancel()
 		}
 	}
-	stop := heartbeat(ctx, func() any {
-		mu.Lock()
-		defer mu.Unlock()
-		return cur
-	})
-	defer stop()
-	res, err := a.exec.Run(runCtx, executorSpec(spec, a.capacity), a.newSink(), from, progress)
+	es := executorSpec(spec, a.capacity, a.host)
+	res, err := a.exec.Run(runCtx, es, a.newSink(), from, progress)
 	if err != nil {
 		return agentapi.RunJobResult{}, activityError(err)
+	}
+	if res.OOMKilled && es.MemoryMB == 0 && a.host.MemoryMB > 0 {
+		// No limit of its own: what it ran out of is the machine's.
+		res.SystemNote = fmt.Sprintf("killed: out of memory at %d MB (all of the machine's memory: the job has no memory quota)", a.host.MemoryMB)
 	}
 	return res, nil
 }
 
-// spec fetches the run's spec; a refusal (the run is not this spawn's, or
-// finished) is final.
+// spec fetches the run's spec. Only a definite refusal (the run is not this
+// spawn's, or it finished) ends the attempt; while the server is
+// unreachable or answers 5xx the fetch is retried with backoff, for as long
+// as the attempt lives (the caller heartbeats meanwhile), so an API outage
+// never fails a job.
 func (a *Activities) spec(ctx context.Context, runID string) (agentapi.RunSpec, error) {
-	spec, err := a.server.runSpec(ctx, runID)
-	if errors.Is(err, ErrRejected) {
-		return spec, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
+	wait := time.Second
+	for {
+		spec, err := a.server.runSpec(ctx, runID)
+		switch {
+		case err == nil:
+			return spec, nil
+		case errors.Is(err, ErrRejected):
+			return spec, temporal.NewNonRetryableApplicationError(err.Error(), agentapi.ErrTypeInvalidJobSpec, err)
+		}
+		activity.GetLogger(ctx).Warn("fetching the run's spec failed, retrying", "run_id", runID, "in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return spec, fmt.Errorf("fetch the spec of run %s: %w (last: %v)", runID, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, specRetryMax)
 	}
-	return spec, err
 }
 
 // heartbeat records details() (nothing when nil) every heartbeatEvery until stopped, keeping a
@@ -144,13 +168,22 @@ const LabelSpawnID = "daestro.spawn-id"
 
 // executorSpec turns the server's run spec into the executor's. A quota
 // above what the spawn offers is the product's oversize job: placement gave
-// it the whole (empty) spawn, so it runs capped to all of it.
-func executorSpec(s agentapi.RunSpec, offer Capacity) executor.Spec {
-	if s.CPUQuotaPct > 0 && offer.CPUPct > 0 {
+// it the whole (empty) spawn, so it runs capped to all of it. A job without
+// a quota on a spawn that offers less than its machine (the compute
+// environment's usable CPU and memory, the agent's overrides) is held to
+// the offer by the same cgroup limits.
+func executorSpec(s agentapi.RunSpec, offer, host Capacity) executor.Spec {
+	switch {
+	case s.CPUQuotaPct > 0 && offer.CPUPct > 0:
 		s.CPUQuotaPct = min(s.CPUQuotaPct, offer.CPUPct)
+	case s.CPUQuotaPct == 0 && offer.CPUPct > 0 && offer.CPUPct < host.CPUPct:
+		s.CPUQuotaPct = offer.CPUPct
 	}
-	if s.MemoryMB > 0 && offer.MemoryMB > 0 {
+	switch {
+	case s.MemoryMB > 0 && offer.MemoryMB > 0:
 		s.MemoryMB = min(s.MemoryMB, offer.MemoryMB)
+	case s.MemoryMB == 0 && offer.MemoryMB > 0 && offer.MemoryMB < host.MemoryMB:
+		s.MemoryMB = offer.MemoryMB
 	}
 	out := executor.Spec{
 		RunID: s.RunID, JobID: s.JobID, Image: s.Image, Cmd: s.Command, Script: s.Script, Env: s.Env,
@@ -171,8 +204,10 @@ func executorSpec(s agentapi.RunSpec, offer Capacity) executor.Spec {
 // Activities run on the spawn's own task queue.
 type Activities struct {
 	docker *Docker
-	// capacity is what the spawn offers: an oversize job's quota is capped to it.
-	capacity Capacity
+	// capacity is what the spawn offers: an oversize job's quota is capped
+	// to it; host is the machine's, which a job without quotas may use
+	// when the offer is all of it.
+	capacity, host Capacity
 	exec     *executor.Executor
 	server   *serverClient
 	// newSink ships a run's logs and metrics to the server.

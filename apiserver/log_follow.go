@@ -113,7 +113,7 @@ func (s *Server) followRunLogs(c *gin.Context, runID string, q domain.LogQuery) 
 	defer recheck.Stop()
 	keepAlive := time.NewTicker(logFollowKeepAlive)
 	defer keepAlive.Stop()
-	shutdown := serverShutdown(c)
+	shutdown := s.shutdownOf(c.Request)
 	for {
 		for _, l := range page.Lines {
 			if err := writeEvent(c.Writer, "line", strconv.FormatInt(l.Seq, 10), l); err != nil {
@@ -166,30 +166,6 @@ func waitForLines(c *gin.Context, shutdown, wake <-chan struct{}, recheck, keepA
 			c.Writer.Flush()
 		}
 	}
-}
-
-// shutdownSignals holds, per http.Server, the channel its graceful shutdown
-// closes. A graceful shutdown waits for every request to end, and a
-// follower would otherwise hold it for the whole grace period; the request
-// carries its http.Server, so followers need nothing of Serve.
-var shutdownSignals sync.Map // *http.Server → chan struct{}; a server closed without Shutdown keeps its entry
-
-// serverShutdown returns a channel closed when the server serving c starts
-// shutting down (nil, never closed, when c has no http.Server).
-func serverShutdown(c *gin.Context) <-chan struct{} {
-	srv, ok := c.Request.Context().Value(http.ServerContextKey).(*http.Server)
-	if !ok {
-		return nil
-	}
-	ch := make(chan struct{})
-	if prev, loaded := shutdownSignals.LoadOrStore(srv, ch); loaded {
-		return prev.(chan struct{})
-	}
-	srv.RegisterOnShutdown(func() {
-		shutdownSignals.Delete(srv)
-		close(ch)
-	})
-	return ch
 }
 
 // writeEvent writes one Server-Sent Event with data as JSON; JSON has no

@@ -55,6 +55,38 @@ type Server struct {
 	tls         *tls.Config
 	devMode     bool
 	followers   *followerCounts
+	// shutdowns holds, per http.Server serving this Server, the channel its
+	// graceful shutdown closes (see shutdownOf).
+	shutdownsMu sync.Mutex
+	shutdowns   map[*http.Server]chan struct{}
+}
+
+// shutdownOf returns a channel closed when the http.Server serving r starts
+// shutting down (nil, never closed, when r has none). A graceful shutdown
+// waits for every request to end: log followers and the gateway's long
+// polls end on it instead of holding the shutdown for its whole grace.
+func (s *Server) shutdownOf(r *http.Request) <-chan struct{} {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok {
+		return nil
+	}
+	s.shutdownsMu.Lock()
+	defer s.shutdownsMu.Unlock()
+	if ch, ok := s.shutdowns[srv]; ok {
+		return ch
+	}
+	if s.shutdowns == nil {
+		s.shutdowns = map[*http.Server]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	s.shutdowns[srv] = ch
+	srv.RegisterOnShutdown(func() {
+		s.shutdownsMu.Lock()
+		delete(s.shutdowns, srv)
+		s.shutdownsMu.Unlock()
+		close(ch)
+	})
+	return ch
 }
 
 // Options are what a Server needs.
@@ -190,7 +222,20 @@ func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isGRPC(r) {
 			if g := s.agentGateway(); g != nil {
-				g.grpc.ServeHTTP(w, r)
+				// An agent's long poll ends when the server shuts down,
+				// so the shutdown does not wait out the poll.
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				if stop := s.shutdownOf(r); stop != nil {
+					go func() {
+						select {
+						case <-stop:
+							cancel()
+						case <-ctx.Done():
+						}
+					}()
+				}
+				g.grpc.ServeHTTP(w, r.WithContext(ctx))
 				return
 			}
 		}

@@ -25,6 +25,7 @@ const (
 	// agent is noticed by the heartbeat timeout, not by this.
 	noTimeoutRunLimit   = 10 * 365 * 24 * time.Hour
 	agentPickupTimeout  = 10 * time.Minute
+	agentAttempts       = 20
 	runHeartbeatTimeout = time.Minute
 	// rowWait bounds how long a workflow waits for its job's rows: far
 	// longer than a submission's transaction (one Temporal call), which
@@ -37,11 +38,17 @@ const (
 // until the dispatcher assigns a spawn, run on that spawn's agent, record the
 // outcome and give the capacity back. Cancel works in every phase.
 func JobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) (contract.JobWorkflowResult, error) {
-	j := &jobRun{in: in, state: domain.JobSubmitted}
+	j := &jobRun{in: in, state: domain.JobSubmitted, operatorCancel: ctx.Done()}
 	if err := j.setup(ctx); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
-	return j.run(ctx)
+	// The job runs on a context that an operator's cancellation of the
+	// workflow (Temporal's Web UI, `temporal workflow cancel`) does not cut:
+	// that cancellation is one more way to cancel the job, watched like the
+	// API's signal, so the job still records its end in Postgres, releases
+	// its capacity and stops its container.
+	work, _ := workflow.NewDisconnectedContext(ctx)
+	return j.run(work)
 }
 
 // jobRun is the state of one JobWorkflow run.
@@ -52,6 +59,23 @@ type jobRun struct {
 	cancelled bool
 	cancelCh  workflow.ReceiveChannel
 	assignCh  workflow.ReceiveChannel
+	// operatorCancel is closed when the workflow itself is cancelled;
+	// operatorCancelled stops watching it once seen (a closed channel
+	// would fire every select).
+	operatorCancel    workflow.ReceiveChannel
+	operatorCancelled bool
+}
+
+// onCancel adds both ways a job is cancelled to sel — the API's signal and
+// an operator's cancellation of the workflow — calling then for each.
+func (j *jobRun) onCancel(ctx workflow.Context, sel workflow.Selector, then func(by string)) {
+	sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); then("cancel requested") })
+	if !j.operatorCancelled {
+		sel.AddReceive(j.operatorCancel, func(workflow.ReceiveChannel, bool) {
+			j.operatorCancelled = true
+			then("workflow cancelled in Temporal")
+		})
+	}
 }
 
 func (j *jobRun) setup(ctx workflow.Context) error {
@@ -118,8 +142,8 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 			timerCtx, stopTimer := workflow.WithCancel(ctx)
 			fired := false
 			sel := workflow.NewSelector(ctx)
-			sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { fired = true })
-			sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); j.cancelled = true })
+			sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(f workflow.Future) { fired = f.Get(ctx, nil) == nil })
+			j.onCancel(ctx, sel, func(string) { j.cancelled = true })
 			sel.Select(ctx)
 			stopTimer()
 			if !fired {
@@ -141,7 +165,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		c.Receive(ctx, &s)
 		j.spawnID = s.SpawnID
 	})
-	sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); j.cancelled = true })
+	j.onCancel(ctx, sel, func(string) { j.cancelled = true })
 	sel.Select(ctx)
 	if j.cancelled {
 		// An assignment may race the cancel: ReleaseRun frees whatever was allocated.
@@ -211,7 +235,13 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		}
 		return j.finish(ctx, domain.JobTimeout, note, fields)
 	case res.OOMKilled:
-		return j.finish(ctx, domain.JobFailed, fmt.Sprintf("killed: out of memory at %d MB", info.MemoryMB), fields)
+		// The agent knows the limit that held (an oversize quota is capped
+		// to the spawn, a job without one has the spawn's memory).
+		note := res.SystemNote
+		if note == "" {
+			note = fmt.Sprintf("killed: out of memory at %d MB", info.MemoryMB)
+		}
+		return j.finish(ctx, domain.JobFailed, note, fields)
 	case res.ExitCode != 0:
 		note := res.SystemNote
 		if note == "" {
@@ -255,8 +285,11 @@ func (j *jobRun) agentOptions(ctx workflow.Context, limit time.Duration) workflo
 		StartToCloseTimeout:    limit,
 		HeartbeatTimeout:       runHeartbeatTimeout,
 		WaitForCancellation:    true,
+		// Attempts end by an agent restart or a lost heartbeat, never by
+		// the server being away (the agent retries its spec fetch inside
+		// the attempt): enough of them to outlast a few agent restarts.
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, MaximumAttempts: 5,
+			InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: agentAttempts,
 			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage, agentapi.ErrTypeContainerGone},
 		},
 	})
@@ -270,14 +303,13 @@ func (j *jobRun) onAgent(ctx workflow.Context, cancel workflow.CancelFunc, f wor
 	for done := false; !done; {
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(f, func(f workflow.Future) { err = f.Get(ctx, out); done = true })
-		sel.AddReceive(j.cancelCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
+		j.onCancel(ctx, sel, func(by string) {
 			if j.cancelled {
 				return
 			}
 			j.cancelled = true
 			cancel()
-			_ = j.record(ctx, domain.JobCancelling, "cancel requested: stopping the container (SIGTERM, then SIGKILL)", store.RunFields{})
+			_ = j.record(ctx, domain.JobCancelling, by+": stopping the container (SIGTERM, then SIGKILL)", store.RunFields{})
 		})
 		sel.Select(ctx)
 	}

@@ -285,6 +285,9 @@ func TestJobOutcomes(t *testing.T) {
 	}{
 		{"non-zero exit", agentapi.RunJobResult{ExitCode: 3}, nil, domain.JobFailed, "exited with code 3"},
 		{"oom", agentapi.RunJobResult{ExitCode: 137, OOMKilled: true}, nil, domain.JobFailed, "killed: out of memory at 256 MB"},
+		{"oom at the spawn's memory", agentapi.RunJobResult{ExitCode: 137, OOMKilled: true,
+			SystemNote: "killed: out of memory at 1024 MB (all of the compute spawn's memory: the job has no memory quota)"}, nil,
+			domain.JobFailed, "killed: out of memory at 1024 MB (all of the compute spawn's memory: the job has no memory quota)"},
 		{"timeout", agentapi.RunJobResult{ExitCode: 143, TimedOut: true}, nil, domain.JobTimeout, "exceeded execution timeout of 30s"},
 		{"image", agentapi.RunJobResult{}, temporal.NewNonRetryableApplicationError("pull busybox:9: manifest unknown", agentapi.ErrTypeImage, errors.New("x")),
 			domain.JobError, "pull busybox:9: manifest unknown"},
@@ -340,5 +343,44 @@ func TestJobWhoseRowsNeverAppearEnds(t *testing.T) {
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCompleted, res.State)
 		assert.Equal(t, 3, calls)
+	})
+}
+
+// An operator's cancellation of the workflow itself (Temporal's Web UI,
+// `temporal workflow cancel`) ends the job cancelled in every phase, with its
+// capacity released and the container stopped, like the API's cancel.
+func TestJobCancelledFromTemporalInEveryPhase(t *testing.T) {
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	t.Run("pending", func(t *testing.T) {
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
+		e.SetStartTime(at.Add(-time.Hour))
+		e.RegisterDelayedCallback(e.CancelWorkflow, time.Minute)
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCancelled, res.State)
+		assert.Equal(t, []string{"pending", "cancelled"}, e.states, "the timer's cancellation is not mistaken for it firing")
+	})
+	t.Run("queued", func(t *testing.T) {
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+		e.RegisterDelayedCallback(e.CancelWorkflow, time.Minute)
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCancelled, res.State)
+		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
+	})
+	t.Run("running", func(t *testing.T) {
+		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+		e.assignAfter(time.Second)
+		// (That the cancellation reaches the container is the e2e test's:
+		// the test environment answers a cancelled activity at once.)
+		e.run = func(ctx context.Context, _ agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+			e.CancelWorkflow()
+			for ctx.Err() == nil { // the agent heartbeats until the cancel reaches it
+				activity.RecordHeartbeat(ctx, nil)
+				time.Sleep(10 * time.Millisecond)
+			}
+			return agentapi.RunJobResult{ExitCode: 143, Cancelled: true}, nil
+		}
+		res := e.execute(t)
+		assert.Equal(t, domain.JobCancelled, res.State)
+		assert.Equal(t, []string{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
 	})
 }

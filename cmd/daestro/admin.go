@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/config"
@@ -18,60 +18,65 @@ import (
 	"daestro/workflows"
 )
 
-const adminUsage = `Usage: daestro admin <task> [flags]
-
-Tasks:
-  create-project --code CODE [--name NAME]   create a project and print its first API key (shown once)
-  gen-key                                    print a new random master key for DAESTRO_MASTER_KEY
-  check                                      run a health-check workflow through the control worker
-  rotate-key                                 re-encrypt every secret under DAESTRO_MASTER_KEY; the previous
-                                             key(s) go in DAESTRO_OLD_MASTER_KEYS (comma-separated)
-`
-
-func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, adminUsage)
-		return fmt.Errorf("admin needs a task: %w", errUsage)
+func newAdminCmd(stdout, stderr io.Writer) *cobra.Command {
+	admin := &cobra.Command{
+		Use:   "admin",
+		Short: "operator tasks: create-project, gen-key, check, rotate-key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(stderr, cmd.UsageString())
+			return fmt.Errorf("admin needs a task: %w", errUsage)
+		},
 	}
-	switch args[0] {
-	case "create-project":
-		return adminCreateProject(ctx, args[1:], stdout, stderr)
-	case "gen-key":
-		var k [config.MasterKeySize]byte
-		_, _ = rand.Read(k[:])
-		fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(k[:]))
-		return nil
-	case "check":
-		return adminCheck(ctx, stdout, stderr)
-	case "rotate-key":
-		return adminRotateKey(ctx, stdout, stderr)
-	default:
-		fmt.Fprint(stderr, adminUsage)
-		return fmt.Errorf("unknown admin task %q: %w", args[0], errUsage)
+	var code, name string
+	create := &cobra.Command{
+		Use:   "create-project",
+		Short: "create a project and print its first API key (shown once)",
+		Long:  envHelp("Creates a project and prints its first API key, shown only once.", envDatabase, envLogging),
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if code == "" {
+				return fmt.Errorf("create-project needs --code: %w", errUsage)
+			}
+			cfg, log, err := loadConfig(stderr)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg, log, cfg.MigrateOnStart)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return createProjectWithKey(cmd.Context(), st, code, name, stdout)
+		},
 	}
-}
-
-func adminCreateProject(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("create-project", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	code := fs.String("code", "", "project code: lowercase letters, digits, dashes (required)")
-	name := fs.String("name", "", "display name (default: the code)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *code == "" {
-		return fmt.Errorf("create-project needs --code: %w", errUsage)
-	}
-	cfg, log, err := loadConfig(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, log, cfg.MigrateOnStart)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return createProjectWithKey(ctx, st, *code, *name, stdout)
+	create.Flags().StringVar(&code, "code", "", "project code: lowercase letters, digits, dashes (required)")
+	create.Flags().StringVar(&name, "name", "", "display name (default: the code)")
+	admin.AddCommand(create,
+		&cobra.Command{
+			Use: "gen-key", Short: "print a new random master key for DAESTRO_MASTER_KEY", Args: cobra.NoArgs,
+			Long: "Prints a new random master key (base64 of 32 bytes) for DAESTRO_MASTER_KEY. Reads no environment.",
+			RunE: func(*cobra.Command, []string) error {
+				var k [config.MasterKeySize]byte
+				_, _ = rand.Read(k[:])
+				fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(k[:]))
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use: "check", Short: "run a health-check workflow through the control worker", Args: cobra.NoArgs,
+			Long: envHelp("Runs a health-check workflow through the control worker and prints the schema version it reports.", envTemporal, envLogging),
+			RunE: func(cmd *cobra.Command, _ []string) error { return adminCheck(cmd.Context(), stdout, stderr) },
+		},
+		&cobra.Command{
+			Use: "rotate-key", Args: cobra.NoArgs,
+			Short: "re-encrypt every secret under DAESTRO_MASTER_KEY (previous keys in DAESTRO_OLD_MASTER_KEYS)",
+			Long: envHelp(`Re-encrypts every secret under DAESTRO_MASTER_KEY; the previous key(s) go in
+DAESTRO_OLD_MASTER_KEYS (comma-separated). Idempotent: run it again after a failure.`, envDatabase, envTemporal, envLogging),
+			RunE: func(cmd *cobra.Command, _ []string) error { return adminRotateKey(cmd.Context(), stdout, stderr) },
+		},
+	)
+	return admin
 }
 
 // createProjectWithKey creates the project and its first key in one go.

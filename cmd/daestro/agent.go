@@ -13,10 +13,7 @@ import (
 
 // runAgent runs the agent of one compute spawn: `docker run … <agent image>`
 // starts it with DAESTRO_AUTH_TOKEN and DAESTRO_SERVER_URL.
-func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("agent takes no arguments, got %q: %w", args, errUsage)
-	}
+func runAgent(ctx context.Context, stderr io.Writer) error {
 	cfg, err := agent.ConfigFromEnv()
 	if err != nil {
 		return fmt.Errorf("invalid agent configuration:\n%w", err)

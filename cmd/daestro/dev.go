@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,20 +18,39 @@ import (
 	"daestro/internal/domain"
 	"daestro/internal/store"
 	"daestro/worker"
+
+	"github.com/spf13/cobra"
 )
+
+// devOptions are `daestro dev`'s flags.
+type devOptions struct {
+	dir, project string
+	noAgent      bool
+}
+
+func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o devOptions
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "run API + worker in one process against local services, for a laptop",
+		Long: envHelp(`Runs the API and the control worker in one process against a local Postgres and
+Temporal (make dev starts them), bootstraps a project and its API key, and runs a
+local self-hosted agent. Every server and worker variable applies; dev fills in
+DAESTRO_MASTER_KEY (kept in --dir) and DAESTRO_LOG_FORMAT=text when unset.`, envServer, envDatabase, envTemporal, envLogging),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd.Context(), o, stdout, stderr) },
+	}
+	cmd.Flags().StringVar(&o.dir, "dir", ".data", "directory for the dev master key and bootstrap API key")
+	cmd.Flags().StringVar(&o.project, "project", "default", "code of the project to bootstrap")
+	cmd.Flags().BoolVar(&o.noAgent, "no-agent", false, "do not run a local self-hosted agent")
+	return cmd
+}
 
 // runDev runs API and control worker in one process for a laptop, bootstraps
 // a default project and prints how to reach everything. `make dev` starts the
 // Postgres and Temporal it points at.
-func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".data", "directory for the dev master key and bootstrap API key")
-	project := fs.String("project", "default", "code of the project to bootstrap")
-	noAgent := fs.Bool("no-agent", false, "do not run a local self-hosted agent")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
+	dir, project, noAgent := &o.dir, &o.project, &o.noAgent
 	if os.Getenv(config.EnvLogFormat) == "" {
 		_ = os.Setenv(config.EnvLogFormat, "text")
 	}

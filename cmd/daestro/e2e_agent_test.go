@@ -50,7 +50,7 @@ type e2e struct {
 	http *http.Client
 	// caFile is the test CA's PEM file when the server serves TLS.
 	caFile string
-	// server is the API role.
+	// server is the API role; a test may stop and restart it (restartServer).
 	server *role
 }
 
@@ -125,19 +125,12 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	server := startRole("server")
 	s := &e2e{t: t, baseURL: scheme + "://" + addr, key: m[1], worker: startRole("worker"), http: client, caFile: caFile, server: server}
 	t.Cleanup(func() {
-		assert.NoError(t, server.stop(), "the server stops cleanly")
+		assert.NoError(t, s.server.stop(), "the server stops cleanly")
 		if s.worker != nil {
 			assert.NoError(t, s.worker.stop(), "the worker stops cleanly")
 		}
 	})
-	require.Eventually(t, func() bool {
-		resp, err := s.http.Get(s.baseURL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 60*time.Second, 200*time.Millisecond, "server never became ready")
+	s.waitReady()
 	// The project's dispatcher never ends by itself: leave none behind on the
 	// shared test server. (Cleanups run last-registered first, so this runs
 	// while the server is still up.)
@@ -146,6 +139,18 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 		_ = testenv.Temporal(t).TerminateWorkflow(context.Background(), dispatcher, "", "test cleanup")
 	})
 	return s
+}
+
+// waitReady polls /readyz until the server answers 200.
+func (s *e2e) waitReady() {
+	require.Eventually(s.t, func() bool {
+		resp, err := s.http.Get(s.baseURL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 60*time.Second, 200*time.Millisecond, "server never became ready")
 }
 
 // call sends a JSON request with the project's key and returns the status and data.

@@ -77,7 +77,7 @@ func TestCloudSpawnsScaleUpRunJobsAndTerminateWhenIdle(t *testing.T) {
 	const maxSpawns = 2
 	queueID := s.localDockerQueue("burst", "local-1c-1g", map[string]any{"max_spawns": maxSpawns, "max_idle_seconds": 0})
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{"name": "half", "type": "docker",
-		"image": testenv.TestImage(), "command": []string{"sh", "-c", "echo on $DAESTRO_COMPUTE_SPAWN_ID; sleep 2"},
+		"image": testenv.TestImage(), "command": []string{"sh", "-c", "echo on $DAESTRO_COMPUTE_SPAWN_ID; env | grep ^DAESTRO_ | sort; sleep 2"},
 		"cpu_quota_pct": 50, "memory_mb": 128})
 	require.Equal(t, http.StatusCreated, status, def)
 
@@ -120,8 +120,23 @@ func TestCloudSpawnsScaleUpRunJobsAndTerminateWhenIdle(t *testing.T) {
 		job := s.waitJob(id, 4*time.Minute)
 		require.Equal(t, "completed", job["state"], job)
 		lines := s.logTexts(id)
-		require.Len(t, lines, 1)
-		ranOn[strings.TrimPrefix(lines[0], "on ")]++
+		require.NotEmpty(t, lines)
+		spawnID := strings.TrimPrefix(lines[0], "on ")
+		ranOn[spawnID]++
+		// Every injected variable, with the cloud machine's own facts.
+		_, detail := s.call(http.MethodGet, "/v1/jobs/"+id, nil)
+		runID := detail["runs"].([]any)[0].(map[string]any)["id"]
+		assert.Equal(t, []string{
+			"DAESTRO_CLOUD_PROVIDER=localdocker",
+			"DAESTRO_COMPUTE_ENV_NAME=burst-vms",
+			"DAESTRO_COMPUTE_SPAWN_ID=" + spawnID,
+			"DAESTRO_INSTANCE_TYPE=local-1c-1g",
+			"DAESTRO_JOB_ID=" + id,
+			"DAESTRO_JOB_QUEUE_NAME=burst",
+			"DAESTRO_JOB_RUN_ID=" + fmt.Sprint(runID),
+			"DAESTRO_PUBLIC_IPV4=127.0.0.1",
+			"DAESTRO_PUBLIC_IPV6=::1",
+		}, lines[1:], "the job's environment")
 	}
 	// Every spawn terminates once idle (max idle 0, the minimum idle time
 	// after that), and every machine and job container is gone.

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -143,4 +146,39 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 	assert.Contains(t, out.String(), m[1], "a second start prints the same key")
 	assert.Contains(t, out.String(), "compute spawn "+sm[1], "a second start reuses the local agent's spawn")
 	require.NoError(t, stop())
+}
+
+// Every command answers --help with its flags and the environment
+// variables it reads, and exits 0.
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	var walk func(prefix []string, cmd *cobra.Command)
+	seen := 0
+	walk = func(prefix []string, cmd *cobra.Command) {
+		for _, sub := range cmd.Commands() {
+			if sub.Hidden || sub.Name() == "help" {
+				continue
+			}
+			path := append(slices.Clone(prefix), sub.Name())
+			var out, errOut bytes.Buffer
+			require.NoError(t, run(context.Background(), append(path, "--help"), &out, &errOut), "daestro %v --help", path)
+			assert.Contains(t, out.String(), "Usage:", "daestro %v --help", path)
+			assert.Contains(t, out.String(), "daestro "+strings.Join(path, " "), "daestro %v --help names itself", path)
+			if !sub.HasSubCommands() && sub.Name() != "gen-key" {
+				assert.Contains(t, out.String(), "Environment:", "daestro %v --help lists what it reads", path)
+			}
+			seen++
+			walk(path, sub)
+		}
+	}
+	walk(nil, newRootCmd(io.Discard, io.Discard))
+	assert.GreaterOrEqual(t, seen, 10, "server, worker, agent, dev, migrate, admin and its four tasks")
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"dev", "--help"}, &out, io.Discard))
+	assert.Contains(t, out.String(), "--no-agent", "flags are listed")
+	assert.Contains(t, out.String(), "DAESTRO_DATABASE_URL")
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"agent", "--help"}, &out, io.Discard))
+	assert.Contains(t, out.String(), "DAESTRO_AUTH_TOKEN")
+	require.ErrorContains(t, run(context.Background(), []string{"server", "extra"}, io.Discard, io.Discard), "unknown command",
+		"a stray argument is still a mistake")
 }

@@ -8,10 +8,7 @@ import (
 	"daestro/internal/store"
 )
 
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("migrate takes no arguments, got %q: %w", args, errUsage)
-	}
+func runMigrate(ctx context.Context, stdout, stderr io.Writer) error {
 	cfg, log, err := loadConfig(stderr)
 	if err != nil {
 		return err

@@ -10,10 +10,7 @@ import (
 	"daestro/internal/temporalx"
 )
 
-func runServer(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("server takes no arguments, got %q: %w", args, errUsage)
-	}
+func runServer(ctx context.Context, stderr io.Writer) error {
 	cfg, log, st, err := openRole(ctx, stderr)
 	if err != nil {
 		return err

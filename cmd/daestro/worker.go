@@ -9,10 +9,7 @@ import (
 	"daestro/worker"
 )
 
-func runWorker(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("worker takes no arguments, got %q: %w", args, errUsage)
-	}
+func runWorker(ctx context.Context, stderr io.Writer) error {
 	cfg, log, st, err := openRole(ctx, stderr)
 	if err != nil {
 		return err

@@ -203,6 +203,16 @@ func Docker(tb testing.TB) *agent.Docker {
 		Missing(tb, "Docker engine", "systemctl start docker", err)
 	}
 	tb.Cleanup(func() { _ = d.Close() })
+	// Tests run containers of the local test images, never pulled: without
+	// them they would fail on "image not found" instead of saying what to run.
+	for _, ref := range []string{TestImage(), BashImage()} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := d.Client().ImageInspect(ctx, ref)
+		cancel()
+		if err != nil {
+			Missing(tb, "the test image "+ref, `eval "$(scripts/docker-images.sh)"`, err)
+		}
+	}
 	return d
 }
 

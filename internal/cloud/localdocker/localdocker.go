@@ -189,7 +189,8 @@ func (p *Provider) Instance(ctx context.Context, id string) (cloud.Instance, err
 
 // instance maps a container to an Instance.
 func instance(name, status string, labels map[string]string) cloud.Instance {
-	inst := cloud.Instance{ID: name, PublicIPv4: "127.0.0.1"}
+	// Host networking: the machine's addresses are the host's loopback ones.
+	inst := cloud.Instance{ID: name, PublicIPv4: "127.0.0.1", PublicIPv6: "::1"}
 	switch status {
 	case "running":
 		inst.Status = cloud.StatusRunning

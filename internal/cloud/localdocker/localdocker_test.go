@@ -44,6 +44,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	t.Cleanup(func() { _ = p.DeleteInstance(context.Background(), inst.ID) })
 	require.Equal(t, cloud.StatusRunning, inst.Status)
 	require.Equal(t, "127.0.0.1", inst.PublicIPv4)
+	require.Equal(t, "::1", inst.PublicIPv6, "host networking: the host's loopback addresses")
 	require.ElementsMatch(t, tags, inst.Tags)
 
 	// The agent is capped to the instance type and gets the launch env.
