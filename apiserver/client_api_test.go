@@ -151,15 +151,7 @@ func TestClientSubmitRejections(t *testing.T) {
 	c.do(http.MethodPost, "/v1/job-definitions", map[string]any{"name": "script", "type": "bash", "script": "echo hi"}).id(t)
 
 	body := func(edit map[string]any) map[string]any {
-		b := map[string]any{"job_definition": "acme::etl", "job_queue": "acme::etl", "container_cmd_parameter": map[string]string{"day": "d"}}
-		for k, v := range edit {
-			if v == nil {
-				delete(b, k)
-				continue
-			}
-			b[k] = v
-		}
-		return b
+		return bodyWith(map[string]any{"job_definition": "acme::etl", "job_queue": "acme::etl", "container_cmd_parameter": map[string]string{"day": "d"}}, edit)
 	}
 	tests := []struct {
 		name string

@@ -72,20 +72,8 @@ func TestCloudAuthInvalidInput(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	c := a.newProject("acme")
-	with := func(k string, v any) map[string]any {
-		m := awsAuth("ok")
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-		return m
-	}
-	tests := []struct {
-		name string
-		body any
-		want string
-	}{
+	with := func(k string, v any) map[string]any { return bodyWith(awsAuth("ok"), map[string]any{k: v}) }
+	assertRejected(t, c, "/v1/cloud-auths", "cloud_auths", []rejected{
 		{"no name", with("name", nil), "name: cloud auth name is required"},
 		{"bad name", with("name", "has space"), `name: "has space" is not a valid cloud auth name`},
 		{"long name", with("name", string(make([]byte, 129))), "name:"},
@@ -104,15 +92,7 @@ func TestCloudAuthInvalidInput(t *testing.T) {
 		{"not json", `{"name":`, "request body is"},
 		{"empty", ``, "request body is empty"},
 		{"array", `[1]`, "request body must be a JSON object"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := c.do(http.MethodPost, "/v1/cloud-auths", tt.body)
-			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
-			assert.False(t, r.OK)
-			assert.Contains(t, r.Message, tt.want)
-		})
-	}
+	})
 	assert.Equal(t, 0, a.count("cloud_auths"), "no rejected request wrote anything")
 }
 
@@ -193,40 +173,17 @@ func TestCloudAuthListPaginates(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	c := a.newProject("acme")
-	var want []string
-	for _, n := range []string{"a1", "a2", "a3", "a4", "a5"} {
+	want := []string{"a1", "a2", "a3", "a4", "a5"}
+	for _, n := range want {
 		c.do(http.MethodPost, "/v1/cloud-auths", awsAuth(n)).id(t)
-		want = append(want, n)
 	}
-	var got []string
-	token, pages := "", 0
-	for {
-		r := c.do(http.MethodGet, "/v1/cloud-auths?limit=2&next_token="+token, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page domain.Page[domain.CloudAuth]
-		r.decode(t, &page)
-		for _, ca := range page.Items {
-			got = append(got, ca.Name)
-		}
-		pages++
-		if page.NextToken == "" {
-			break
-		}
-		token = page.NextToken
-	}
-	assert.Equal(t, want, got, "every item once, in creation order")
-	assert.Equal(t, 3, pages)
-
-	for q, msg := range map[string]string{
-		"limit=0":          "limit: \"0\" must be a whole number from 1 to 500",
-		"limit=501":        "limit:",
-		"limit=x":          "limit:",
-		"next_token=bogus": "next_token:",
-	} {
-		r := c.do(http.MethodGet, "/v1/cloud-auths?"+q, nil)
-		assert.Equal(t, http.StatusBadRequest, r.Status, q)
-		assert.Contains(t, r.Message, msg)
-	}
+	assertPaginates(t, c, paging[domain.CloudAuth]{path: "/v1/cloud-auths", limit: 2, pages: 3, want: want, order: "every item once, in creation order",
+		key: func(ca domain.CloudAuth) string { return ca.Name }, refused: map[string]string{
+			"limit=0":          "limit: \"0\" must be a whole number from 1 to 500",
+			"limit=501":        "limit:",
+			"limit=x":          "limit:",
+			"next_token=bogus": "next_token:",
+		}})
 }
 
 // A DigitalOcean cloud auth is checked against DigitalOcean (here the

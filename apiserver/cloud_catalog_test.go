@@ -67,11 +67,7 @@ type catalogList struct {
 
 func getCatalog(t *testing.T, c client, path string) catalogList {
 	t.Helper()
-	r := c.do(http.MethodGet, path, nil)
-	require.Equal(t, http.StatusOK, r.Status, "%s: %s", path, r.Raw)
-	var l catalogList
-	r.decode(t, &l)
-	return l
+	return getData[catalogList](t, c, path)
 }
 
 func TestCloudCatalogListsRegionsAndInstanceTypes(t *testing.T) {

@@ -119,28 +119,11 @@ func TestComputeEnvCreateRejectsInvalidInput(t *testing.T) {
 	other := a.newProject("other")
 	auth := insertCloudAuth(t, a, c.project.ID)
 	foreignAuth := insertCloudAuth(t, a, other.project.ID)
-	with := func(base map[string]any, kv ...any) map[string]any {
-		out := map[string]any{}
-		for k, v := range base {
-			out[k] = v
-		}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(out, kv[i].(string))
-				continue
-			}
-			out[kv[i].(string)] = kv[i+1]
-		}
-		return out
-	}
+	with := func(base map[string]any, k string, v any) map[string]any { return bodyWith(base, map[string]any{k: v}) }
 	cloud := cloudEnv(auth, "env")
 	self := map[string]any{"name": "env", "kind": "selfhosted"}
 
-	tests := []struct {
-		name string
-		body any
-		want string
-	}{
+	assertRejected(t, c, "/v1/compute-envs", "compute_envs", []rejected{
 		{"name missing", with(cloud, "name", nil), "name: compute environment name is required"},
 		{"name with space", with(cloud, "name", "my env"), `name: "my env" is not a valid compute environment name`},
 		{"name too long", with(cloud, "name", strings.Repeat("a", 129)), "name:"},
@@ -168,16 +151,7 @@ func TestComputeEnvCreateRejectsInvalidInput(t *testing.T) {
 		{"enabled not a bool", with(self, "enabled", "yes"), "enabled: must be true or false"},
 		{"unknown field", with(self, "size", "big"), `unknown field "size"`},
 		{"not an object", `[1]`, "request body must be a JSON object"},
-	}
-	before := a.count("compute_envs")
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := c.do(http.MethodPost, "/v1/compute-envs", tt.body)
-			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
-			assert.Contains(t, r.Message, tt.want)
-			assert.Equal(t, before, a.count("compute_envs"), "a rejected request writes nothing")
-		})
-	}
+	})
 }
 
 func TestComputeEnvNamesAreUniquePerProject(t *testing.T) {
@@ -327,40 +301,16 @@ func TestComputeEnvListPaginates(t *testing.T) {
 	c := a.newProject("acme")
 	other := a.newProject("other")
 	mustCreateEnv(t, other, "not-mine")
-	var want []string
-	for _, n := range []string{"e1", "e2", "e3", "e4", "e5"} {
+	want := []string{"e1", "e2", "e3", "e4", "e5"}
+	for _, n := range want {
 		mustCreateEnv(t, c, n)
-		want = append(want, n)
 	}
-	var got []string
-	token, pages := "", 0
-	for {
-		r := c.do(http.MethodGet, "/v1/compute-envs?limit=2&next_token="+token, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page domain.Page[domain.ComputeEnv]
-		r.decode(t, &page)
-		assert.LessOrEqual(t, len(page.Items), 2)
-		for _, e := range page.Items {
-			got = append(got, e.Name)
-		}
-		pages++
-		if page.NextToken == "" {
-			break
-		}
-		token = page.NextToken
-	}
-	assert.Equal(t, want, got, "every item once, in creation order")
-	assert.Equal(t, 3, pages)
+	assertPaginates(t, c, paging[domain.ComputeEnv]{path: "/v1/compute-envs", limit: 2, pages: 3, want: want, order: "every item once, in creation order",
+		key: func(e domain.ComputeEnv) string { return e.Name }, refused: map[string]string{"limit=0": "limit:", "limit=x": "limit:", "next_token=bogus": "next_token:"}})
 
 	r := c.do(http.MethodGet, "/v1/compute-envs", nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, "", r.data(t)["next_token"], "one page holds them all by default")
-
-	for q, msg := range map[string]string{"limit=0": "limit:", "limit=x": "limit:", "next_token=bogus": "next_token:"} {
-		r := c.do(http.MethodGet, "/v1/compute-envs?"+q, nil)
-		assert.Equal(t, http.StatusBadRequest, r.Status, q)
-		assert.Contains(t, r.Message, msg)
-	}
 }
 
 func TestComputeEnvIsInvisibleToOtherProjects(t *testing.T) {

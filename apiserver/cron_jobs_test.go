@@ -28,9 +28,7 @@ import (
 	"daestro/internal/quartz"
 	"daestro/internal/secrets"
 	"daestro/internal/store"
-	"daestro/internal/testenv"
 	"daestro/service"
-	"daestro/worker"
 	"daestro/workflows"
 )
 
@@ -44,12 +42,7 @@ const cronSecret = "cron-SECRET-value-never-in-a-payload"
 // workflows the test left, so the shared dev server does not collect them.
 func newCronAPI(t testing.TB) *api {
 	t.Helper()
-	st := newTestStore(t)
-	tc := testenv.Temporal(t)
-	queue := testenv.TaskQueue(t)
-	w := worker.New(tc, queue, &activities.Activities{Store: st})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	st, tc, queue := startControlWorker(t)
 	a := serveAPI(t, st, apiserver.Options{Temporal: tc, ControlTaskQueue: queue})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -77,16 +70,8 @@ func newCronAPI(t testing.TB) *api {
 
 // etlCron is a valid create body for etlDefinition in queue "etl".
 func etlCron(extra map[string]any) map[string]any {
-	body := map[string]any{"name": "nightly", "expression": "0 30 2 * * ?", "job_definition": "etl", "job_queue": "etl",
-		"container_cmd_parameter": map[string]string{"day": "today"}}
-	for k, v := range extra {
-		if v == nil {
-			delete(body, k)
-			continue
-		}
-		body[k] = v
-	}
-	return body
+	return bodyWith(map[string]any{"name": "nightly", "expression": "0 30 2 * * ?", "job_definition": "etl", "job_queue": "etl",
+		"container_cmd_parameter": map[string]string{"day": "today"}}, extra)
 }
 
 // cronWritten is a create or update answer.
@@ -97,29 +82,17 @@ type cronWritten struct {
 
 func createCron(t *testing.T, c client, body map[string]any) cronWritten {
 	t.Helper()
-	r := c.do(http.MethodPost, "/v1/cron-jobs", body)
-	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
-	var out cronWritten
-	r.decode(t, &out)
-	return out
+	return dataOf[cronWritten](t, c.do(http.MethodPost, "/v1/cron-jobs", body), http.StatusCreated)
 }
 
 func patchCron(t *testing.T, c client, id string, body map[string]any) cronWritten {
 	t.Helper()
-	r := c.do(http.MethodPatch, "/v1/cron-jobs/"+id, body)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var out cronWritten
-	r.decode(t, &out)
-	return out
+	return dataOf[cronWritten](t, c.do(http.MethodPatch, "/v1/cron-jobs/"+id, body), http.StatusOK)
 }
 
 func getCron(t *testing.T, c client, id string) domain.CronJobDetail {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/cron-jobs/"+id, nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var d domain.CronJobDetail
-	r.decode(t, &d)
-	return d
+	return getData[domain.CronJobDetail](t, c, "/v1/cron-jobs/"+id)
 }
 
 // waitForCron polls the cron job until ok says so, as a user would.
@@ -172,11 +145,7 @@ type upcoming struct {
 
 func getUpcoming(t *testing.T, c client, id, query string) upcoming {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/cron-jobs/"+id+"/upcoming"+query, nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var u upcoming
-	r.decode(t, &u)
-	return u
+	return getData[upcoming](t, c, "/v1/cron-jobs/"+id+"/upcoming"+query)
 }
 
 // parseItems reads the times, checking that each pair is one instant shown
@@ -289,19 +258,8 @@ func TestCronJobCreateGetListDelete(t *testing.T) {
 
 	// The list pages like every list.
 	second := createCron(t, c, etlCron(map[string]any{"name": "hourly", "expression": "0 0 * * * ?"}))
-	r = c.do(http.MethodGet, "/v1/cron-jobs?limit=1", nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var page domain.Page[domain.CronJob]
-	r.decode(t, &page)
-	require.Len(t, page.Items, 1)
-	assert.Equal(t, cj.ID, page.Items[0].ID)
-	require.NotEmpty(t, page.NextToken)
-	r = c.do(http.MethodGet, "/v1/cron-jobs?limit=1&next_token="+page.NextToken, nil)
-	r.decode(t, &page)
-	require.Len(t, page.Items, 1)
-	assert.Equal(t, second.ID, page.Items[0].ID)
-	assert.Empty(t, page.NextToken)
-	assert.Equal(t, http.StatusBadRequest, c.do(http.MethodGet, "/v1/cron-jobs?limit=0", nil).Status)
+	assertPaginates(t, c, paging[domain.CronJob]{path: "/v1/cron-jobs", limit: 1, pages: 2, want: []string{cj.ID, second.ID}, order: "in creation order",
+		key: func(j domain.CronJob) string { return j.ID }, refused: map[string]string{"limit=0": "limit:"}})
 
 	// Delete: the row and the schedule go.
 	r = c.do(http.MethodDelete, "/v1/cron-jobs/"+cj.ID, nil)
@@ -829,11 +787,7 @@ func TestCronJobWritesNothingWhenTemporalIsDown(t *testing.T) {
 // key rotation.
 func TestCronJobEnvIsSealedAndRotates(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
-	oldKey := randomKey(t)
-	oldRing, err := secrets.NewKeyring(oldKey)
-	require.NoError(t, err)
-	a = a.withKeyring(oldRing)
+	a, oldKey := newAPIWithKey(t)
 	c := a.newProject("acme")
 	readyQueue(t, c, "etl")
 	etlDefinition(t, c)

@@ -63,9 +63,7 @@ func (g gatewayAPI) newGatewayAgent(t *testing.T, c client, name string) gateway
 	queueID, envID := selfHostedQueue(t, c, name)
 	spawnID, bootstrap := newSpawnToken(t, c, queueID, envID)
 	r := g.agent(bootstrap).do(http.MethodPost, agentapi.PathRegister, register)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var reg agentapi.RegisterResponse
-	r.decode(t, &reg)
+	reg := dataOf[agentapi.RegisterResponse](t, r, http.StatusOK)
 	require.NotEmpty(t, reg.Credential)
 	assert.NotContains(t, r.Raw, testenv.TemporalAddress(), "registration never names Temporal's address")
 	return gatewayAgent{spawnID: spawnID, credential: reg.Credential, taskQueue: reg.TaskQueue,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	temporalclient "go.temporal.io/sdk/client"
 
@@ -78,12 +79,7 @@ const (
 // timeout (0 keeps the default).
 func newSpawnAPI(t testing.TB, unreachableAfter time.Duration) *api {
 	t.Helper()
-	st := newTestStore(t)
-	tc := testenv.Temporal(t)
-	queue := testenv.TaskQueue(t)
-	w := worker.New(tc, queue, &activities.Activities{Store: st})
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
+	st, tc, queue := startControlWorker(t)
 	a := serveAPI(t, st, apiserver.Options{Temporal: tc, ControlTaskQueue: queue, SpawnUnreachableAfter: unreachableAfter,
 		PublicURL: testPublicURL, AgentImage: testAgentImage, TemporalNamespace: "default"})
 	// Spawn workflows wait for pings forever: end the test's ones, so the
@@ -101,6 +97,20 @@ func newSpawnAPI(t testing.TB, unreachableAfter time.Duration) *api {
 		}
 	})
 	return a
+}
+
+// startControlWorker is a fresh database and the real Temporal dev server
+// with the real control worker on a task queue of the test's own, running
+// against that database until the test ends.
+func startControlWorker(t testing.TB) (*store.Store, temporalclient.Client, string) {
+	t.Helper()
+	st := newTestStore(t)
+	tc := testenv.Temporal(t)
+	queue := testenv.TaskQueue(t)
+	w := worker.New(tc, queue, &activities.Activities{Store: st})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return st, tc, queue
 }
 
 func mustQuery(t testing.TB, st *store.Store, sql string, args ...any) pgx.Rows {
@@ -151,6 +161,8 @@ type response struct {
 	Data    json.RawMessage `json:"data"`
 	Raw     string
 	Header  http.Header `json:"-"`
+	// call is the request answered, "GET /v1/jobs/…", for failure messages.
+	call string
 }
 
 // do sends body (nil, a raw JSON string, or a value to marshal) and decodes the envelope.
@@ -179,7 +191,7 @@ func (c client) do(method, path string, body any) response {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(c.a.t, err)
-	r := response{Status: resp.StatusCode, Raw: string(raw), Header: resp.Header}
+	r := response{Status: resp.StatusCode, Raw: string(raw), Header: resp.Header, call: method + " " + path}
 	require.NoError(c.a.t, json.Unmarshal(raw, &r), "response is not the JSON envelope: %s", raw)
 	return r
 }
@@ -193,9 +205,26 @@ func (r response) data(t testing.TB) map[string]any {
 }
 
 // decode decodes the envelope's data into v.
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.Data, v), "data: %s", r.Raw)
+}
+
+// dataOf requires r to have status and decodes its data into a T: the
+// check-then-decode that the typed getters of these tests (a resource, a
+// page, an agent's answer) share, so that none of them forgets the check.
+func dataOf[T any](t testing.TB, r response, status int) T {
+	t.Helper()
+	require.Equal(t, status, r.Status, "%s: %s", r.call, r.Raw)
+	var v T
+	r.decode(t, &v)
+	return v
+}
+
+// getData GETs path as c and decodes the data of its 200 into a T.
+func getData[T any](t testing.TB, c client, path string) T {
+	t.Helper()
+	return dataOf[T](t, c.do(http.MethodGet, path, nil), http.StatusOK)
 }
 
 // id returns data.id of a create response, failing when the request did not succeed.
@@ -205,6 +234,47 @@ func (r response) id(t testing.TB) string {
 	id, _ := r.data(t)["id"].(string)
 	require.NotEmpty(t, id, "no id in %s", r.Raw)
 	return id
+}
+
+// bodyWith returns a copy of body with extra set (or, for a nil value,
+// removed): how a test makes one invalid body out of a valid one.
+func bodyWith(body map[string]any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range body {
+		out[k] = v
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// rejected is one invalid request body and what its 400 says.
+type rejected struct {
+	name string
+	body any
+	want string
+}
+
+// assertRejected POSTs each body to path, each as a subtest of its name,
+// and checks what the user sees: a 400 that is not ok, a message naming the
+// problem, and nothing written to table.
+func assertRejected(t *testing.T, c client, path, table string, tests []rejected) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := c.a.count(table)
+			r := c.do(http.MethodPost, path, tt.body)
+			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+			assert.False(t, r.OK)
+			assert.Contains(t, r.Message, tt.want)
+			assert.Equal(t, before, c.a.count(table), "a rejected request writes nothing")
+		})
+	}
 }
 
 // count returns the number of rows in table, to prove a rejected request wrote nothing.

@@ -49,12 +49,7 @@ func decodeJobDef(t *testing.T, r response) jobDefView {
 
 func decodeJobDefPage(t *testing.T, r response) (items []jobDefView, next string) {
 	t.Helper()
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var page struct {
-		Items     []jobDefView `json:"items"`
-		NextToken string       `json:"next_token"`
-	}
-	r.decode(t, &page)
+	page := dataOf[domain.Page[jobDefView]](t, r, http.StatusOK)
 	return page.Items, page.NextToken
 }
 
@@ -69,22 +64,6 @@ func jobDefVersions(defs []jobDefView) []int {
 // dockerJobDef is a minimal valid docker definition body.
 func dockerJobDef(name string) map[string]any {
 	return map[string]any{"name": name, "type": "docker", "image": "python:3.12"}
-}
-
-// bodyWith returns body with extra set (or, for a nil value, removed).
-func bodyWith(body map[string]any, extra map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range body {
-		out[k] = v
-	}
-	for k, v := range extra {
-		if v == nil {
-			delete(out, k)
-		} else {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // insertJobQueueRow adds a job queue row with SQL: queues have their own API,
@@ -174,11 +153,7 @@ func TestJobDefinitionValidation(t *testing.T) {
 	authID := createRegistryAuthNamed(t, c, "ghcr")
 	docker := dockerJobDef("etl")
 	bash := map[string]any{"name": "etl", "type": "bash", "script": "echo hi"}
-	tests := []struct {
-		name string
-		body any
-		want string
-	}{
+	assertRejected(t, c, "/v1/job-definitions", "job_definitions", []rejected{
 		{"name missing", bodyWith(docker, map[string]any{"name": nil}), "name: job definition name is required"},
 		{"name with bad characters", bodyWith(docker, map[string]any{"name": "etl job"}), `name: "etl job" is not a valid job definition name`},
 		{"name with a colon", bodyWith(docker, map[string]any{"name": "etl:2"}), "name: "},
@@ -218,17 +193,7 @@ func TestJobDefinitionValidation(t *testing.T) {
 		{"privileged not a bool", bodyWith(docker, map[string]any{"privileged": "yes"}), "privileged: must be true or false"},
 		{"unknown field", bodyWith(docker, map[string]any{"cmd": []string{"x"}}), `unknown field "cmd"`},
 		{"body not an object", `"etl"`, "request body must be a JSON object"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := a.count("job_definitions")
-			r := c.do("POST", "/v1/job-definitions", tt.body)
-			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
-			assert.False(t, r.OK)
-			assert.Contains(t, r.Message, tt.want)
-			assert.Equal(t, before, a.count("job_definitions"), "a rejected request wrote a row")
-		})
-	}
+	})
 }
 
 func TestJobDefinitionNameClash(t *testing.T) {
@@ -603,35 +568,13 @@ func TestJobDefinitionList(t *testing.T) {
 	c.do("POST", "/v1/job-definitions/def-3/revisions", map[string]any{}).id(t)
 	require.Equal(t, http.StatusOK, c.do("DELETE", "/v1/job-definitions/def-3:3", nil).Status)
 
-	latest := map[string]int{}
-	token, pages := "", 0
-	for {
-		items, next := decodeJobDefPage(t, c.do("GET", "/v1/job-definitions?limit=2&next_token="+token, nil))
-		assert.LessOrEqual(t, len(items), 2)
-		for _, d := range items {
-			_, dup := latest[d.Name]
-			assert.False(t, dup, "%s listed twice", d.Name)
-			latest[d.Name] = d.Version
-		}
-		pages++
-		if next == "" {
-			break
-		}
-		token = next
-	}
-	assert.Equal(t, map[string]int{"def-0": 1, "def-1": 2, "def-2": 1, "def-3": 2, "def-4": 1}, latest)
-	assert.Equal(t, 3, pages)
-
-	items, next := decodeJobDefPage(t, c.do("GET", "/v1/job-definitions/def-3/revisions?limit=1", nil))
-	assert.Equal(t, []int{1}, jobDefVersions(items))
-	require.NotEmpty(t, next)
-	items, next = decodeJobDefPage(t, c.do("GET", "/v1/job-definitions/def-3/revisions?limit=1&next_token="+next, nil))
-	assert.Equal(t, []int{2}, jobDefVersions(items), "the deleted version 3 is not listed")
-	assert.Empty(t, next)
-
-	r := c.do("GET", "/v1/job-definitions?limit=501", nil)
-	assert.Equal(t, http.StatusBadRequest, r.Status)
-	assert.Contains(t, r.Message, "limit")
+	// Each name once, at its latest active version; the list is in the
+	// order those versions were created, so def-1:2 and def-3:2 come last.
+	ref := func(d jobDefView) string { return fmt.Sprintf("%s:%d", d.Name, d.Version) }
+	assertPaginates(t, c, paging[jobDefView]{path: "/v1/job-definitions", limit: 2, pages: 3, want: []string{"def-0:1", "def-2:1", "def-4:1", "def-1:2", "def-3:2"},
+		order: "each name once, at its latest active version", key: ref, refused: map[string]string{"limit=501": "limit"}})
+	assertPaginates(t, c, paging[jobDefView]{path: "/v1/job-definitions/def-3/revisions", limit: 1, pages: 2, want: []string{"def-3:1", "def-3:2"},
+		order: "the deleted version 3 is not listed", key: ref})
 }
 
 func TestJobDefinitionTenantIsolation(t *testing.T) {

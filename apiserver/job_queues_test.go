@@ -117,22 +117,10 @@ func TestJobQueueCreateRejectsInvalidInput(t *testing.T) {
 	a := newAPI(t)
 	c := a.newProject("acme")
 	key := sshKey(t)
-	body := func(kv ...any) map[string]any {
-		out := map[string]any{"name": "etl", "priority": 10}
-		for i := 0; i < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(out, kv[i].(string))
-				continue
-			}
-			out[kv[i].(string)] = kv[i+1]
-		}
-		return out
+	body := func(k string, v any) map[string]any {
+		return bodyWith(map[string]any{"name": "etl", "priority": 10}, map[string]any{k: v})
 	}
-	tests := []struct {
-		name string
-		body any
-		want string
-	}{
+	assertRejected(t, c, "/v1/job-queues", "job_queues", []rejected{
 		{"name missing", body("name", nil), "name: job queue name is required"},
 		{"name with underscore", body("name", "etl_jobs"), `name: "etl_jobs" is not a valid job queue name`},
 		{"name too long", body("name", strings.Repeat("q", 129)), "name:"},
@@ -155,15 +143,8 @@ func TestJobQueueCreateRejectsInvalidInput(t *testing.T) {
 		{"description with NUL", body("description", "a\x00b"), "description: must not contain control characters"},
 		{"unknown field", body("compute_envs", []string{}), `unknown field "compute_envs"`},
 		{"empty body", "", "request body is empty"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := c.do(http.MethodPost, "/v1/job-queues", tt.body)
-			assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
-			assert.Contains(t, r.Message, tt.want)
-			assert.Zero(t, a.count("job_queues"), "a rejected request writes nothing")
-		})
-	}
+	})
+	assert.Zero(t, a.count("job_queues"), "no rejected request wrote anything")
 }
 
 func TestJobQueueNamesAreUniquePerProject(t *testing.T) {
@@ -451,39 +432,13 @@ func TestJobQueueListPaginates(t *testing.T) {
 	a := newAPI(t)
 	c := a.newProject("acme")
 	mustCreateQueue(t, a.newProject("other"), "not-mine")
-	var want []string
-	for _, n := range []string{"q1", "q2", "q3", "q4", "q5"} {
+	want := []string{"q1", "q2", "q3", "q4", "q5"}
+	for _, n := range want {
 		mustCreateQueue(t, c, n)
-		want = append(want, n)
 	}
-	var got []string
-	seen := map[string]bool{}
-	token, pages := "", 0
-	for {
-		r := c.do(http.MethodGet, "/v1/job-queues?limit=2&next_token="+token, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page domain.Page[domain.JobQueue]
-		r.decode(t, &page)
-		assert.LessOrEqual(t, len(page.Items), 2)
-		for _, q := range page.Items {
-			assert.False(t, seen[q.ID], "duplicate %s", q.Name)
-			seen[q.ID] = true
-			got = append(got, q.Name)
-		}
-		pages++
-		if page.NextToken == "" {
-			break
-		}
-		token = page.NextToken
-	}
-	assert.Equal(t, want, got, "every item once, in creation order")
-	assert.Equal(t, 3, pages)
-
-	for q, msg := range map[string]string{"limit=501": "limit:", "limit=-1": "limit:", "next_token=bogus": "next_token:"} {
-		r := c.do(http.MethodGet, "/v1/job-queues?"+q, nil)
-		assert.Equal(t, http.StatusBadRequest, r.Status, q)
-		assert.Contains(t, r.Message, msg)
-	}
+	// Queue names are unique in a project, so each name listed once is each queue listed once.
+	assertPaginates(t, c, paging[domain.JobQueue]{path: "/v1/job-queues", limit: 2, pages: 3, want: want, order: "every item once, in creation order",
+		key: func(q domain.JobQueue) string { return q.Name }, refused: map[string]string{"limit=501": "limit:", "limit=-1": "limit:", "next_token=bogus": "next_token:"}})
 }
 
 func TestJobQueueIsInvisibleToOtherProjects(t *testing.T) {

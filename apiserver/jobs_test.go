@@ -108,13 +108,10 @@ func etlJob(extra map[string]any) map[string]any {
 	return body
 }
 
+// getJob is the job's detail as the management API shows it.
 func getJob(t *testing.T, c client, id string) domain.JobDetail {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/jobs/"+id, nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var d domain.JobDetail
-	r.decode(t, &d)
-	return d
+	return getData[domain.JobDetail](t, c, "/v1/jobs/"+id)
 }
 
 // waitForJobState polls the job until it is in state, as a user would.
@@ -593,17 +590,10 @@ func TestJobListFiltersAndPages(t *testing.T) {
 	require.NoError(t, a.st.SetJobRunState(ctx, all[1].CurrentRunID, domain.JobRunning, "container started", store.RunFields{}))
 	require.NoError(t, a.st.SetJobRunState(ctx, all[3].CurrentRunID, domain.JobFailed, "exited 1", store.RunFields{}))
 
+	jobName := func(j domain.Job) string { return j.Name }
 	list := func(query string) []string {
 		t.Helper()
-		r := c.do(http.MethodGet, "/v1/jobs?"+query, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page domain.Page[domain.Job]
-		r.decode(t, &page)
-		names := []string{}
-		for _, j := range page.Items {
-			names = append(names, j.Name)
-		}
-		return names
+		return itemKeys(getData[domain.Page[domain.Job]](t, c, "/v1/jobs?"+query).Items, jobName)
 	}
 	assert.Equal(t, []string{"nightly-9", "report-1", "nightly-2", "nightly-1", "nightly-0"}, list(""), "newest first")
 	assert.Equal(t, []string{"nightly-2", "nightly-1", "nightly-0"}, list("job_queue_id="+etlQueue))
@@ -618,36 +608,14 @@ func TestJobListFiltersAndPages(t *testing.T) {
 	assert.Equal(t, []string{"nightly-9"}, list("name_prefix=nightly&state=submitted&created_after="+url.QueryEscape(mid.Format(time.RFC3339Nano))))
 	assert.Equal(t, []string{}, list("job_queue_id=0190a5c2-0000-7000-8000-000000000000"))
 
-	var paged []string
-	pages := 0
-	for token := ""; ; {
-		pages++
-		r := c.do(http.MethodGet, "/v1/jobs?limit=2&next_token="+token, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page domain.Page[domain.Job]
-		r.decode(t, &page)
-		assert.LessOrEqual(t, len(page.Items), 2)
-		for _, j := range page.Items {
-			paged = append(paged, j.Name)
-		}
-		if token = page.NextToken; token == "" {
-			break
-		}
-	}
-	assert.Equal(t, list(""), paged)
-	assert.Equal(t, 3, pages)
-
-	for q, want := range map[string]string{
-		"state=done":              `state: "done" is not a job state`,
-		"job_queue_id=etl":        `job_queue_id: "etl" is not a job queue id`,
-		"created_after=yesterday": `created_after: "yesterday" is not an RFC 3339 time`,
-		"limit=0":                 "limit:",
-		"next_token=zzz":          "next_token:",
-	} {
-		r := c.do(http.MethodGet, "/v1/jobs?"+q, nil)
-		assert.Equal(t, http.StatusBadRequest, r.Status, q)
-		assert.Contains(t, r.Message, want, q)
-	}
+	assertPaginates(t, c, paging[domain.Job]{path: "/v1/jobs", limit: 2, pages: 3, want: list(""), order: "the pages hold the list, newest first",
+		key: jobName, refused: map[string]string{
+			"state=done":              `state: "done" is not a job state`,
+			"job_queue_id=etl":        `job_queue_id: "etl" is not a job queue id`,
+			"created_after=yesterday": `created_after: "yesterday" is not an RFC 3339 time`,
+			"limit=0":                 "limit:",
+			"next_token=zzz":          "next_token:",
+		}})
 }
 
 // Temporal down: the submission answers 503 and writes nothing; a cancel

@@ -108,20 +108,12 @@ func shipLogs(t *testing.T, agent client, run string, lines []agentapi.LogLine) 
 // ackOf ships lines and returns the acknowledgement, failing on anything but 200.
 func ackOf(t *testing.T, agent client, run string, lines []agentapi.LogLine) int64 {
 	t.Helper()
-	r := shipLogs(t, agent, run, lines)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var ack agentapi.LogsResponse
-	r.decode(t, &ack)
-	return ack.AckedSeq
+	return dataOf[agentapi.LogsResponse](t, shipLogs(t, agent, run, lines), http.StatusOK).AckedSeq
 }
 
 func readLogs(t *testing.T, c client, job, query string) domain.RunLogs {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/jobs/"+job+"/logs"+query, nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var out domain.RunLogs
-	r.decode(t, &out)
-	return out
+	return getData[domain.RunLogs](t, c, "/v1/jobs/"+job+"/logs"+query)
 }
 
 // wireLines is what the API shows for lines shipped as in.
@@ -555,17 +547,10 @@ func TestMetricsSummaryIsExact(t *testing.T) {
 	at := func(s int) time.Time { return logEpoch.Add(time.Duration(s) * 5 * time.Second) }
 	ship := func(samples ...agentapi.MetricSample) int {
 		r := p.agent.do(http.MethodPost, agentapi.RunPath(agentapi.PathRunMetrics, p.run), agentapi.MetricsRequest{Samples: samples})
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var out agentapi.MetricsResponse
-		r.decode(t, &out)
-		return out.Stored
+		return dataOf[agentapi.MetricsResponse](t, r, http.StatusOK).Stored
 	}
 	read := func(query string) domain.RunMetrics {
-		r := p.c.do(http.MethodGet, "/v1/jobs/"+p.job+"/metrics"+query, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var out domain.RunMetrics
-		r.decode(t, &out)
-		return out
+		return getData[domain.RunMetrics](t, p.c, "/v1/jobs/"+p.job+"/metrics"+query)
 	}
 
 	empty := read("")
@@ -775,10 +760,7 @@ func TestRunLogIsCappedWithOneTruncationLine(t *testing.T) {
 	assert.Equal(t, int64(22), ackOf(t, p.agent, p.run, []agentapi.LogLine{
 		{Seq: 21, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "late"}, {Seq: 22, Stream: agentapi.StreamStdout, Time: logEpoch, Text: "later"}}))
 
-	r := p.c.do(http.MethodGet, "/v1/jobs/"+p.job+"/logs", nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var page domain.RunLogs
-	r.decode(t, &page)
+	page := readLogs(t, p.c, p.job, "")
 	require.Len(t, page.Lines, 18, "17 lines under the cap, then the truncation line")
 	for _, l := range page.Lines[:17] {
 		assert.Equal(t, big, l.Text)

@@ -16,6 +16,7 @@ import (
 	"daestro/apiserver"
 	"daestro/internal/cloud"
 	"daestro/internal/secrets"
+	"daestro/internal/store"
 	"daestro/internal/testenv"
 )
 
@@ -28,11 +29,22 @@ const (
 
 // withKeyring serves the same database through a new server whose store uses ring.
 func (a *api) withKeyring(ring *secrets.Keyring) *api {
-	st := *a.st
-	st.Secrets = ring
-	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: &st, Logger: testenv.Logger(a.t)}).Handler())
+	// A new Store over the same pool, not a copy: a Store holds state of its
+	// own (the log followers' feed) that must not be shared or copied.
+	st := &store.Store{Pool: a.st.Pool, Secrets: ring, RunLogCapBytes: a.st.RunLogCapBytes}
+	srv := httptest.NewServer(apiserver.New(apiserver.Options{Store: st, Logger: testenv.Logger(a.t)}).Handler())
 	a.t.Cleanup(srv.Close)
-	return &api{t: a.t, url: srv.URL, st: &st}
+	return &api{t: a.t, url: srv.URL, st: st}
+}
+
+// newAPIWithKey is newAPI sealing under a master key of its own, returned
+// so that a test can rotate away from it.
+func newAPIWithKey(t *testing.T) (*api, []byte) {
+	t.Helper()
+	key := randomKey(t)
+	ring, err := secrets.NewKeyring(key)
+	require.NoError(t, err)
+	return newAPI(t).withKeyring(ring), key
 }
 
 func randomKey(t *testing.T) []byte {
@@ -81,11 +93,7 @@ func TestNoPlaintextSecretInTheDatabase(t *testing.T) {
 // process holding only the new key reads every one of them.
 func TestMasterKeyRotationRoundTrip(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
-	oldKey := randomKey(t)
-	oldRing, err := secrets.NewKeyring(oldKey)
-	require.NoError(t, err)
-	a = a.withKeyring(oldRing)
+	a, oldKey := newAPIWithKey(t)
 	c := a.newProject("acme")
 	cloudAuthID := createSecrets(t, c)
 

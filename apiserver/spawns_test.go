@@ -30,12 +30,6 @@ type createdSpawn struct {
 	DockerRun  string              `json:"docker_run"`
 }
 
-// spawnEvents is the data of GET /v1/compute-spawns/:id/events.
-type spawnEvents struct {
-	Items     []domain.SpawnEvent `json:"items"`
-	NextToken string              `json:"next_token"`
-}
-
 // selfHostedQueue creates a self-hosted environment (half the host's CPU,
 // 4 GB) and a queue holding it, named after name.
 func selfHostedQueue(t *testing.T, c client, name string) (queueID, envID string) {
@@ -51,19 +45,12 @@ func selfHostedQueue(t *testing.T, c client, name string) (queueID, envID string
 func createSpawn(t *testing.T, c client, queueID, envID string) createdSpawn {
 	t.Helper()
 	r := c.do(http.MethodPost, "/v1/compute-spawns", map[string]any{"job_queue_id": queueID, "compute_env_id": envID})
-	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
-	var out createdSpawn
-	r.decode(t, &out)
-	return out
+	return dataOf[createdSpawn](t, r, http.StatusCreated)
 }
 
 func getSpawn(t *testing.T, c client, id string) domain.ComputeSpawn {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/compute-spawns/"+id, nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var sp domain.ComputeSpawn
-	r.decode(t, &sp)
-	return sp
+	return getData[domain.ComputeSpawn](t, c, "/v1/compute-spawns/"+id)
 }
 
 // waitForState polls the spawn until it is in state: the workflow records
@@ -85,11 +72,7 @@ func waitForState(t *testing.T, c client, id, state string, within time.Duration
 
 func listEvents(t *testing.T, c client, id string) []domain.SpawnEvent {
 	t.Helper()
-	r := c.do(http.MethodGet, "/v1/compute-spawns/"+id+"/events", nil)
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var evs spawnEvents
-	r.decode(t, &evs)
-	return evs.Items
+	return getData[domain.Page[domain.SpawnEvent]](t, c, "/v1/compute-spawns/"+id+"/events").Items
 }
 
 func eventStates(evs []domain.SpawnEvent) []string {
@@ -111,10 +94,7 @@ func ping(runs ...string) agentapi.PingRequest {
 
 func pingAnswer(t *testing.T, r response) agentapi.PingResponse {
 	t.Helper()
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	var out agentapi.PingResponse
-	r.decode(t, &out)
-	return out
+	return dataOf[agentapi.PingResponse](t, r, http.StatusOK)
 }
 
 var tokenRE = regexp.MustCompile(`^dsa_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$`)
@@ -245,18 +225,7 @@ func TestComputeSpawnUnreachableWithoutPingsAndBack(t *testing.T) {
 
 	// The history pages like every list.
 	all := listEvents(t, c, id)
-	var paged []domain.SpawnEvent
-	for token := ""; ; {
-		r := c.do(http.MethodGet, "/v1/compute-spawns/"+id+"/events?limit=2&next_token="+token, nil)
-		require.Equal(t, http.StatusOK, r.Status, r.Raw)
-		var page spawnEvents
-		r.decode(t, &page)
-		assert.LessOrEqual(t, len(page.Items), 2)
-		paged = append(paged, page.Items...)
-		if token = page.NextToken; token == "" {
-			break
-		}
-	}
+	paged, _ := pageThrough[domain.SpawnEvent](t, c, "/v1/compute-spawns/"+id+"/events", 2)
 	assert.Equal(t, all, paged)
 	assert.Equal(t, []string{domain.SpawnTerminating, domain.SpawnTerminated}, eventStates(all[len(all)-2:]))
 }
@@ -350,21 +319,8 @@ func TestComputeSpawnListFiltersAndPaginates(t *testing.T) {
 
 	list := func(query string) []string {
 		t.Helper()
-		var ids []string
-		token := ""
-		for {
-			r := c.do(http.MethodGet, "/v1/compute-spawns?limit=2&next_token="+token+"&"+query, nil)
-			require.Equal(t, http.StatusOK, r.Status, r.Raw)
-			var page domain.Page[domain.ComputeSpawn]
-			r.decode(t, &page)
-			for _, sp := range page.Items {
-				ids = append(ids, sp.ID)
-			}
-			if page.NextToken == "" {
-				return ids
-			}
-			token = page.NextToken
-		}
+		spawns, _ := pageThrough[domain.ComputeSpawn](t, c, withQuery("/v1/compute-spawns", query), 2)
+		return itemKeys(spawns, func(sp domain.ComputeSpawn) string { return sp.ID })
 	}
 	assert.Equal(t, append(append([]string{}, etlIDs...), mlID), list(""), "every spawn once, in creation order")
 	assert.Equal(t, etlIDs, list("job_queue_id="+etl))
