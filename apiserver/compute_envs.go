@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
+	"daestro/internal/cloud"
+	"daestro/internal/config"
 	"daestro/internal/domain"
 )
 
@@ -59,10 +62,29 @@ func (s *Server) cloudEnvSize(ctx context.Context, projectID string, in domain.C
 	if err != nil {
 		return domain.InstanceSize{}, err
 	}
+	if err := s.checkMachinesReachServer(acct.auth.Provider); err != nil {
+		return domain.InstanceSize{}, err
+	}
 	if err := s.checkRegion(ctx, acct, in.Region, false); err != nil {
 		return domain.InstanceSize{}, err
 	}
 	return s.instanceSize(ctx, acct, in.Region, in.InstanceType)
+}
+
+// checkMachinesReachServer refuses a cloud environment whose machines could
+// never reach this server: their agents dial DAESTRO_PUBLIC_URL, and a
+// loopback address there is the machine itself. Only localdocker machines
+// share the server's host (and network).
+func (s *Server) checkMachinesReachServer(provider string) error {
+	if provider == cloud.LocalDocker || s.publicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(s.publicURL)
+	if err != nil || !config.IsLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return domain.Errorf(domain.EINVALID, "%s is %s, a loopback address: %s machines could never reach this server there; set %s to the URL the machines reach the server at, then create the compute environment",
+		config.EnvPublicURL, s.publicURL, provider, config.EnvPublicURL)
 }
 
 func (s *Server) listComputeEnvs(c *gin.Context) {
