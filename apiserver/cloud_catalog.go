@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
 
 	"daestro/internal/cloud"
 	"daestro/internal/domain"
@@ -316,24 +318,16 @@ type catalogCache struct {
 	// now is the clock, replaced in tests.
 	now func() time.Time
 
-	// mu guards the maps below.
+	// mu guards entries.
 	mu sync.Mutex
 	// entries are the stored listings.
 	entries map[catalogKey]catalogEntry
-	// inflight are the listings being read, so concurrent misses of one
-	// key make one provider call.
-	inflight map[catalogKey]*catalogCall
-}
-
-// catalogCall is one listing being read; done closes when entry and err are set.
-type catalogCall struct {
-	done  chan struct{}
-	entry catalogEntry
-	err   error
+	// reads makes concurrent misses of one key one provider call.
+	reads singleflight.Group
 }
 
 func newCatalogCache(ttl time.Duration, now func() time.Time) *catalogCache {
-	return &catalogCache{ttl: ttl, now: now, entries: map[catalogKey]catalogEntry{}, inflight: map[catalogKey]*catalogCall{}}
+	return &catalogCache{ttl: ttl, now: now, entries: map[catalogKey]catalogEntry{}}
 }
 
 // get returns key's listing: the stored one while it is younger than ttl
@@ -346,39 +340,31 @@ func (cc *catalogCache) get(ctx context.Context, key catalogKey, refresh bool, f
 		cc.mu.Unlock()
 		return e, nil
 	}
-	call, ok := cc.inflight[key]
-	if !ok {
-		call = &catalogCall{done: make(chan struct{})}
-		cc.inflight[key] = call
-		go cc.run(ctx, key, call, fetch)
-	}
 	cc.mu.Unlock()
-	select {
-	case <-call.done:
-		return call.entry, call.err
-	case <-ctx.Done():
-		return catalogEntry{}, ctx.Err()
-	}
-}
-
-// run performs one fetch and publishes its result.
-func (cc *catalogCache) run(ctx context.Context, key catalogKey, call *catalogCall, fetch func(context.Context) (catalogEntry, error)) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), catalogTimeout)
-	defer cancel()
-	e, err := fetch(fctx)
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	delete(cc.inflight, key)
-	if err == nil {
+	detached := context.WithoutCancel(ctx)
+	ch := cc.reads.DoChan(fmt.Sprintf("%+v", key), func() (any, error) {
+		fctx, cancel := context.WithTimeout(detached, catalogTimeout)
+		defer cancel()
+		e, err := fetch(fctx)
+		if err != nil {
+			return catalogEntry{}, err
+		}
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
 		e.at = cc.now()
 		cc.prune()
 		stored := e
 		stored.fresh = false
 		cc.entries[key] = stored
 		e.fresh = true
+		return e, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(catalogEntry), r.Err
+	case <-ctx.Done():
+		return catalogEntry{}, ctx.Err()
 	}
-	call.entry, call.err = e, err
-	close(call.done)
 }
 
 // prune drops expired entries, including those of cloud auths updated or

@@ -106,12 +106,17 @@ func TestCatalogCacheDropAndPrune(t *testing.T) {
 func TestCatalogCacheDoesNotKeepFailures(t *testing.T) {
 	cc := newCatalogCache(time.Minute, time.Now)
 	boom := errors.New("boom")
-	_, err := cc.get(context.Background(), catalogKey{authID: "a1"}, false, func(context.Context) (catalogEntry, error) {
+	calls := 0
+	failing := func(context.Context) (catalogEntry, error) {
+		calls++
 		return catalogEntry{}, boom
-	})
+	}
+	_, err := cc.get(context.Background(), catalogKey{authID: "a1"}, false, failing)
 	assert.ErrorIs(t, err, boom)
 	assert.Empty(t, cc.entries)
-	assert.Empty(t, cc.inflight)
+	_, err = cc.get(context.Background(), catalogKey{authID: "a1"}, false, failing)
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 2, calls, "a failed read is not kept: the next request asks the provider again")
 }
 
 // A request whose client hung up stops waiting, but the listing it started

@@ -1,15 +1,13 @@
 package apiserver
 
 import (
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/gin-contrib/sse"
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/domain"
@@ -168,21 +166,10 @@ func waitForLines(c *gin.Context, shutdown, wake <-chan struct{}, recheck, keepA
 	}
 }
 
-// writeEvent writes one Server-Sent Event with data as JSON; JSON has no
-// raw newlines, so it is always a single data line.
+// writeEvent writes one Server-Sent Event with data as JSON (gin's SSE
+// encoder: JSON has no raw newlines, so it is always a single data line).
 func writeEvent(w io.Writer, event, id string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "event: %s\n", event)
-	if id != "" {
-		fmt.Fprintf(&b, "id: %s\n", id)
-	}
-	fmt.Fprintf(&b, "data: %s\n\n", raw)
-	_, err = io.WriteString(w, b.String())
-	return err
+	return sse.Encode(w, sse.Event{Event: event, Id: id, Data: data})
 }
 
 // jobMetrics answers a page of a run's CPU/memory samples with the summary of all of them.

@@ -412,12 +412,18 @@ func followLogs(t *testing.T, c client, job, query, lastEventID string) (events 
 					out <- ev
 				}
 				ev = sseEvent{}
-			case strings.HasPrefix(line, "event: "):
-				ev.Event = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "data: "):
-				ev.Data = strings.TrimPrefix(line, "data: ")
+			default:
+				// "field:value", one optional space after the colon (the SSE spec).
+				field, value, _ := strings.Cut(line, ":")
+				value = strings.TrimPrefix(value, " ")
+				switch field {
+				case "event":
+					ev.Event = value
+				case "id":
+					ev.ID = value
+				case "data":
+					ev.Data = value
+				}
 			}
 		}
 	}()
