@@ -26,6 +26,10 @@ const (
 	// EnvServerCAFile names a PEM file of the CA that signed the server's
 	// certificate, for servers whose certificate the system roots do not know.
 	EnvServerCAFile = "DAESTRO_SERVER_CA_FILE"
+	// EnvReapAfter is how old a dangling run container of this spawn must
+	// be before the agent removes it (default 15m); tests shorten it to
+	// stand for a long-running job.
+	EnvReapAfter = "DAESTRO_AGENT_REAP_AFTER"
 	// EnvAllowInsecure lets the agent speak plain http to a server that is
 	// not on loopback (a network the operator trusts end to end).
 	EnvAllowInsecure = config.EnvAllowInsecure
@@ -52,6 +56,9 @@ type Config struct {
 	ServerCAFile string
 	// AllowInsecure permits plain http to a server off loopback.
 	AllowInsecure bool
+	// ReapAfter is the age of a dangling run container before it is
+	// removed; 0 = DefaultReapAfter.
+	ReapAfter time.Duration
 }
 
 // TLS is the client TLS configuration the agent verifies the server with:
@@ -109,6 +116,13 @@ func ConfigFromEnv() (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvAllowInsecure, raw))
 		}
 		cfg.AllowInsecure = v
+	}
+	if raw := strings.TrimSpace(os.Getenv(EnvReapAfter)); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 15m", EnvReapAfter, raw))
+		}
+		cfg.ReapAfter = d
 	}
 	if err := cfg.CheckTransport(); err != nil {
 		errs = append(errs, err)

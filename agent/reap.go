@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// Dangling run containers — labelled by daestro, no run of this agent
-// attached to them — are removed once older than reapAfter: long enough for
-// a retried activity to re-attach to its container after an agent restart.
+// Dangling run containers of this spawn — no run of this agent attached to
+// them, and the server says their run is over — are removed once older
+// than DefaultReapAfter (Config.ReapAfter): long enough for a retried
+// activity to re-attach to its container after an agent restart.
 const (
-	reapEvery = 5 * time.Minute
-	reapAfter = 15 * time.Minute
+	reapEvery        = 5 * time.Minute
+	DefaultReapAfter = 15 * time.Minute
 )
 
 // reapLoop removes dangling run containers until ctx ends. The executor
@@ -21,7 +22,11 @@ func (a *Agent) reapLoop(ctx context.Context, log *slog.Logger, spawnID string) 
 	t := time.NewTicker(reapEvery)
 	defer t.Stop()
 	for {
-		removed, err := a.exec.ReapDangling(ctx, map[string]string{LabelSpawnID: spawnID}, a.runIsLive, reapAfter)
+		after := a.cfg.ReapAfter
+		if after <= 0 {
+			after = DefaultReapAfter
+		}
+		removed, err := a.exec.ReapDangling(ctx, map[string]string{LabelSpawnID: spawnID}, a.runIsLive, after)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reaping dangling containers failed", "error", err)
 		}

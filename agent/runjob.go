@@ -15,8 +15,9 @@ import (
 )
 
 // heartbeatEvery keeps a silent job's activity alive well inside the
-// workflow's heartbeat timeout; WaitJob's carries the cursor a retry resumes from.
-const heartbeatEvery = 10 * time.Second
+// workflow's heartbeat timeout (10 s; the SDK throttles what it sends to
+// 0.8 × that); WaitJob's carries the cursor a retry resumes from.
+const heartbeatEvery = 2 * time.Second
 
 // specRetryMax caps the wait between two tries of a spec fetch.
 const specRetryMax = 15 * time.Second
@@ -75,8 +76,13 @@ func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (age
 		}
 		from.ContainerID = id
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancel := runContext(ctx)
+	defer cancel(nil)
+	// A newer attempt is the one Temporal waits for: an older one of the
+	// same run still following the container here (its heartbeats were
+	// lost while the server was away) detaches and leaves it to this one.
+	release := a.takeOver(ctx, in.RunID, cancel)
+	defer release()
 	progress := func(c executor.Cursor) {
 		mu.Lock()
 		cur = c
@@ -85,19 +91,110 @@ func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (age
 		if in.Stop {
 			// The job was cancelled while it started: the executor stops
 			// the container it has just found, and still collects it.
-			cancel()
+			cancel(context.Canceled)
 		}
 	}
 	es := executorSpec(spec, a.capacity, a.host)
 	res, err := a.exec.Run(runCtx, es, a.newSink(), from, progress)
+	if errors.Is(err, executor.ErrContainerGone) {
+		// An older attempt may have collected and removed it, with nobody
+		// left to take its answer: the result it kept is the run's.
+		if kept, ok := a.keptResult(in.RunID); ok {
+			return kept, nil
+		}
+	}
 	if err != nil {
 		return agentapi.RunJobResult{}, activityError(err)
 	}
+	a.keepResult(in.RunID, res)
 	if res.OOMKilled && es.MemoryMB == 0 && a.host.MemoryMB > 0 {
 		// No limit of its own: what it ran out of is the machine's.
 		res.SystemNote = fmt.Sprintf("killed: out of memory at %d MB (all of the machine's memory: the job has no memory quota)", a.host.MemoryMB)
 	}
 	return res, nil
+}
+
+// takeOver registers this attempt as the one following run runID and
+// detaches an older one still doing so, waiting for it to let go; release
+// unregisters it.
+func (a *Activities) takeOver(ctx context.Context, runID string, cancel context.CancelCauseFunc) (release func()) {
+	mine := &waitAttempt{cancel: cancel, done: make(chan struct{})}
+	a.mu.Lock()
+	if a.attempts == nil {
+		a.attempts = map[string]*waitAttempt{}
+	}
+	older := a.attempts[runID]
+	a.attempts[runID] = mine
+	a.mu.Unlock()
+	if older != nil {
+		older.cancel(fmt.Errorf("%w: a newer attempt took the run over", executor.ErrDetach))
+		select {
+		case <-older.done:
+		case <-ctx.Done():
+		}
+	}
+	return func() {
+		a.mu.Lock()
+		if a.attempts[runID] == mine {
+			delete(a.attempts, runID)
+		}
+		a.mu.Unlock()
+		close(mine.done)
+	}
+}
+
+// keptResultsFor is how long a finished run's result is kept for an attempt
+// that finds its container already collected.
+const keptResultsFor = time.Hour
+
+// keepResult remembers how run runID ended.
+func (a *Activities) keepResult(runID string, res agentapi.RunJobResult) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.results == nil {
+		a.results = map[string]keptResult{}
+	}
+	now := time.Now()
+	for id, k := range a.results {
+		if now.Sub(k.at) > keptResultsFor {
+			delete(a.results, id)
+		}
+	}
+	a.results[runID] = keptResult{res: res, at: now}
+}
+
+// keptResult is how run runID ended, if this agent collected it lately.
+func (a *Activities) keptResult(runID string) (agentapi.RunJobResult, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k, ok := a.results[runID]
+	return k.res, ok && time.Since(k.at) <= keptResultsFor
+}
+
+// runContext is the executor's context for one WaitJob attempt. The SDK
+// cancels an activity's context for two different reasons, told apart by
+// the cause: the workflow asked to cancel (a *temporal.CanceledError: the
+// user cancelled the job, so the container is stopped), or this attempt is
+// over without anyone asking — its heartbeats timed out while the server
+// was away, the worker is stopping for an upgrade — and then the executor
+// detaches, leaving the container running for the next attempt to take
+// back. Stopping it would turn an outage into a killed job.
+func runContext(ctx context.Context) (context.Context, context.CancelCauseFunc) {
+	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-runCtx.Done():
+			return
+		case <-ctx.Done():
+		}
+		var requested *temporal.CanceledError
+		if errors.As(context.Cause(ctx), &requested) {
+			cancel(context.Canceled)
+			return
+		}
+		cancel(fmt.Errorf("%w: %v", executor.ErrDetach, context.Cause(ctx)))
+	}()
+	return runCtx, cancel
 }
 
 // spec fetches the run's spec. Only a definite refusal (the run is not this
@@ -212,4 +309,22 @@ type Activities struct {
 	server   *serverClient
 	// newSink ships a run's logs and metrics to the server.
 	newSink func() executor.Sink
+
+	// mu guards attempts (the WaitJob attempt following each run) and
+	// results (how runs this agent collected ended, for a later attempt).
+	mu       sync.Mutex
+	attempts map[string]*waitAttempt
+	results  map[string]keptResult
+}
+
+// waitAttempt is a WaitJob attempt following a run's container.
+type waitAttempt struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+// keptResult is a finished run's result and when it was collected.
+type keptResult struct {
+	res agentapi.RunJobResult
+	at  time.Time
 }

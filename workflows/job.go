@@ -26,7 +26,13 @@ const (
 	noTimeoutRunLimit   = 10 * 365 * 24 * time.Hour
 	agentPickupTimeout  = 10 * time.Minute
 	agentAttempts       = 20
-	runHeartbeatTimeout = time.Minute
+	// runHeartbeatTimeout is how soon a dead agent's attempt is given up,
+	// so that the restarted agent takes its runs back within seconds (the
+	// retry follows a second later). An attempt it ends while the agent is
+	// merely cut off costs nothing: the agent leaves the container running
+	// and the next attempt re-attaches. The SDK sends the agent's heartbeats
+	// at most every 0.8 × this, one gateway call per running job.
+	runHeartbeatTimeout = 10 * time.Second
 	// rowWait bounds how long a workflow waits for its job's rows: far
 	// longer than a submission's transaction (one Temporal call), which
 	// commits or rolls back well within it.
@@ -84,12 +90,12 @@ func (j *jobRun) setup(ctx workflow.Context) error {
 	return workflow.SetQueryHandler(ctx, contract.QueryJobState, func() (string, error) { return j.state, nil })
 }
 
-// db runs a control-plane step (a database write, a signal) as a local
+// localStep runs a control-plane step (a database write, a signal) as a local
 // activity: it runs inside the workflow task and costs one history event
 // instead of a scheduled/started/completed triple and a workflow task of
 // its own — the difference between ~56 and ~24 events per job. Retried
 // until the database answers.
-func db(ctx workflow.Context) workflow.Context {
+func localStep(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
@@ -99,7 +105,7 @@ func db(ctx workflow.Context) workflow.Context {
 // record writes a state change through an activity and mirrors it in the
 // run's search attribute.
 func (j *jobRun) record(ctx workflow.Context, state, reason string, fields store.RunFields) error {
-	err := workflow.ExecuteLocalActivity(db(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
+	err := workflow.ExecuteLocalActivity(localStep(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
 		RunID: j.in.RunID, State: state, Reason: reason, Fields: fields,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -117,7 +123,7 @@ func (j *jobRun) finish(ctx workflow.Context, state, note string, fields store.R
 	if err := j.record(ctx, state, note, fields); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
-	if err := workflow.ExecuteLocalActivity(db(ctx), a.ReleaseRun, activities.ReleaseRunInput{
+	if err := workflow.ExecuteLocalActivity(localStep(ctx), a.ReleaseRun, activities.ReleaseRunInput{
 		RunID: j.in.RunID, ProjectID: j.in.ProjectID,
 	}).Get(ctx, nil); err != nil {
 		return contract.JobWorkflowResult{}, err
@@ -156,7 +162,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	if err := j.record(ctx, domain.JobRunnable, "waiting for capacity in queue "+info.QueueName, store.RunFields{}); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
-	if err := workflow.ExecuteLocalActivity(db(ctx), a.WakeDispatcher, activities.WakeDispatcherInput{ProjectID: j.in.ProjectID}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteLocalActivity(localStep(ctx), a.WakeDispatcher, activities.WakeDispatcherInput{ProjectID: j.in.ProjectID}).Get(ctx, nil); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
 	sel := workflow.NewSelector(ctx)
@@ -196,7 +202,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		// start may have got there anyway (its answer then is lost to the
 		// cancellation): the wait is told to stop whatever started.
 	case startErr != nil:
-		return j.finish(ctx, domain.JobError, runErrorNote(startErr), fields)
+		return j.finish(ctx, domain.JobError, runErrorNote(startErr, false), fields)
 	default:
 		if err := j.record(ctx, domain.JobRunning, "container started on compute spawn "+j.spawnID, fields); err != nil {
 			return contract.JobWorkflowResult{}, err
@@ -224,7 +230,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	case j.cancelled || res.Cancelled:
 		return j.finish(ctx, domain.JobCancelled, "cancelled while running", fields)
 	case runErr != nil:
-		return j.finish(ctx, domain.JobError, runErrorNote(runErr), fields)
+		return j.finish(ctx, domain.JobError, runErrorNote(runErr, true), fields)
 	}
 	fields.ExitCode = &res.ExitCode
 	switch {
@@ -261,7 +267,7 @@ func (j *jobRun) load(ctx workflow.Context) (domain.JobRunFacts, bool, error) {
 	var info domain.JobRunFacts
 	deadline := workflow.Now(ctx).Add(rowWait)
 	for {
-		err := workflow.ExecuteLocalActivity(db(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info)
+		err := workflow.ExecuteLocalActivity(localStep(ctx), a.LoadJobRun, activities.LoadJobRunInput{RunID: j.in.RunID}).Get(ctx, &info)
 		var appErr *temporal.ApplicationError
 		if !errors.As(err, &appErr) || appErr.Type() != contract.ErrTypeJobRunNotFound {
 			return info, err == nil, err
@@ -289,7 +295,7 @@ func (j *jobRun) agentOptions(ctx workflow.Context, limit time.Duration) workflo
 		// the server being away (the agent retries its spec fetch inside
 		// the attempt): enough of them to outlast a few agent restarts.
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: agentAttempts,
+			InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: agentAttempts,
 			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage, agentapi.ErrTypeContainerGone},
 		},
 	})
@@ -316,11 +322,18 @@ func (j *jobRun) onAgent(ctx workflow.Context, cancel workflow.CancelFunc, f wor
 	return err
 }
 
-// runErrorNote says why the system, not the job, failed the run.
-func runErrorNote(err error) string {
+// runErrorNote says why the system, not the job, failed the run; started
+// says the container had started, so it may have finished on its own.
+func runErrorNote(err error, started bool) string {
 	var timeoutErr *temporal.TimeoutError
 	var appErr *temporal.ApplicationError
 	switch {
+	case started && errors.As(err, &timeoutErr) &&
+		(timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START || timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT):
+		// The agent went away while the container ran and no agent took
+		// the run back: what the container did is not known here.
+		return "the compute spawn's agent was lost while the job ran, and no agent took the run back within " + agentPickupTimeout.String() +
+			": the container's outcome is unknown (an agent that returns removes it)"
 	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
 		return "the compute spawn's agent did not pick up the job within " + agentPickupTimeout.String() + ": is it running?"
 	case errors.As(err, &timeoutErr) && timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT:

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -132,7 +133,7 @@ func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
 		if tt.atMost > 0 {
 			assert.LessOrEqual(t, got.StartToCloseTimeout, tt.atMost, "timeout_seconds=%d", tt.timeoutSeconds)
 		}
-		assert.Equal(t, time.Minute, got.HeartbeatTimeout, "a dead agent is still noticed in a minute")
+		assert.Equal(t, 10*time.Second, got.HeartbeatTimeout, "a dead agent is noticed within seconds")
 	}
 }
 
@@ -383,4 +384,18 @@ func TestJobCancelledFromTemporalInEveryPhase(t *testing.T) {
 		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, []string{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
 	})
+}
+
+// An agent lost for good while its container ran: the note says so, and
+// that the container's outcome is unknown, rather than blaming the job.
+func TestJobWhoseAgentIsLostSaysSo(t *testing.T) {
+	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
+	e.assignAfter(time.Second)
+	e.run = func(context.Context, agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+		return agentapi.RunJobResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
+	}
+	res := e.execute(t)
+	assert.Equal(t, domain.JobError, res.State)
+	assert.Contains(t, res.SystemNote, "the compute spawn's agent was lost while the job ran")
+	assert.Contains(t, res.SystemNote, "the container's outcome is unknown")
 }

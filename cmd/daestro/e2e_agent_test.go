@@ -23,6 +23,7 @@ import (
 
 	"daestro/internal/config"
 	"daestro/internal/contract"
+	"daestro/internal/store"
 	"daestro/internal/testenv"
 )
 
@@ -121,6 +122,12 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	require.NoError(t, run(context.Background(), []string{"admin", "create-project", "--code", "e2e"}, &out, io.Discard))
 	m := regexp.MustCompile(`(dst_\S+)`).FindStringSubmatch(out.String())
 	require.Len(t, m, 2, out.String())
+	pm := regexp.MustCompile(`\(id (\S+)\)`).FindStringSubmatch(out.String())
+	require.Len(t, pm, 2, out.String())
+	// Registered first, so it runs last, once server and worker stopped:
+	// every localdocker machine of the project goes, with its job
+	// containers, whether the test passed or not (a benchmark too).
+	t.Cleanup(func() { removeProjectMachines(t, pm[1]) })
 
 	server := startRole("server")
 	s := &e2e{t: t, baseURL: scheme + "://" + addr, key: m[1], worker: startRole("worker"), http: client, caFile: caFile, server: server}
@@ -151,6 +158,27 @@ func (s *e2e) waitReady() {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}, 60*time.Second, 200*time.Millisecond, "server never became ready")
+}
+
+// removeProjectMachines removes the project's localdocker machines and the
+// job containers on them.
+func removeProjectMachines(t testing.TB, projectID string) {
+	out := docker(t, "ps", "-a", "--format", `{{.Names}} {{.Label "daestro.spawn-id"}}`,
+		"--filter", "label=daestro.localdocker.tag."+store.ProjectTag(projectID))
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, spawnID, _ := strings.Cut(line, " ")
+		if name == "" {
+			continue
+		}
+		if spawnID != "" {
+			for _, job := range strings.Fields(docker(t, "ps", "-aq", "--filter", "label=daestro.spawn-id="+spawnID)) {
+				_ = exec.Command("docker", "rm", "-f", job).Run()
+			}
+		}
+		_ = exec.Command("docker", "rm", "-f", name).Run()
+	}
+	assert.Empty(t, strings.TrimSpace(docker(t, "ps", "-aq", "--filter", "label=daestro.localdocker.tag."+store.ProjectTag(projectID))),
+		"every machine the test made is gone")
 }
 
 // call sends a JSON request with the project's key and returns the status and data.

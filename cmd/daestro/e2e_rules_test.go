@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,8 +68,8 @@ func TestOperatorCancelInTemporalEndsTheJobInEveryPhase(t *testing.T) {
 
 // An API outage of minutes while agents pick jobs up fails no job: the
 // agent retries the spec fetch inside its attempt while the server is away,
-// and the attempts a lost heartbeat ends are retried, not counted as the
-// job's failure.
+// the attempts a lost heartbeat ends are retried, and a running container
+// is left running for the next attempt to take back, not stopped.
 func TestAPIOutageWhileJobsArePickedUpFailsNoJob(t *testing.T) {
 	image := agentTestImage(t)
 	s := startSystem(t)
@@ -78,6 +79,13 @@ func TestAPIOutageWhileJobsArePickedUpFailsNoJob(t *testing.T) {
 		"name": "hello", "type": "docker", "image": testenv.TestImage(), "command": []string{"sh", "-c", "echo hello; sleep 1"},
 	})
 	require.Equal(t, http.StatusCreated, status, def)
+	// One job runs through the whole outage: its attempt's heartbeats time
+	// out meanwhile, which must not stop its container.
+	status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::hello", "job_queue": "e2e::etl",
+		"container_cmd": []string{"sh", "-c", "echo long; sleep 200; echo done"}})
+	require.Equal(t, http.StatusAccepted, status, sub)
+	long := sub["id"].(string)
+	s.waitRunning(long)
 	var ids []string
 	for range 5 {
 		status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::hello", "job_queue": "e2e::etl"})
@@ -93,6 +101,11 @@ func TestAPIOutageWhileJobsArePickedUpFailsNoJob(t *testing.T) {
 		assert.Equal(t, "completed", job["state"], "%v", job)
 		assert.Equal(t, []string{"hello"}, s.logTexts(id))
 	}
+	job := s.waitJob(long, 5*time.Minute)
+	assert.Equal(t, "completed", job["state"], "the job that ran through the outage was not stopped: %v", job)
+	assert.Equal(t, []string{"long", "done"}, s.logTexts(long))
+	_, detail := s.call(http.MethodGet, "/v1/jobs/"+long, nil)
+	assert.Len(t, detail["runs"], 1, "one run: the outage did not re-run it")
 }
 
 // A job without quotas on a spawn that offers less than its machine is held
@@ -113,4 +126,47 @@ func TestJobWithoutQuotasIsHeldToTheSpawnsOffer(t *testing.T) {
 	job := s.waitJob(sub["id"].(string), 2*time.Minute)
 	assert.Equal(t, "failed", job["state"], "%v", job)
 	assert.Equal(t, "killed: out of memory at 64 MB", job["system_note"], "the limit that held is the spawn's offer, not 0 MB")
+}
+
+// Restarting an agent never removes a running job container that an open
+// run owns, however old, and agents sharing an engine leave each other's
+// containers alone. (DAESTRO_AGENT_REAP_AFTER=1s makes every container
+// "older than the limit", as a job of 20 minutes would be.)
+func TestAgentRestartKeepsLongRunningContainersOfItsOwnAndOthers(t *testing.T) {
+	image := agentTestImage(t)
+	s := startSystem(t)
+	envA, queueA := s.selfHostedQueue("alpha", map[string]any{})
+	envB, queueB := s.selfHostedQueue("beta", map[string]any{})
+	a := s.addAgent(image, envA, queueA, "DAESTRO_AGENT_REAP_AFTER=1s")
+	b := s.addAgent(image, envB, queueB, "DAESTRO_AGENT_REAP_AFTER=1s")
+	s.waitIdle(a.spawnID)
+	s.waitIdle(b.spawnID)
+	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
+		"name": "count", "type": "docker", "image": testenv.TestImage(),
+		"command": []string{"sh", "-c", "for i in $(seq 1 25); do echo $i; sleep 1; done"},
+	})
+	require.Equal(t, http.StatusCreated, status, def)
+	var ids []string
+	for _, q := range []string{"e2e::alpha", "e2e::beta"} {
+		status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::count", "job_queue": q})
+		require.Equal(t, http.StatusAccepted, status, sub)
+		ids = append(ids, sub["id"].(string))
+	}
+	for _, id := range ids {
+		s.waitRunning(id)
+	}
+	time.Sleep(3 * time.Second) // both containers are older than the limit now
+	// Restart both: each reaps at start, with the other's job running on the same engine.
+	for _, ar := range []agentRun{a, b} {
+		docker(t, "restart", "-t", "0", ar.container)
+	}
+	var want []string
+	for i := 1; i <= 25; i++ {
+		want = append(want, strconv.Itoa(i))
+	}
+	for _, id := range ids {
+		job := s.waitJob(id, 3*time.Minute)
+		assert.Equal(t, "completed", job["state"], "%v", job)
+		assert.Equal(t, want, s.logTexts(id), "the container ran to its end: every line")
+	}
 }

@@ -56,7 +56,8 @@ const (
   DAESTRO_SERVER_CA_FILE    PEM of a private CA the server's certificate is signed by
   DAESTRO_ALLOW_INSECURE    true to talk plain HTTP to a server off loopback
   DAESTRO_AGENT_STATE_DIR   where the agent keeps its identity (default /var/lib/daestro-agent)
-  DAESTRO_AGENT_CPU_PCT, DAESTRO_AGENT_MEMORY_MB  offer less than the host has`
+  DAESTRO_AGENT_CPU_PCT, DAESTRO_AGENT_MEMORY_MB  offer less than the host has
+  DAESTRO_AGENT_REAP_AFTER  age of a dangling run container of this spawn before it is removed (default 15m)`
 )
 
 // envHelp is a command's long help: what it does and what it reads.

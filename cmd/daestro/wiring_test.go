@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"daestro/internal/cloud"
@@ -37,4 +38,24 @@ func TestLocalDockerIsOffOutsideDev(t *testing.T) {
 	require.ErrorContains(t, err, "DAESTRO_ENABLE_LOCALDOCKER=true")
 	_, err = r.Validate(context.Background(), cloud.LocalDocker, cloud.Credentials{}, "")
 	require.ErrorContains(t, err, "localdocker is off on this server")
+}
+
+// The worker warns at start when cloud compute environments would run an
+// agent image of no fixed version.
+func TestUnpinnedAgentImageIsWarnedAbout(t *testing.T) {
+	for image, warned := range map[string]bool{
+		"daestro-agent":                          true,
+		"daestro-agent:latest":                   true,
+		"ghcr.io/acme/daestro-agent:latest":      true,
+		"registry:5000/daestro-agent":            true,
+		"registry:5000/daestro-agent:1.4.2":      false,
+		"ghcr.io/acme/daestro-agent@sha256:abcd": false,
+		"daestro-agent:test":                     false,
+	} {
+		w := unpinnedAgentImage(image)
+		assert.Equal(t, warned, w != "", image)
+		if warned {
+			assert.Contains(t, w, "DAESTRO_AGENT_IMAGE="+image)
+		}
+	}
 }

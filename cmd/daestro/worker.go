@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
+	"daestro/internal/config"
 	"daestro/internal/contract"
 	"daestro/worker"
 )
@@ -23,6 +25,27 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 	if err := worker.EnsureReconcileSchedule(ctx, tc, contract.ControlTaskQueue); err != nil {
 		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
+	if n, err := st.CloudComputeEnvCount(ctx); err == nil && n > 0 {
+		if w := unpinnedAgentImage(cfg.AgentImage); w != "" {
+			log.Warn(w, "agent_image", cfg.AgentImage, "cloud_compute_envs", n)
+		}
+	}
 	log.Info("control worker polling", "task_queue", contract.ControlTaskQueue, "temporal", cfg.TemporalAddress)
 	return worker.Run(ctx, tc, controlActivities(cfg, st))
+}
+
+// unpinnedAgentImage is the warning for an agent image that names no fixed
+// version (no tag, :latest, no digest): each new cloud machine pulls what
+// the tag means that day, so machines of one queue may run different agents.
+// Empty when the image is pinned.
+func unpinnedAgentImage(image string) string {
+	if strings.Contains(image, "@") {
+		return ""
+	}
+	name := image[strings.LastIndex(image, "/")+1:]
+	if _, tag, ok := strings.Cut(name, ":"); ok && tag != "latest" {
+		return ""
+	}
+	return fmt.Sprintf("cloud compute environments exist and %s=%s names no fixed version: every new machine pulls what it means that day; pin a version tag or a digest",
+		config.EnvAgentImage, image)
 }
