@@ -58,7 +58,7 @@ func (s *Server) listJobs(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	f, err := domain.ParseJobFilter(c.Request.URL.Query())
+	f, err := parseJobFilter(c.Request.URL.Query())
 	if err != nil {
 		writeError(c, err)
 		return

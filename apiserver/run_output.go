@@ -40,8 +40,8 @@ func (s *Server) agentShipLogs(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if err := validateLogBatch(in); err != nil {
-		writeError(c, err)
+	if err := in.Validate(); err != nil {
+		writeError(c, domain.Errorf(domain.EINVALID, "%s", err))
 		return
 	}
 	acked, err := s.store.AppendRunLogs(c.Request.Context(), agentSession(c).SpawnID, c.Param("runId"), in.Lines)
@@ -59,8 +59,8 @@ func (s *Server) agentShipMetrics(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if err := validateMetricBatch(in); err != nil {
-		writeError(c, err)
+	if err := in.Validate(); err != nil {
+		writeError(c, domain.Errorf(domain.EINVALID, "%s", err))
 		return
 	}
 	n, err := s.store.AppendRunMetrics(c.Request.Context(), agentSession(c).SpawnID, c.Param("runId"), in.Samples)
@@ -87,53 +87,6 @@ func bindAgentBody(c *gin.Context, v any, limit int64) error {
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
-	}
-	return nil
-}
-
-func validateLogBatch(in agentapi.LogsRequest) error {
-	if in.Lines == nil {
-		return domain.Errorf(domain.EINVALID, "lines: is required (an array of log lines; an empty one asks only for the acknowledgement)")
-	}
-	if len(in.Lines) > agentapi.MaxLogLines {
-		return domain.Errorf(domain.EINVALID, "lines: a batch of %d lines; the limit is %d: ship them in smaller batches", len(in.Lines), agentapi.MaxLogLines)
-	}
-	total := 0
-	for i, l := range in.Lines {
-		switch {
-		case l.Seq < 1:
-			return domain.Errorf(domain.EINVALID, "lines[%d].seq: is %d; lines are numbered from 1", i, l.Seq)
-		case l.Stream != agentapi.StreamStdout && l.Stream != agentapi.StreamStderr:
-			return domain.Errorf(domain.EINVALID, "lines[%d].stream: %q is not a stream: use %s or %s", i, l.Stream, agentapi.StreamStdout, agentapi.StreamStderr)
-		case l.Time.IsZero():
-			return domain.Errorf(domain.EINVALID, "lines[%d].time: is required (RFC 3339)", i)
-		case len(l.Text) > agentapi.MaxLogLineBytes:
-			return domain.Errorf(domain.EINVALID, "lines[%d].text: is %d bytes long; the limit is %d: split it into partial lines", i, len(l.Text), agentapi.MaxLogLineBytes)
-		}
-		total += len(l.Text)
-	}
-	if total > agentapi.MaxLogTextBytes {
-		return domain.Errorf(domain.EINVALID, "lines: the batch carries %d bytes of text; the limit is %d: ship them in smaller batches", total, agentapi.MaxLogTextBytes)
-	}
-	return nil
-}
-
-func validateMetricBatch(in agentapi.MetricsRequest) error {
-	if in.Samples == nil {
-		return domain.Errorf(domain.EINVALID, "samples: is required (an array of samples)")
-	}
-	if len(in.Samples) > agentapi.MaxMetricSamples {
-		return domain.Errorf(domain.EINVALID, "samples: a batch of %d samples; the limit is %d: ship them in smaller batches", len(in.Samples), agentapi.MaxMetricSamples)
-	}
-	for i, m := range in.Samples {
-		switch {
-		case m.Time.IsZero():
-			return domain.Errorf(domain.EINVALID, "samples[%d].time: is required (RFC 3339)", i)
-		case m.CPUPct < 0:
-			return domain.Errorf(domain.EINVALID, "samples[%d].cpu_pct: is %g; it cannot be negative", i, m.CPUPct)
-		case m.MemoryBytes < 0:
-			return domain.Errorf(domain.EINVALID, "samples[%d].memory_bytes: is %d; it cannot be negative", i, m.MemoryBytes)
-		}
 	}
 	return nil
 }

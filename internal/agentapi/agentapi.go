@@ -6,6 +6,7 @@
 package agentapi
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -324,4 +325,54 @@ type MetricsRequest struct {
 type MetricsResponse struct {
 	// Stored is how many samples were new; resent ones are not counted.
 	Stored int `json:"stored"`
+}
+
+// Validate checks a batch against the bounds of one shipment; the server
+// refuses a batch that breaks them (400 with this sentence).
+func (in LogsRequest) Validate() error {
+	if in.Lines == nil {
+		return fmt.Errorf("lines: is required (an array of log lines; an empty one asks only for the acknowledgement)")
+	}
+	if len(in.Lines) > MaxLogLines {
+		return fmt.Errorf("lines: a batch of %d lines; the limit is %d: ship them in smaller batches", len(in.Lines), MaxLogLines)
+	}
+	total := 0
+	for i, l := range in.Lines {
+		switch {
+		case l.Seq < 1:
+			return fmt.Errorf("lines[%d].seq: is %d; lines are numbered from 1", i, l.Seq)
+		case l.Stream != StreamStdout && l.Stream != StreamStderr:
+			return fmt.Errorf("lines[%d].stream: %q is not a stream: use %s or %s", i, l.Stream, StreamStdout, StreamStderr)
+		case l.Time.IsZero():
+			return fmt.Errorf("lines[%d].time: is required (RFC 3339)", i)
+		case len(l.Text) > MaxLogLineBytes:
+			return fmt.Errorf("lines[%d].text: is %d bytes long; the limit is %d: split it into partial lines", i, len(l.Text), MaxLogLineBytes)
+		}
+		total += len(l.Text)
+	}
+	if total > MaxLogTextBytes {
+		return fmt.Errorf("lines: the batch carries %d bytes of text; the limit is %d: ship them in smaller batches", total, MaxLogTextBytes)
+	}
+	return nil
+}
+
+// Validate checks a batch of samples; the server refuses one that breaks it.
+func (in MetricsRequest) Validate() error {
+	if in.Samples == nil {
+		return fmt.Errorf("samples: is required (an array of samples)")
+	}
+	if len(in.Samples) > MaxMetricSamples {
+		return fmt.Errorf("samples: a batch of %d samples; the limit is %d: ship them in smaller batches", len(in.Samples), MaxMetricSamples)
+	}
+	for i, m := range in.Samples {
+		switch {
+		case m.Time.IsZero():
+			return fmt.Errorf("samples[%d].time: is required (RFC 3339)", i)
+		case m.CPUPct < 0:
+			return fmt.Errorf("samples[%d].cpu_pct: is %g; it cannot be negative", i, m.CPUPct)
+		case m.MemoryBytes < 0:
+			return fmt.Errorf("samples[%d].memory_bytes: is %d; it cannot be negative", i, m.MemoryBytes)
+		}
+	}
+	return nil
 }

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Job states, as they appear in the API and the database. After the
@@ -515,57 +512,8 @@ type JobFilter struct {
 	NamePrefix string
 }
 
-// ParseJobFilter reads the list filters from a query string: job_queue_id,
-// state (a comma-separated list), job_definition ("name" or "name:version"),
-// created_after and created_before (RFC 3339), name_prefix.
-func ParseJobFilter(q url.Values) (JobFilter, error) {
-	var f JobFilter
-	if id := q.Get("job_queue_id"); id != "" {
-		if uuid.Validate(id) != nil {
-			return f, Errorf(EINVALID, "job_queue_id: %q is not a job queue id", id)
-		}
-		f.JobQueueID = id
-	}
-	if s := q.Get("state"); s != "" {
-		for st := range strings.SplitSeq(s, ",") {
-			st = strings.TrimSpace(st)
-			if err := ValidateJobState("state", st); err != nil {
-				return f, err
-			}
-			if !slices.Contains(f.States, st) {
-				f.States = append(f.States, st)
-			}
-		}
-	}
-	if d := q.Get("job_definition"); d != "" {
-		name, version, err := ParseDefinitionRef(d)
-		if err != nil {
-			return f, Errorf(EINVALID, "job_definition: %s", ErrorMessage(err))
-		}
-		f.DefinitionName, f.DefinitionVersion = name, version
-	}
-	for _, b := range []struct {
-		key string
-		dst **time.Time
-	}{{"created_after", &f.CreatedAfter}, {"created_before", &f.CreatedBefore}} {
-		v := q.Get(b.key)
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return f, Errorf(EINVALID, "%s: %q is not an RFC 3339 time like 2025-05-17T06:37:00Z (in a URL, write + as %%2B)", b.key, v)
-		}
-		*b.dst = &t
-	}
-	if p := q.Get("name_prefix"); p != "" {
-		if len(p) > MaxJobNameLen || !nameRE.MatchString(p) {
-			return f, Errorf(EINVALID, "name_prefix: %q cannot start a job name: names are letters, digits and dashes", p)
-		}
-		f.NamePrefix = p
-	}
-	return f, nil
-}
+// ValidJobNamePrefix reports whether p can start a job name (the list filter's name_prefix).
+func ValidJobNamePrefix(p string) bool { return len(p) <= MaxJobNameLen && nameRE.MatchString(p) }
 
 // JobRunFacts are the scheduling facts of a run: what JobWorkflow needs to
 // know of it (read by an activity, so they are in its history), no secrets.
