@@ -167,7 +167,7 @@ func (a *Agent) pingLoop(ctx context.Context, log *slog.Logger, interval time.Du
 	defer t.Stop()
 	for {
 		resp, err := a.server.ping(ctx, agentapi.PingRequest{
-			AgentVersion: Version, CapacityCPUPct: offer.CPUPct, CapacityMemoryMB: offer.MemoryMB, RunningRuns: []string{},
+			AgentVersion: Version, CapacityCPUPct: offer.CPUPct, CapacityMemoryMB: offer.MemoryMB, RunningRuns: a.exec.ActiveRuns(),
 		})
 		switch {
 		case errors.Is(err, ErrSpawnEnded):

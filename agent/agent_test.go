@@ -28,10 +28,12 @@ func TestOfferedCapacityCapsHostByEnvAndOverrides(t *testing.T) {
 		want     Capacity
 	}{
 		{"whole host", nil, nil, Config{}, host},
-		{"env share", intp(50), intp(4000), Config{}, Capacity{CPUPct: 400, MemoryMB: 4000}},
+		{"env share", intp(400), intp(4000), Config{}, Capacity{CPUPct: 400, MemoryMB: 4000}},
+		{"env cpu is percent of one core", intp(50), nil, Config{}, Capacity{CPUPct: 50, MemoryMB: 16000}},
+		{"env cpu above host", intp(1600), nil, Config{}, host},
 		{"env memory above host", nil, intp(64000), Config{}, host},
-		{"override below env", intp(50), nil, Config{CPUPct: 150, MemoryMB: 512}, Capacity{CPUPct: 150, MemoryMB: 512}},
-		{"override above env", intp(25), nil, Config{CPUPct: 700}, Capacity{CPUPct: 200, MemoryMB: 16000}},
+		{"override below env", intp(400), nil, Config{CPUPct: 150, MemoryMB: 512}, Capacity{CPUPct: 150, MemoryMB: 512}},
+		{"override above env", intp(200), nil, Config{CPUPct: 700}, Capacity{CPUPct: 200, MemoryMB: 16000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,13 +7,13 @@ type Capacity struct {
 	MemoryMB int `json:"memory_mb"`
 }
 
-// offeredCapacity caps the host's capacity by the compute env's usable
-// share (a percentage of the host's CPU, an absolute memory) and by the
-// agent's own overrides.
+// offeredCapacity caps the host's capacity by the compute env's usable CPU
+// (percent of one core, like a quota: 400 = four cores) and memory, and by
+// the agent's own overrides.
 func offeredCapacity(host Capacity, usableCPUPct, usableMemoryMB *int, cfg Config) Capacity {
 	c := host
 	if usableCPUPct != nil && *usableCPUPct > 0 {
-		c.CPUPct = host.CPUPct * *usableCPUPct / 100
+		c.CPUPct = min(c.CPUPct, *usableCPUPct)
 	}
 	if usableMemoryMB != nil && *usableMemoryMB > 0 {
 		c.MemoryMB = min(c.MemoryMB, *usableMemoryMB)

@@ -100,16 +100,17 @@ func TestComputeEnvCreateCloudAndSelfHosted(t *testing.T) {
 
 	// The two quotas are optional and independent; the bounds are inclusive.
 	for name, body := range map[string]map[string]any{
-		"cpu-min":  {"usable_cpu_pct": 10},
-		"cpu-max":  {"usable_cpu_pct": 100},
-		"mem-only": {"usable_memory_mb": 1},
-		"neither":  {},
+		"cpu-min":        {"usable_cpu_pct": 10},
+		"cpu-max":        {"usable_cpu_pct": 100},
+		"cpu-four-cores": {"usable_cpu_pct": 400},
+		"mem-only":       {"usable_memory_mb": 1},
+		"neither":        {},
 	} {
 		body["name"], body["kind"] = name, "selfhosted"
 		r := c.do(http.MethodPost, "/v1/compute-envs", body)
 		assert.Equal(t, http.StatusCreated, r.Status, "%s: %s", name, r.Raw)
 	}
-	assert.Equal(t, 6, a.count("compute_envs"))
+	assert.Equal(t, 7, a.count("compute_envs"))
 }
 
 func TestComputeEnvCreateRejectsInvalidInput(t *testing.T) {
@@ -141,8 +142,8 @@ func TestComputeEnvCreateRejectsInvalidInput(t *testing.T) {
 		{"selfhosted with cloud_auth_id", with(self, "cloud_auth_id", auth), "cloud_auth_id: a selfhosted compute environment"},
 		{"selfhosted with instance_type", with(self, "instance_type", "t3.large"), "instance_type: a selfhosted compute environment"},
 		{"selfhosted with region", with(self, "region", "fra1"), "region: a selfhosted compute environment"},
-		{"usable_cpu_pct below 10", with(self, "usable_cpu_pct", 9), "usable_cpu_pct: 9 is out of range 10-100"},
-		{"usable_cpu_pct above 100", with(self, "usable_cpu_pct", 101), "usable_cpu_pct: 101 is out of range 10-100"},
+		{"usable_cpu_pct below 10", with(self, "usable_cpu_pct", 9), "usable_cpu_pct: 9 is out of range: use at least 10 (percent of one CPU core: 100 is one core, 400 four; leave it out for the whole machine)"},
+		{"usable_cpu_pct beyond an integer", with(self, "usable_cpu_pct", 2147483648), "usable_cpu_pct: 2147483648 is out of range: use at least 10"},
 		{"usable_memory_mb zero", with(self, "usable_memory_mb", 0), "usable_memory_mb: 0 is out of range 1-2147483647"},
 		{"usable_memory_mb negative", with(self, "usable_memory_mb", -5), "usable_memory_mb: -5 is out of range"},
 		{"usable_memory_mb beyond int32", with(self, "usable_memory_mb", 1<<40), "usable_memory_mb:"},

@@ -747,3 +747,15 @@ func TestStartCancelledLeavesNoContainer(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 0, countRunContainers(t, cli, spec.RunID))
 }
+
+// ActiveRuns lists the runs being followed now (what the agent's pings report).
+func TestActiveRunsListsTheRunsBeingFollowed(t *testing.T) {
+	e, cli := engine(t, executor.Options{})
+	spec := newSpec(t, cli, "sleep", "2")
+	assert.Empty(t, e.ActiveRuns())
+	done := make(chan executor.Result, 1)
+	go func() { done <- run(t, e, spec, newSink()) }()
+	require.Eventually(t, func() bool { return slices.Contains(e.ActiveRuns(), spec.RunID) }, 30*time.Second, 20*time.Millisecond)
+	<-done
+	assert.Empty(t, e.ActiveRuns(), "a finished run is no longer reported")
+}

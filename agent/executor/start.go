@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -80,4 +81,17 @@ func (e *Executor) ContainerOf(ctx context.Context, runID string) (string, error
 		return "", err
 	}
 	return c.ID, nil
+}
+
+// ActiveRuns lists the runs this executor is starting or following now,
+// sorted: what the agent reports in its pings.
+func (e *Executor) ActiveRuns() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.active))
+	for id := range e.active {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -231,7 +231,7 @@ func (s *e2e) startAgent(image string) agentRun {
 // selfHostedQueue creates an enabled queue with a self-hosted compute env of its own.
 func (s *e2e) selfHostedQueue(name string, queue map[string]any) (envID, queueID string) {
 	t := s.t
-	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted", "usable_cpu_pct": 50})
+	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted", "usable_cpu_pct": 100})
 	require.Equal(t, http.StatusCreated, status, env)
 	body := map[string]any{"name": name, "priority": 10}
 	for k, v := range queue {

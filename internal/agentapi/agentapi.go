@@ -74,8 +74,8 @@ type RegisterResponse struct {
 	// PingIntervalSeconds is how often the agent pings; the spawn turns
 	// unreachable after several minutes without a ping.
 	PingIntervalSeconds int `json:"ping_interval_seconds"`
-	// UsableCPUPct caps the share of the host's CPU jobs may use (10-100);
-	// nil means all of it.
+	// UsableCPUPct caps the CPU jobs may use, in percent of one core (100 =
+	// one core, 400 = four; at least 10); nil means the whole machine.
 	UsableCPUPct *int `json:"usable_cpu_pct"`
 	// UsableMemoryMB caps the memory jobs may use; nil means all of it.
 	UsableMemoryMB *int `json:"usable_memory_mb"`

@@ -13,11 +13,9 @@ const (
 	ComputeEnvSelfHosted = "selfhosted"
 )
 
-// Bounds of a self-hosted compute environment's usable share of its machine.
-const (
-	MinUsableCPUPct = 10
-	MaxUsableCPUPct = 100
-)
+// MinUsableCPUPct is the least CPU a self-hosted compute environment may
+// offer, in percent of one core like a job definition's quota.
+const MinUsableCPUPct = 10
 
 // maxInt32 bounds every integer setting: the columns are Postgres integers,
 // and a larger number must be a 400, not a database error.
@@ -41,8 +39,9 @@ type ComputeEnv struct {
 	InstanceType string `json:"instance_type"`
 	// Region is where machines are created ("us-east-1"); empty for self-hosted.
 	Region string `json:"region"`
-	// UsableCPUPct caps the share of a self-hosted machine's CPU that jobs may
-	// use (10-100); nil means all of it.
+	// UsableCPUPct caps the CPU jobs may use on a self-hosted machine, in
+	// percent of one core like a job's quota (100 = one core, 400 = four;
+	// at least 10); nil means the whole machine.
 	UsableCPUPct *int `json:"usable_cpu_pct"`
 	// UsableMemoryMB caps the memory of a self-hosted machine that jobs may
 	// use; nil means all of it.
@@ -131,10 +130,9 @@ func (in ComputeEnvInput) Validate() error {
 				return Errorf(EINVALID, "%s: a selfhosted compute environment runs on your own machines and takes no %s; leave it out", f.name, f.name)
 			}
 		}
-		if in.UsableCPUPct != nil {
-			if err := CheckRange("usable_cpu_pct", *in.UsableCPUPct, MinUsableCPUPct, MaxUsableCPUPct); err != nil {
-				return err
-			}
+		if in.UsableCPUPct != nil && (*in.UsableCPUPct < MinUsableCPUPct || *in.UsableCPUPct > maxInt32) {
+			return Errorf(EINVALID, "usable_cpu_pct: %d is out of range: use at least %d (percent of one CPU core: 100 is one core, 400 four; leave it out for the whole machine)",
+				*in.UsableCPUPct, MinUsableCPUPct)
 		}
 		if in.UsableMemoryMB != nil {
 			if err := CheckRange("usable_memory_mb", *in.UsableMemoryMB, 1, maxInt32); err != nil {
