@@ -169,13 +169,16 @@ type response struct {
 func (c client) do(method, path string, body any) response {
 	c.a.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
+		sent = []byte(b)
 		rd = strings.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
 		require.NoError(c.a.t, err)
+		sent = raw
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, c.a.url+path, rd)
@@ -193,6 +196,9 @@ func (c client) do(method, path string, body any) response {
 	require.NoError(c.a.t, err)
 	r := response{Status: resp.StatusCode, Raw: string(raw), Header: resp.Header, call: method + " " + path}
 	require.NoError(c.a.t, json.Unmarshal(raw, &r), "response is not the JSON envelope: %s", raw)
+	if problem := checkAgainstSpec(req, sent, resp.StatusCode, resp.Header, raw); problem != "" {
+		assert.Fail(c.a.t, "the exchange departs from schemas/openapi.json", "%s %s:\n%s\nresponse: %s", method, path, problem, raw)
+	}
 	return r
 }
 

@@ -28,7 +28,7 @@ func bindJSON(c *gin.Context, v any) error {
 		}
 		return domain.Errorf(domain.EINVALID, "cannot read request body: %v", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return domain.Errorf(domain.EINVALID, "request body is empty: send a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
