@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 
-	"daestro/internal/domain"
 	"daestro/internal/placement"
 	"daestro/internal/store"
 )
@@ -28,19 +27,28 @@ type PlanRoundResult struct {
 	SpawnAllocations []SpawnCount
 	// Waiting counts runnable jobs still without a spawn.
 	Waiting int
-	// Requested are the cloud spawns created this round; the dispatcher
-	// starts their SpawnWorkflows.
+	// Requested are the cloud spawns still requested (this round's and any
+	// earlier one's); the dispatcher starts their SpawnWorkflows.
 	Requested []string
 }
 
 // PlanRound runs one placement round: one transaction that loads the
 // project's runnable jobs and spawns, runs the placement function and
-// persists the allocations and every waiting job's reason.
+// persists the allocations, every waiting job's reason and the cloud spawns
+// it asked for.
 func (a *Activities) PlanRound(ctx context.Context, in PlanRoundInput) (PlanRoundResult, error) {
-	out, err := a.Store.PlanRound(ctx, in.ProjectID, place)
+	out, err := a.Store.PlanRound(ctx, in.ProjectID, placement.Place)
 	if err != nil {
 		return PlanRoundResult{}, err
 	}
+	return planRoundResult(out), nil
+}
+
+// planRoundResult is the store's outcome as the activity's result. The
+// result is a Temporal payload, recorded in every dispatcher history and read
+// back on replay, so it keeps its own shape (and a map becomes a list)
+// whatever the store's type turns into.
+func planRoundResult(out store.PlanOutcome) PlanRoundResult {
 	res := PlanRoundResult{Waiting: out.Waiting, Requested: out.Requested}
 	for _, as := range out.Assigned {
 		res.Assigned = append(res.Assigned, Assignment{JobID: as.JobID, RunID: as.RunID, SpawnID: as.SpawnID})
@@ -48,45 +56,5 @@ func (a *Activities) PlanRound(ctx context.Context, in PlanRoundInput) (PlanRoun
 	for id, n := range out.SpawnCounts {
 		res.SpawnAllocations = append(res.SpawnAllocations, SpawnCount{SpawnID: id, Count: n})
 	}
-	return res, nil
-}
-
-// place adapts the database's snapshot to the pure placement function and
-// its answer back: assignments, pending reasons and the cloud spawns to
-// request (written by the store in the same transaction).
-func place(snap store.PlanSnapshot) store.PlanDecision {
-	var in placement.Input
-	runOf := map[string]string{}
-	for _, q := range snap.Queues {
-		pq := placement.Queue{ID: q.ID, Name: q.Name, Priority: q.Priority, MaxConcurrency: q.MaxConcurrency,
-			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated}
-		for _, e := range q.ComputeEnvs {
-			pq.ComputeEnvs = append(pq.ComputeEnvs, placement.ComputeEnv{ID: e.ID, Name: e.Name, SelfHosted: e.Kind == domain.ComputeEnvSelfHosted,
-				CPUPct: e.CPUPct, MemoryMB: e.MemoryMB, HourlyPrice: e.HourlyPrice, NoNewSpawns: e.NoNewSpawns})
-		}
-		in.Queues = append(in.Queues, pq)
-	}
-	for _, s := range snap.Spawns {
-		in.Spawns = append(in.Spawns, placement.Spawn{ID: s.ID, QueueID: s.QueueID, ComputeEnvID: s.ComputeEnvID, State: s.State,
-			TotalCPUPct: s.TotalCPUPct, TotalMemoryMB: s.TotalMemoryMB, AllocatedCPUPct: s.AllocatedCPUPct,
-			AllocatedMemoryMB: s.AllocatedMemoryMB, WholeSpawnTaken: s.WholeTaken, Allocations: s.Allocations,
-			Requested: s.State == domain.SpawnRequested || s.State == domain.SpawnInitialized})
-	}
-	for _, j := range snap.Jobs {
-		in.Jobs = append(in.Jobs, placement.Job{ID: j.JobID, QueueID: j.QueueID, RunnableAt: j.RunnableAt, CPUQuotaPct: j.CPUQuotaPct, MemoryMB: j.MemoryMB})
-		runOf[j.JobID] = j.RunID
-	}
-	r := placement.Place(in)
-	d := store.PlanDecision{Pending: map[string]store.PlanPending{}}
-	for _, as := range r.Assignments {
-		d.Assign = append(d.Assign, store.PlanAssignment{JobID: as.JobID, RunID: runOf[as.JobID], SpawnID: as.SpawnID,
-			CPUPct: as.CPUPct, MemoryMB: as.MemoryMB, WholeSpawn: as.WholeSpawn})
-	}
-	for _, rq := range r.SpawnRequests {
-		d.Requests = append(d.Requests, store.PlanSpawnRequest{QueueID: rq.QueueID, ComputeEnvID: rq.ComputeEnvID, ForJobID: rq.ForJobID})
-	}
-	for jobID, p := range r.Pending {
-		d.Pending[jobID] = store.PlanPending{Code: string(p.Code), Detail: p.Detail, Position: p.Position}
-	}
-	return d
+	return res
 }

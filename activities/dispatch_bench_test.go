@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"daestro/internal/placement"
 	"daestro/internal/testenv"
 )
 
@@ -48,7 +49,7 @@ func BenchmarkPlanRound1000Jobs50Spawns(b *testing.B) {
 		exec(`DELETE FROM allocations`)
 		b.StartTimer()
 		start := time.Now()
-		out, err := st.PlanRound(ctx, p.ID, place)
+		out, err := st.PlanRound(ctx, p.ID, placement.Place)
 		elapsed += time.Since(start)
 		require.NoError(b, err)
 		assigned = len(out.Assigned)

@@ -71,6 +71,34 @@ func (s *Store) MintAgentToken(ctx context.Context, spawnID string) (string, err
 	return token, err
 }
 
+// agentTokenRow is an agent token with its spawn and the spawn's
+// environment, as AuthenticateAgentToken reads it.
+type agentTokenRow struct {
+	TokenID          string     `db:"token_id"`
+	TokenPrefix      string     `db:"token_prefix"`
+	SecretHash       []byte     `db:"secret_hash"`
+	TokenKind        string     `db:"token_kind"`
+	RevokedAt        *time.Time `db:"revoked_at"`
+	UsedAt           *time.Time `db:"used_at"`
+	SpawnID          string     `db:"spawn_id"`
+	ProjectID        string     `db:"project_id"`
+	State            string     `db:"state"`
+	UsableCPUPct     *int       `db:"usable_cpu_pct"`
+	UsableMemoryMB   *int       `db:"usable_memory_mb"`
+	SpawnKind        string     `db:"spawn_kind"`
+	InstanceVCPU     *int       `db:"instance_vcpu"`
+	InstanceMemoryMB *int       `db:"instance_memory_mb"`
+}
+
+// session is the token's agent session; whether the token may be used is
+// the caller's check.
+func (r agentTokenRow) session() domain.AgentSession {
+	return domain.AgentSession{SpawnID: r.SpawnID, ProjectID: r.ProjectID, State: r.State, TokenPrefix: r.TokenPrefix,
+		UsableCPUPct: r.UsableCPUPct, UsableMemoryMB: r.UsableMemoryMB, TokenID: r.TokenID,
+		Bootstrap: r.TokenKind == tokenBootstrap, SpawnKind: r.SpawnKind,
+		InstanceVCPU: r.InstanceVCPU, InstanceMemoryMB: r.InstanceMemoryMB}
+}
+
 // AuthenticateAgentToken resolves a presented agent token to its spawn,
 // records its use, and says exactly why a token is refused (EUNAUTHORIZED):
 // unknown, revoked, already exchanged, or of a spawn that ended. A bootstrap
@@ -81,30 +109,26 @@ func (s *Store) AuthenticateAgentToken(ctx context.Context, presented string) (d
 		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
 			"malformed agent token: expected %s<prefix>_<secret> as printed when the compute spawn was created", agentapi.TokenPrefix)
 	}
-	var (
-		a         domain.AgentSession
-		hash      []byte
-		kind      string
-		revokedAt *time.Time
-		usedAt    *time.Time
-	)
-	err := s.Pool.QueryRow(ctx, `SELECT t.id, t.prefix, t.secret_hash, t.kind, t.revoked_at, t.used_at,
-			s.id, s.project_id, s.state, e.usable_cpu_pct, e.usable_memory_mb, s.kind, e.instance_vcpu, e.instance_memory_mb
+	rows, err := s.Pool.Query(ctx, `SELECT t.id AS token_id, t.prefix AS token_prefix, t.secret_hash, t.kind AS token_kind,
+			t.revoked_at, t.used_at, s.id AS spawn_id, s.project_id, s.state, e.usable_cpu_pct, e.usable_memory_mb,
+			s.kind AS spawn_kind, e.instance_vcpu, e.instance_memory_mb
 		FROM agent_tokens t
 		JOIN compute_spawns s ON s.id = t.compute_spawn_id
 		JOIN compute_envs e ON e.id = s.compute_env_id
-		WHERE t.prefix = $1`, agentapi.TokenPrefix+prefix).
-		Scan(&a.TokenID, &a.TokenPrefix, &hash, &kind, &revokedAt, &usedAt,
-			&a.SpawnID, &a.ProjectID, &a.State, &a.UsableCPUPct, &a.UsableMemoryMB, &a.SpawnKind, &a.InstanceVCPU, &a.InstanceMemoryMB)
+		WHERE t.prefix = $1`, agentapi.TokenPrefix+prefix)
+	if err != nil {
+		return domain.AgentSession{}, err
+	}
+	row, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[agentTokenRow])
 	sum := sha256.Sum256([]byte(presented))
-	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], hash) != 1) {
+	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], row.SecretHash) != 1) {
 		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED,
 			"unknown agent token %s…: check %s for a typo, or create a new compute spawn for a new token", agentapi.TokenPrefix+prefix, agentapi.EnvAuthToken)
 	}
 	if err != nil {
 		return domain.AgentSession{}, err
 	}
-	a.Bootstrap = kind == tokenBootstrap
+	a, revokedAt, usedAt := row.session(), row.RevokedAt, row.UsedAt
 	switch {
 	case revokedAt != nil:
 		return domain.AgentSession{}, domain.Errorf(domain.EUNAUTHORIZED, "agent token %s was revoked at %s (a newer agent registered for this spawn, or the spawn ended): create a new compute spawn and start the agent with its token",

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +13,22 @@ import (
 )
 
 const cloudAuthCols = `id, name, provider, default_region, credentials_hint, created_at, updated_at`
+
+// cloudAuthRow is one row of cloud_auths read with cloudAuthCols (no credentials).
+type cloudAuthRow struct {
+	ID              string    `db:"id"`
+	Name            string    `db:"name"`
+	Provider        string    `db:"provider"`
+	DefaultRegion   string    `db:"default_region"`
+	CredentialsHint string    `db:"credentials_hint"`
+	CreatedAt       time.Time `db:"created_at"`
+	UpdatedAt       time.Time `db:"updated_at"`
+}
+
+func (r cloudAuthRow) cloudAuth() domain.CloudAuth {
+	return domain.CloudAuth{ID: r.ID, Name: r.Name, Provider: r.Provider, DefaultRegion: r.DefaultRegion,
+		CredentialsHint: r.CredentialsHint, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
 
 // credentialsHint masks the identifying part of the credentials; localdocker
 // has none, so it has no hint.
@@ -42,7 +59,7 @@ func (s *Store) CreateCloudAuth(ctx context.Context, projectID string, in domain
 	if err != nil {
 		return domain.CloudAuth{}, err
 	}
-	ca, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.CloudAuth])
+	ca, err := pgx.CollectExactlyOneRow(rows, byName(cloudAuthRow.cloudAuth))
 	if isUniqueViolation(err) {
 		return domain.CloudAuth{}, domain.Errorf(domain.ECONFLICT, "a cloud auth named '%s' already exists", in.Name)
 	}
@@ -74,7 +91,7 @@ func (s *Store) cloudAuth(ctx context.Context, q querier, projectID, id, lock st
 	if err != nil {
 		return domain.CloudAuth{}, err
 	}
-	ca, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.CloudAuth])
+	ca, err := pgx.CollectExactlyOneRow(rows, byName(cloudAuthRow.cloudAuth))
 	if isNoRows(err) {
 		return domain.CloudAuth{}, cloudAuthNotFound(id)
 	}
@@ -106,7 +123,7 @@ func (s *Store) ListCloudAuths(ctx context.Context, projectID string, page domai
 	if err != nil {
 		return domain.Page[domain.CloudAuth]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.CloudAuth])
+	items, err := pgx.CollectRows(rows, byName(cloudAuthRow.cloudAuth))
 	if err != nil {
 		return domain.Page[domain.CloudAuth]{}, err
 	}
@@ -173,7 +190,7 @@ func (s *Store) UpdateCloudAuth(ctx context.Context, projectID, id string, p dom
 	if err != nil {
 		return want, err
 	}
-	ca, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.CloudAuth])
+	ca, err := pgx.CollectExactlyOneRow(rows, byName(cloudAuthRow.cloudAuth))
 	switch {
 	case isUniqueViolation(err):
 		return want, domain.Errorf(domain.ECONFLICT, "a cloud auth named '%s' already exists", want.Name)

@@ -45,33 +45,52 @@ type CloudSpawn struct {
 	MaxIdleSeconds                 int
 }
 
+// cloudSpawnRow is a cloud spawn with its queue's machine settings and its
+// cloud auth's sealed credentials (NULL once the auth is gone).
+type cloudSpawnRow struct {
+	ID             string  `db:"id"`
+	ProjectID      string  `db:"project_id"`
+	State          string  `db:"state"`
+	Provider       string  `db:"provider"`
+	Region         string  `db:"region"`
+	InstanceType   string  `db:"instance_type"`
+	InstanceID     string  `db:"instance_id"`
+	CloudAuthID    *string `db:"cloud_auth_id"`
+	Credentials    []byte  `db:"credentials"` // sealed
+	SSHPublicKey   string  `db:"ssh_public_key"`
+	MaxIdleSeconds int     `db:"max_idle_seconds"`
+}
+
+// cloudSpawnOf maps a cloudSpawnRow to its CloudSpawn, opening the credentials.
+func (s *Store) cloudSpawnOf(r cloudSpawnRow) (CloudSpawn, error) {
+	c := CloudSpawn{ID: r.ID, ProjectID: r.ProjectID, State: r.State, Provider: r.Provider, Region: r.Region,
+		InstanceType: r.InstanceType, InstanceID: r.InstanceID, SSHPublicKey: r.SSHPublicKey, MaxIdleSeconds: r.MaxIdleSeconds}
+	if r.CloudAuthID == nil || r.Credentials == nil {
+		return c, domain.Errorf(domain.EINVALID, "compute spawn %s has no cloud auth: its cloud auth was deleted", r.ID)
+	}
+	var err error
+	c.Credentials, err = s.openCredentials(*r.CloudAuthID, r.Credentials)
+	return c, err
+}
+
 // CloudSpawnMachine reads a cloud spawn with its account's credentials.
 func (s *Store) CloudSpawnMachine(ctx context.Context, spawnID string) (CloudSpawn, error) {
-	var (
-		c      CloudSpawn
-		authID *string
-		sealed []byte
-	)
 	if !validUUID(spawnID) {
-		return c, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
+		return CloudSpawn{}, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
 	}
-	err := s.Pool.QueryRow(ctx, `SELECT s.id, s.project_id, s.state, s.provider, s.region, s.instance_type, s.instance_id,
+	rows, err := s.Pool.Query(ctx, `SELECT s.id, s.project_id, s.state, s.provider, s.region, s.instance_type, s.instance_id,
 			s.cloud_auth_id, a.credentials, q.ssh_public_key, q.max_idle_seconds
 		FROM compute_spawns s
 		JOIN job_queues q ON q.id = s.job_queue_id
 		LEFT JOIN cloud_auths a ON a.id = s.cloud_auth_id
-		WHERE s.id = $1`, spawnID).Scan(&c.ID, &c.ProjectID, &c.State, &c.Provider, &c.Region, &c.InstanceType, &c.InstanceID,
-		&authID, &sealed, &c.SSHPublicKey, &c.MaxIdleSeconds)
+		WHERE s.id = $1`, spawnID)
+	if err != nil {
+		return CloudSpawn{}, err
+	}
+	c, err := pgx.CollectOneRow(rows, byNameErr(s.cloudSpawnOf))
 	if isNoRows(err) {
 		return c, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
 	}
-	if err != nil {
-		return c, err
-	}
-	if authID == nil || sealed == nil {
-		return c, domain.Errorf(domain.EINVALID, "compute spawn %s has no cloud auth: its cloud auth was deleted", spawnID)
-	}
-	c.Credentials, err = s.openCredentials(*authID, sealed)
 	return c, err
 }
 
@@ -110,25 +129,39 @@ func (s *Store) CloudAccounts(ctx context.Context) ([]CloudAccount, error) {
 	if err != nil {
 		return nil, err
 	}
-	type row struct {
-		ID, ProjectID, Provider, Region string
-		Sealed                          []byte
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByName[cloudAccountRow])
 	if err != nil {
 		return nil, err
 	}
 	out := make([]CloudAccount, 0, len(list))
 	var errs []error
 	for _, r := range list {
-		creds, err := s.openCredentials(r.ID, r.Sealed)
+		a, err := s.cloudAccountOf(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, CloudAccount{ID: r.ID, ProjectID: r.ProjectID, Provider: r.Provider, DefaultRegion: r.Region, Credentials: creds})
+		out = append(out, a)
 	}
 	return out, errors.Join(errs...)
+}
+
+// cloudAccountRow is one cloud auth with its sealed credentials.
+type cloudAccountRow struct {
+	ID            string `db:"id"`
+	ProjectID     string `db:"project_id"`
+	Provider      string `db:"provider"`
+	DefaultRegion string `db:"default_region"`
+	Credentials   []byte `db:"credentials"` // sealed
+}
+
+// cloudAccountOf maps a cloudAccountRow to its account, opening the credentials.
+func (s *Store) cloudAccountOf(r cloudAccountRow) (CloudAccount, error) {
+	creds, err := s.openCredentials(r.ID, r.Credentials)
+	if err != nil {
+		return CloudAccount{}, err
+	}
+	return CloudAccount{ID: r.ID, ProjectID: r.ProjectID, Provider: r.Provider, DefaultRegion: r.DefaultRegion, Credentials: creds}, nil
 }
 
 // SpawnFact is a spawn's state as reconciliation sees it.
@@ -152,25 +185,32 @@ func (s *Store) SpawnFacts(ctx context.Context, ids []string) (map[string]SpawnF
 	if len(valid) == 0 {
 		return out, nil
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id::text, state, state_changed_at, (extract(epoch FROM now() - state_changed_at) * 1000)::bigint
+	rows, err := s.Pool.Query(ctx, `SELECT id::text AS id, state, state_changed_at,
+			(extract(epoch FROM now() - state_changed_at) * 1000)::bigint AS since_change_ms
 		FROM compute_spawns WHERE id = ANY($1::uuid[])`, valid)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id string
-			f  SpawnFact
-			ms int64
-		)
-		if err := rows.Scan(&id, &f.State, &f.StateChangedAt, &ms); err != nil {
-			return nil, err
-		}
-		f.SinceChange = time.Duration(ms) * time.Millisecond
-		out[id] = f
+	facts, err := pgx.CollectRows(rows, pgx.RowToStructByName[spawnFactRow])
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	for _, r := range facts {
+		out[r.ID] = r.spawnFact()
+	}
+	return out, nil
+}
+
+// spawnFactRow is a spawn's state with its age by the database's clock.
+type spawnFactRow struct {
+	ID             string    `db:"id"`
+	State          string    `db:"state"`
+	StateChangedAt time.Time `db:"state_changed_at"`
+	SinceChangeMS  int64     `db:"since_change_ms"`
+}
+
+func (r spawnFactRow) spawnFact() SpawnFact {
+	return SpawnFact{State: r.State, StateChangedAt: r.StateChangedAt, SinceChange: time.Duration(r.SinceChangeMS) * time.Millisecond}
 }
 
 // CloudAuthRegions lists the regions a cloud auth's machines may be in: its

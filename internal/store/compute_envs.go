@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,6 +12,31 @@ import (
 
 const computeEnvCols = `id, name, kind, cloud_auth_id, instance_type, region, usable_cpu_pct, usable_memory_mb,
 	instance_vcpu, instance_memory_mb, hourly_price, enabled, created_at, updated_at`
+
+// computeEnvRow is one row of compute_envs read with computeEnvCols.
+type computeEnvRow struct {
+	ID               string    `db:"id"`
+	Name             string    `db:"name"`
+	Kind             string    `db:"kind"`
+	CloudAuthID      *string   `db:"cloud_auth_id"`
+	InstanceType     string    `db:"instance_type"`
+	Region           string    `db:"region"`
+	UsableCPUPct     *int      `db:"usable_cpu_pct"`
+	UsableMemoryMB   *int      `db:"usable_memory_mb"`
+	InstanceVCPU     *int      `db:"instance_vcpu"`
+	InstanceMemoryMB *int      `db:"instance_memory_mb"`
+	HourlyPrice      *float64  `db:"hourly_price"`
+	Enabled          bool      `db:"enabled"`
+	CreatedAt        time.Time `db:"created_at"`
+	UpdatedAt        time.Time `db:"updated_at"`
+}
+
+func (r computeEnvRow) computeEnv() domain.ComputeEnv {
+	return domain.ComputeEnv{ID: r.ID, Name: r.Name, Kind: r.Kind, CloudAuthID: r.CloudAuthID, InstanceType: r.InstanceType,
+		Region: r.Region, UsableCPUPct: r.UsableCPUPct, UsableMemoryMB: r.UsableMemoryMB, InstanceVCPU: r.InstanceVCPU,
+		InstanceMemoryMB: r.InstanceMemoryMB, HourlyPrice: r.HourlyPrice, Enabled: r.Enabled,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
 
 // activeSpawnStates is the SQL condition for a spawn that may still hold a
 // machine: every state but the two final ones.
@@ -60,7 +86,7 @@ func (s *Store) CreateComputeEnv(ctx context.Context, projectID string, in domai
 		if err != nil {
 			return err
 		}
-		env, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.ComputeEnv])
+		env, err = pgx.CollectExactlyOneRow(rows, byName(computeEnvRow.computeEnv))
 		if isUniqueViolation(err) {
 			return computeEnvNameTaken(in.Name)
 		}
@@ -102,7 +128,7 @@ func (s *Store) computeEnv(ctx context.Context, q querier, projectID, id, lock s
 	if err != nil {
 		return domain.ComputeEnv{}, err
 	}
-	env, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.ComputeEnv])
+	env, err := pgx.CollectExactlyOneRow(rows, byName(computeEnvRow.computeEnv))
 	if isNoRows(err) {
 		return domain.ComputeEnv{}, computeEnvNotFound(id)
 	}
@@ -117,7 +143,7 @@ func (s *Store) ListComputeEnvs(ctx context.Context, projectID string, page doma
 	if err != nil {
 		return domain.Page[domain.ComputeEnv]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByName[domain.ComputeEnv])
+	items, err := pgx.CollectRows(rows, byName(computeEnvRow.computeEnv))
 	if err != nil {
 		return domain.Page[domain.ComputeEnv]{}, err
 	}
@@ -142,7 +168,7 @@ func (s *Store) UpdateComputeEnv(ctx context.Context, projectID, id string, p do
 	if err != nil {
 		return domain.ComputeEnv{}, err
 	}
-	env, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.ComputeEnv])
+	env, err := pgx.CollectExactlyOneRow(rows, byName(computeEnvRow.computeEnv))
 	switch {
 	case isUniqueViolation(err):
 		return domain.ComputeEnv{}, computeEnvNameTaken(*p.Name)

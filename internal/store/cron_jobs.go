@@ -16,15 +16,50 @@ import (
 )
 
 // cronJobSelect reads cron jobs with the version of the definition their
-// next trigger runs, their queue, and the job of their last trigger.
+// next trigger runs, their queue, and the job of their last trigger, as the
+// columns of cronJobRow.
 const cronJobSelect = `SELECT c.id, c.project_id, c.name, c.description, c.expression, c.time_zone, c.overlap, c.enabled,
-		d.id, d.name, d.version, c.job_definition_pinned, q.id, q.name, c.command, c.parameters, c.env,
-		c.last_trigger_at, c.last_error, c.last_error_at, j.id, j.name, j.state, j.system_note,
+		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
+		c.job_definition_pinned AS definition_pinned, q.id AS queue_id, q.name AS queue_name, c.command, c.parameters, c.env,
+		c.last_trigger_at, c.last_error, c.last_error_at, j.id AS last_job_id, j.name AS last_job_name,
+		j.state AS last_job_state, j.system_note AS last_job_system_note,
 		c.schedule_translated_at, c.schedule_refresh_after, c.created_at, c.updated_at
 	FROM cron_jobs c
 	JOIN job_definitions d ON d.id = c.job_definition_id
 	JOIN job_queues q ON q.id = c.job_queue_id
 	LEFT JOIN jobs j ON j.id = c.last_job_id`
+
+// cronJobRow is one row of cronJobSelect.
+type cronJobRow struct {
+	ID                   string            `db:"id"`
+	ProjectID            string            `db:"project_id"`
+	Name                 string            `db:"name"`
+	Description          string            `db:"description"`
+	Expression           string            `db:"expression"`
+	TimeZone             string            `db:"time_zone"`
+	Overlap              string            `db:"overlap"`
+	Enabled              bool              `db:"enabled"`
+	DefinitionID         string            `db:"definition_id"`
+	DefinitionName       string            `db:"definition_name"`
+	DefinitionVersion    int               `db:"definition_version"`
+	DefinitionPinned     bool              `db:"definition_pinned"`
+	QueueID              string            `db:"queue_id"`
+	QueueName            string            `db:"queue_name"`
+	Command              []string          `db:"command"`
+	Parameters           map[string]string `db:"parameters"`
+	Env                  []byte            `db:"env"` // sealed
+	LastTriggerAt        *time.Time        `db:"last_trigger_at"`
+	LastError            string            `db:"last_error"`
+	LastErrorAt          *time.Time        `db:"last_error_at"`
+	LastJobID            *string           `db:"last_job_id"`
+	LastJobName          *string           `db:"last_job_name"`
+	LastJobState         *string           `db:"last_job_state"`
+	LastJobSystemNote    *string           `db:"last_job_system_note"`
+	ScheduleTranslatedAt *time.Time        `db:"schedule_translated_at"`
+	ScheduleRefreshAfter *time.Time        `db:"schedule_refresh_after"`
+	CreatedAt            time.Time         `db:"created_at"`
+	UpdatedAt            time.Time         `db:"updated_at"`
+}
 
 // cronJobDetailEvents is how many of its latest events a cron job's detail shows.
 const cronJobDetailEvents = 20
@@ -51,44 +86,63 @@ func cronJobNameTaken(name string) error {
 	return domain.Errorf(domain.ECONFLICT, "a cron job named '%s' already exists in this project: choose another name", name)
 }
 
-// cronJobRow scans one row of cronJobSelect and opens its env overrides.
-func (s *Store) cronJobRow(row pgx.CollectableRow) (domain.CronJob, error) {
-	var (
-		c                           domain.CronJob
-		env                         []byte
-		jobID, jobName, state, note *string
-		translatedAt, refreshAfter  *time.Time
-	)
-	err := row.Scan(&c.ID, &c.ProjectID, &c.Name, &c.Description, &c.Expression, &c.TimeZone, &c.Overlap, &c.Enabled,
-		&c.JobDefinition.ID, &c.JobDefinition.Name, &c.JobDefinition.Version, &c.JobDefinition.Pinned, &c.JobQueue.ID, &c.JobQueue.Name,
-		&c.ContainerCmd, &c.ContainerCmdParameter, &env, &c.LastTriggerAt, &c.LastError, &c.LastErrorAt,
-		&jobID, &jobName, &state, &note, &translatedAt, &refreshAfter, &c.CreatedAt, &c.UpdatedAt)
-	if err != nil {
-		return c, err
+// cronJobOf maps a cronJobRow to its cron job, opening its env overrides.
+func (s *Store) cronJobOf(r cronJobRow) (domain.CronJob, error) {
+	c := domain.CronJob{
+		ID:          r.ID,
+		ProjectID:   r.ProjectID,
+		Name:        r.Name,
+		Description: r.Description,
+		Expression:  r.Expression,
+		TimeZone:    r.TimeZone,
+		Overlap:     r.Overlap,
+		Enabled:     r.Enabled,
+		JobDefinition: domain.CronJobDefinition{Ref: r.DefinitionName, ID: r.DefinitionID, Name: r.DefinitionName,
+			Version: r.DefinitionVersion, Pinned: r.DefinitionPinned},
+		JobQueue:              domain.JobQueueRef{ID: r.QueueID, Name: r.QueueName},
+		ContainerCmd:          r.Command,
+		ContainerCmdParameter: r.Parameters,
+		LastTriggerAt:         r.LastTriggerAt,
+		LastError:             r.LastError,
+		LastErrorAt:           r.LastErrorAt,
+		CreatedAt:             r.CreatedAt,
+		UpdatedAt:             r.UpdatedAt,
 	}
-	c.JobDefinition.Ref = c.JobDefinition.Name
-	if c.JobDefinition.Pinned {
-		c.JobDefinition.Ref = domain.FormatDefinitionRef(c.JobDefinition.Name, c.JobDefinition.Version)
+	if r.DefinitionPinned {
+		c.JobDefinition.Ref = domain.FormatDefinitionRef(r.DefinitionName, r.DefinitionVersion)
 	}
 	if c.ContainerCmdParameter == nil {
 		c.ContainerCmdParameter = map[string]string{}
 	}
-	if jobID != nil {
-		c.LastJob = &domain.CronJobLastJob{ID: *jobID, Name: *jobName, State: *state, SystemNote: *note}
+	if r.LastJobID != nil {
+		c.LastJob = &domain.CronJobLastJob{ID: *r.LastJobID, Name: *r.LastJobName, State: *r.LastJobState, SystemNote: *r.LastJobSystemNote}
 	}
-	if translatedAt != nil {
-		c.Schedule.TranslatedAt = *translatedAt
+	if r.ScheduleTranslatedAt != nil {
+		c.Schedule.TranslatedAt = *r.ScheduleTranslatedAt
 	}
-	if refreshAfter != nil {
-		c.Schedule.RefreshAfter = *refreshAfter
+	if r.ScheduleRefreshAfter != nil {
+		c.Schedule.RefreshAfter = *r.ScheduleRefreshAfter
 	}
 	// The stored expression passed this parser when it was written; a row
 	// that does not (written by hand) shows no effective expression.
 	if sched, err := domain.ParseCronExpression(c.Expression); err == nil {
 		c.EffectiveExpression = sched.String()
 	}
-	c.ContainerEnv, err = s.openEnv(envOfCronJob, env, c.ID)
+	var err error
+	c.ContainerEnv, err = s.openEnv(envOfCronJob, r.Env, c.ID)
 	return c, err
+}
+
+// cronJobEventRow is one row of cron_job_events.
+type cronJobEventRow struct {
+	Kind    string    `db:"kind"`
+	Message string    `db:"message"`
+	JobID   *string   `db:"job_id"`
+	At      time.Time `db:"at"`
+}
+
+func (r cronJobEventRow) cronJobEvent() domain.CronJobEvent {
+	return domain.CronJobEvent{Kind: r.Kind, Message: r.Message, JobID: r.JobID, At: r.At}
 }
 
 // CronJob returns one of the project's cron jobs.
@@ -109,7 +163,7 @@ func (s *Store) cronJob(ctx context.Context, q querier, projectID, id, lock stri
 	if err != nil {
 		return domain.CronJob{}, err
 	}
-	c, err := pgx.CollectExactlyOneRow(rows, s.cronJobRow)
+	c, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.cronJobOf))
 	if isNoRows(err) {
 		return c, cronJobNotFound(id)
 	}
@@ -130,7 +184,7 @@ func (s *Store) CronJobDetail(ctx context.Context, projectID, id string) (domain
 		if err != nil {
 			return err
 		}
-		d.Events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.CronJobEvent])
+		d.Events, err = pgx.CollectRows(rows, byName(cronJobEventRow.cronJobEvent))
 		return err
 	})
 	if d.Events == nil {
@@ -147,7 +201,7 @@ func (s *Store) ListCronJobs(ctx context.Context, projectID string, page domain.
 	if err != nil {
 		return domain.Page[domain.CronJob]{}, err
 	}
-	items, err := pgx.CollectRows(rows, s.cronJobRow)
+	items, err := pgx.CollectRows(rows, byNameErr(s.cronJobOf))
 	if err != nil {
 		return domain.Page[domain.CronJob]{}, err
 	}
@@ -172,7 +226,7 @@ func (s *Store) cronJobTargets(ctx context.Context, tx pgx.Tx, projectID string,
 	if err != nil {
 		return def, domain.JobQueue{}, err
 	}
-	queue, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	queue, err := pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue))
 	if isNoRows(err) {
 		return def, queue, domain.Errorf(domain.EINVALID, "job_queue: no job queue named '%s' in this project", in.QueueName)
 	}
@@ -437,7 +491,7 @@ func (s *Store) CronTriggerJob(ctx context.Context, projectID, cronID, name stri
 	if err != nil {
 		return domain.Job{}, false, err
 	}
-	j, err := pgx.CollectExactlyOneRow(rows, s.jobRow)
+	j, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.jobOf))
 	if isNoRows(err) {
 		return j, false, nil
 	}
@@ -512,7 +566,7 @@ func (s *Store) AbandonCronTrigger(ctx context.Context, projectID, cronID string
 		if err != nil {
 			return err
 		}
-		jobs, err := pgx.CollectRows(rows, s.jobRow)
+		jobs, err := pgx.CollectRows(rows, byNameErr(s.jobOf))
 		if err != nil {
 			return err
 		}

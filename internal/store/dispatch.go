@@ -2,25 +2,46 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"daestro/internal/domain"
 )
 
+// jobRunFactsRow is a run's scheduling facts as JobRunInfo reads them.
+type jobRunFactsRow struct {
+	JobID          string     `db:"job_id"`
+	ProjectID      string     `db:"project_id"`
+	QueueID        string     `db:"queue_id"`
+	QueueName      string     `db:"queue_name"`
+	ScheduleAt     *time.Time `db:"schedule_at"`
+	TimeoutSeconds int        `db:"timeout_seconds"`
+	CPUQuotaPct    *int       `db:"cpu_quota_pct"`
+	MemoryMB       *int       `db:"memory_mb"`
+}
+
+func (r jobRunFactsRow) jobRunFacts() domain.JobRunFacts {
+	f := domain.JobRunFacts{JobID: r.JobID, ProjectID: r.ProjectID, QueueID: r.QueueID, QueueName: r.QueueName,
+		ScheduleAt: r.ScheduleAt, TimeoutSeconds: r.TimeoutSeconds}
+	if r.CPUQuotaPct != nil {
+		f.CPUQuotaPct, f.MemoryMB = *r.CPUQuotaPct, *r.MemoryMB
+	}
+	return f
+}
+
 // JobRunInfo reads a run's scheduling facts.
 func (s *Store) JobRunInfo(ctx context.Context, runID string) (domain.JobRunFacts, error) {
-	var f domain.JobRunFacts
-	var cpu, mem *int
-	err := s.Pool.QueryRow(ctx, `SELECT j.id, j.project_id, q.id, q.name, j.schedule_at, d.timeout_seconds, d.cpu_quota_pct, d.memory_mb
+	rows, err := s.Pool.Query(ctx, `SELECT j.id AS job_id, j.project_id, q.id AS queue_id, q.name AS queue_name, j.schedule_at,
+			d.timeout_seconds, d.cpu_quota_pct, d.memory_mb
 		FROM job_runs r JOIN jobs j ON j.id = r.job_id JOIN job_queues q ON q.id = j.job_queue_id
-		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID).
-		Scan(&f.JobID, &f.ProjectID, &f.QueueID, &f.QueueName, &f.ScheduleAt, &f.TimeoutSeconds, &cpu, &mem)
+		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID)
+	if err != nil {
+		return domain.JobRunFacts{}, err
+	}
+	f, err := pgx.CollectOneRow(rows, byName(jobRunFactsRow.jobRunFacts))
 	if isNoRows(err) {
 		return f, domain.Errorf(domain.ENOTFOUND, "no job run %s", runID)
-	}
-	if cpu != nil {
-		f.CPUQuotaPct, f.MemoryMB = *cpu, *mem
 	}
 	return f, err
 }
@@ -43,6 +64,18 @@ func (s *Store) ReleaseAllocation(ctx context.Context, runID string) (spawnID st
 	return spawnID, remaining, err
 }
 
+// waitingJobRow is a runnable job with the reason the dispatcher recorded.
+type waitingJobRow struct {
+	ID     string `db:"id"`
+	Name   string `db:"name"`
+	Reason string `db:"reason"`
+	Detail string `db:"detail"`
+}
+
+func (r waitingJobRow) waitingJob() domain.WaitingJob {
+	return domain.WaitingJob{ID: r.ID, Name: r.Name, Reason: r.Reason, Detail: r.Detail}
+}
+
 // queueWaitingShown bounds the jobs a queue's detail lists by name.
 const queueWaitingShown = 20
 
@@ -50,12 +83,12 @@ const queueWaitingShown = 20
 // last recorded it.
 func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (domain.QueueWaiting, error) {
 	w := domain.QueueWaiting{Reasons: map[string]int{}, Jobs: []domain.WaitingJob{}}
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, pending_reason, pending_detail FROM jobs
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, pending_reason AS reason, pending_detail AS detail FROM jobs
 		WHERE project_id = $1 AND job_queue_id = $2 AND state = 'runnable' ORDER BY runnable_at, id`, projectID, queueID)
 	if err != nil {
 		return w, err
 	}
-	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.WaitingJob])
+	jobs, err := pgx.CollectRows(rows, byName(waitingJobRow.waitingJob))
 	if err != nil {
 		return w, err
 	}

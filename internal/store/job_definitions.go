@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,22 +13,41 @@ import (
 const jobDefinitionCols = `id, name, version, type, image, registry_auth_id, script, command, parameters, env,
 	cpu_quota_pct, memory_mb, privileged, timeout_seconds, created_at, updated_at, deleted_at`
 
-// jobDefinitionRow scans one row selected with jobDefinitionCols and opens its env.
-func (s *Store) jobDefinitionRow(row pgx.CollectableRow) (domain.JobDefinition, error) {
-	var d domain.JobDefinition
-	var env []byte
-	err := row.Scan(&d.ID, &d.Name, &d.Version, &d.Type, &d.Image, &d.RegistryAuthID, &d.Script, &d.Command, &d.Parameters, &env,
-		&d.CPUQuotaPct, &d.MemoryMB, &d.Privileged, &d.TimeoutSeconds, &d.CreatedAt, &d.UpdatedAt, &d.DeletedAt)
-	if err != nil {
-		return d, err
-	}
+// jobDefinitionRow is one row of job_definitions read with jobDefinitionCols.
+type jobDefinitionRow struct {
+	ID             string            `db:"id"`
+	Name           string            `db:"name"`
+	Version        int               `db:"version"`
+	Type           string            `db:"type"`
+	Image          string            `db:"image"`
+	RegistryAuthID *string           `db:"registry_auth_id"`
+	Script         string            `db:"script"`
+	Command        []string          `db:"command"`
+	Parameters     map[string]string `db:"parameters"`
+	Env            []byte            `db:"env"` // sealed
+	CPUQuotaPct    *int              `db:"cpu_quota_pct"`
+	MemoryMB       *int              `db:"memory_mb"`
+	Privileged     bool              `db:"privileged"`
+	TimeoutSeconds int               `db:"timeout_seconds"`
+	CreatedAt      time.Time         `db:"created_at"`
+	UpdatedAt      time.Time         `db:"updated_at"`
+	DeletedAt      *time.Time        `db:"deleted_at"`
+}
+
+// jobDefinitionOf maps a jobDefinitionRow to its definition, opening its env.
+func (s *Store) jobDefinitionOf(r jobDefinitionRow) (domain.JobDefinition, error) {
+	d := domain.JobDefinition{ID: r.ID, Name: r.Name, Version: r.Version, Type: r.Type, Image: r.Image,
+		RegistryAuthID: r.RegistryAuthID, Script: r.Script, Command: r.Command, Parameters: r.Parameters,
+		CPUQuotaPct: r.CPUQuotaPct, MemoryMB: r.MemoryMB, Privileged: r.Privileged, TimeoutSeconds: r.TimeoutSeconds,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, DeletedAt: r.DeletedAt}
 	if d.Command == nil {
 		d.Command = []string{}
 	}
 	if d.Parameters == nil {
 		d.Parameters = map[string]string{}
 	}
-	d.Env, err = s.openEnv(envOfDefinition, env, d.ID)
+	var err error
+	d.Env, err = s.openEnv(envOfDefinition, r.Env, d.ID)
 	return d, err
 }
 
@@ -35,7 +55,7 @@ func (s *Store) collectJobDefinitions(rows pgx.Rows, err error) ([]domain.JobDef
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, s.jobDefinitionRow)
+	return pgx.CollectRows(rows, byNameErr(s.jobDefinitionOf))
 }
 
 func jobDefinitionExists(name string) error {
@@ -183,7 +203,7 @@ func (s *Store) insertJobDefinition(ctx context.Context, tx pgx.Tx, projectID st
 	if err != nil {
 		return domain.JobDefinition{}, err
 	}
-	return pgx.CollectExactlyOneRow(rows, s.jobDefinitionRow)
+	return pgx.CollectExactlyOneRow(rows, byNameErr(s.jobDefinitionOf))
 }
 
 // ResolveJobDefinition finds the active version a reference names: "name"
@@ -212,7 +232,7 @@ func (s *Store) resolveJobDefinition(ctx context.Context, q querier, projectID, 
 	if err != nil {
 		return domain.JobDefinition{}, err
 	}
-	d, err := pgx.CollectExactlyOneRow(rows, s.jobDefinitionRow)
+	d, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.jobDefinitionOf))
 	if isNoRows(err) {
 		if version == 0 {
 			return d, domain.Errorf(domain.ENOTFOUND, "no job definition named '%s' in this project", name)
@@ -233,7 +253,7 @@ func (s *Store) JobDefinition(ctx context.Context, projectID, id string) (domain
 	if err != nil {
 		return domain.JobDefinition{}, err
 	}
-	d, err := pgx.CollectExactlyOneRow(rows, s.jobDefinitionRow)
+	d, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.jobDefinitionOf))
 	if isNoRows(err) {
 		return d, notFound
 	}

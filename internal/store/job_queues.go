@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -11,6 +12,44 @@ import (
 )
 
 const jobQueueCols = `id, name, description, priority, max_concurrency, max_spawns, max_idle_seconds, ssh_public_key, enabled, created_at, updated_at`
+
+// jobQueueRow is one row of job_queues read with jobQueueCols.
+type jobQueueRow struct {
+	ID             string    `db:"id"`
+	Name           string    `db:"name"`
+	Description    string    `db:"description"`
+	Priority       int       `db:"priority"`
+	MaxConcurrency int       `db:"max_concurrency"`
+	MaxSpawns      int       `db:"max_spawns"`
+	MaxIdleSeconds int       `db:"max_idle_seconds"`
+	SSHPublicKey   string    `db:"ssh_public_key"`
+	Enabled        bool      `db:"enabled"`
+	CreatedAt      time.Time `db:"created_at"`
+	UpdatedAt      time.Time `db:"updated_at"`
+}
+
+// jobQueue maps the row to its queue, without its compute environments.
+func (r jobQueueRow) jobQueue() domain.JobQueue {
+	return domain.JobQueue{ID: r.ID, Name: r.Name, Description: r.Description, Priority: r.Priority,
+		MaxConcurrency: r.MaxConcurrency, MaxSpawns: r.MaxSpawns, MaxIdleSeconds: r.MaxIdleSeconds,
+		SSHPublicKey: r.SSHPublicKey, Enabled: r.Enabled, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// computeEnvRefRow is a queue's compute environment, by ID and name.
+type computeEnvRefRow struct {
+	ID   string `db:"id"`
+	Name string `db:"name"`
+}
+
+func (r computeEnvRefRow) computeEnvRef() domain.ComputeEnvRef {
+	return domain.ComputeEnvRef{ID: r.ID, Name: r.Name}
+}
+
+// queueComputeEnvRow is a computeEnvRefRow with the queue it belongs to.
+type queueComputeEnvRow struct {
+	JobQueueID string `db:"job_queue_id"`
+	computeEnvRefRow
+}
 
 // unfinishedJobStates is the SQL condition for a job that still expects to run.
 const unfinishedJobStates = `state NOT IN ('cancelled', 'timeout', 'completed', 'failed', 'error')`
@@ -37,7 +76,7 @@ func (s *Store) CreateJobQueue(ctx context.Context, projectID string, in domain.
 	if err != nil {
 		return domain.JobQueue{}, err
 	}
-	q, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	q, err := pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue))
 	if isUniqueViolation(err) {
 		return domain.JobQueue{}, jobQueueNameTaken(in.Name)
 	}
@@ -64,7 +103,7 @@ func (s *Store) JobQueueByName(ctx context.Context, projectID, name string) (dom
 	if err != nil {
 		return domain.JobQueue{}, err
 	}
-	q, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	q, err := pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue))
 	if isNoRows(err) {
 		return domain.JobQueue{}, domain.Errorf(domain.ENOTFOUND, "no job queue named '%s' in this project", name)
 	}
@@ -86,7 +125,7 @@ func (s *Store) jobQueue(ctx context.Context, q querier, projectID, id, lock str
 	if err != nil {
 		return domain.JobQueue{}, err
 	}
-	jq, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	jq, err := pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue))
 	if isNoRows(err) {
 		return domain.JobQueue{}, jobQueueNotFound(id)
 	}
@@ -102,7 +141,7 @@ func queueComputeEnvs(ctx context.Context, q querier, queueID string) ([]domain.
 	if err != nil {
 		return nil, err
 	}
-	refs, err := pgx.CollectRows(rows, pgx.RowToStructByName[domain.ComputeEnvRef])
+	refs, err := pgx.CollectRows(rows, byName(computeEnvRefRow.computeEnvRef))
 	if refs == nil {
 		refs = []domain.ComputeEnvRef{}
 	}
@@ -118,7 +157,7 @@ func (s *Store) ListJobQueues(ctx context.Context, projectID string, page domain
 	if err != nil {
 		return domain.Page[domain.JobQueue]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByName[domain.JobQueue])
+	items, err := pgx.CollectRows(rows, byName(jobQueueRow.jobQueue))
 	if err != nil {
 		return domain.Page[domain.JobQueue]{}, err
 	}
@@ -134,20 +173,21 @@ func (s *Store) ListJobQueues(ctx context.Context, projectID string, page domain
 		ids[i] = out.Items[i].ID
 		byID[ids[i]] = &out.Items[i]
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT m.job_queue_id::text, e.id::text, e.name FROM job_queue_compute_envs m
+	rows, err = s.Pool.Query(ctx, `SELECT m.job_queue_id::text AS job_queue_id, e.id::text AS id, e.name FROM job_queue_compute_envs m
 		JOIN compute_envs e ON e.id = m.compute_env_id
 		WHERE m.job_queue_id = ANY($1::uuid[]) ORDER BY m.added_at, e.id`, ids)
 	if err != nil {
 		return domain.Page[domain.JobQueue]{}, err
 	}
-	var queueID string
-	var ref domain.ComputeEnvRef
-	_, err = pgx.ForEachRow(rows, []any{&queueID, &ref.ID, &ref.Name}, func() error {
-		q := byID[queueID]
-		q.ComputeEnvs = append(q.ComputeEnvs, ref)
-		return nil
-	})
-	return out, err
+	refs, err := pgx.CollectRows(rows, pgx.RowToStructByName[queueComputeEnvRow])
+	if err != nil {
+		return domain.Page[domain.JobQueue]{}, err
+	}
+	for _, r := range refs {
+		q := byID[r.JobQueueID]
+		q.ComputeEnvs = append(q.ComputeEnvs, r.computeEnvRef())
+	}
+	return out, nil
 }
 
 // UpdateJobQueue changes a queue's editable settings. Enabling needs at least
@@ -189,7 +229,7 @@ func (s *Store) UpdateJobQueue(ctx context.Context, projectID, id string, p doma
 		if err != nil {
 			return err
 		}
-		if out, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue]); err != nil {
+		if out, err = pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue)); err != nil {
 			return err
 		}
 		out.ComputeEnvs = envs

@@ -13,18 +13,6 @@ import (
 	"daestro/internal/domain"
 )
 
-// jobSelect reads jobs with the names of their queue and definition (deleted
-// ones included: a job outlives both) and the attempt of the current run.
-const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id, q.name, d.id, d.name, d.version,
-		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0), j.runnable_at,
-		j.pending_reason, j.pending_detail, j.created_at, j.updated_at
-	FROM jobs j
-	JOIN job_queues q ON q.id = j.job_queue_id
-	JOIN job_definitions d ON d.id = j.job_definition_id
-	LEFT JOIN job_runs r ON r.id = j.current_run_id`
-
-const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, system_note, created_at, started_at, finished_at`
-
 // jobRandomNameTries bounds the retries of a random name that clashed. With
 // millions of names a second clash in a row means something else is wrong.
 const jobRandomNameTries = 5
@@ -37,23 +25,63 @@ func jobRunNotFound(id string) error {
 	return domain.Errorf(domain.ENOTFOUND, "no job run with id %q", id)
 }
 
-// jobRow scans one row of jobSelect and opens the job's env overrides.
-func (s *Store) jobRow(row pgx.CollectableRow) (domain.Job, error) {
-	var (
-		j                    domain.Job
-		env                  []byte
-		currentRun           *string
-		pendReason, pendNote string
-	)
-	err := row.Scan(&j.ID, &j.Name, &j.State, &j.SystemNote, &j.ScheduleAt, &j.JobQueue.ID, &j.JobQueue.Name,
-		&j.JobDefinition.ID, &j.JobDefinition.Name, &j.JobDefinition.Version,
-		&j.Command, &j.Parameters, &env, &j.CronJobID, &currentRun, &j.Attempt, &j.RunnableAt,
-		&pendReason, &pendNote, &j.CreatedAt, &j.UpdatedAt)
-	if err != nil {
-		return j, err
+// jobSelect reads jobs with the names of their queue and definition (deleted
+// ones included: a job outlives both) and the attempt of the current run, as
+// the columns of jobRow.
+const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id AS queue_id, q.name AS queue_name,
+		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
+		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0) AS attempt, j.runnable_at,
+		j.pending_reason, j.pending_detail, j.created_at, j.updated_at
+	FROM jobs j
+	JOIN job_queues q ON q.id = j.job_queue_id
+	JOIN job_definitions d ON d.id = j.job_definition_id
+	LEFT JOIN job_runs r ON r.id = j.current_run_id`
+
+// jobRow is one row of jobSelect.
+type jobRow struct {
+	ID                string            `db:"id"`
+	Name              string            `db:"name"`
+	State             string            `db:"state"`
+	SystemNote        string            `db:"system_note"`
+	ScheduleAt        *time.Time        `db:"schedule_at"`
+	QueueID           string            `db:"queue_id"`
+	QueueName         string            `db:"queue_name"`
+	DefinitionID      string            `db:"definition_id"`
+	DefinitionName    string            `db:"definition_name"`
+	DefinitionVersion int               `db:"definition_version"`
+	Command           []string          `db:"command"`
+	Parameters        map[string]string `db:"parameters"`
+	Env               []byte            `db:"env"` // sealed
+	CronJobID         *string           `db:"cron_job_id"`
+	CurrentRunID      *string           `db:"current_run_id"`
+	Attempt           int               `db:"attempt"`
+	RunnableAt        *time.Time        `db:"runnable_at"`
+	PendingReason     string            `db:"pending_reason"`
+	PendingDetail     string            `db:"pending_detail"`
+	CreatedAt         time.Time         `db:"created_at"`
+	UpdatedAt         time.Time         `db:"updated_at"`
+}
+
+// jobOf maps a jobRow to its job, opening the job's env overrides.
+func (s *Store) jobOf(r jobRow) (domain.Job, error) {
+	j := domain.Job{
+		ID:            r.ID,
+		Name:          r.Name,
+		State:         r.State,
+		SystemNote:    r.SystemNote,
+		ScheduleAt:    r.ScheduleAt,
+		JobQueue:      domain.JobQueueRef{ID: r.QueueID, Name: r.QueueName},
+		JobDefinition: domain.JobDefinitionRef{ID: r.DefinitionID, Name: r.DefinitionName, Version: r.DefinitionVersion},
+		Command:       r.Command,
+		Parameters:    r.Parameters,
+		CronJobID:     r.CronJobID,
+		Attempt:       r.Attempt,
+		RunnableAt:    r.RunnableAt,
+		CreatedAt:     r.CreatedAt,
+		UpdatedAt:     r.UpdatedAt,
 	}
-	if currentRun != nil {
-		j.CurrentRunID = *currentRun
+	if r.CurrentRunID != nil {
+		j.CurrentRunID = *r.CurrentRunID
 	}
 	if j.Command == nil {
 		j.Command = []string{}
@@ -63,13 +91,49 @@ func (s *Store) jobRow(row pgx.CollectableRow) (domain.Job, error) {
 	}
 	if j.State == domain.JobRunnable {
 		p := domain.PendingQueued
-		if pendReason != "" {
-			p = domain.PendingReason{Reason: pendReason, Detail: pendNote}
+		if r.PendingReason != "" {
+			p = domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 		}
 		j.Pending = &p
 	}
-	j.Env, err = s.openEnv(envOfJob, env, j.ID)
+	var err error
+	j.Env, err = s.openEnv(envOfJob, r.Env, j.ID)
 	return j, err
+}
+
+const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, system_note, created_at, started_at, finished_at`
+
+// jobRunRow is one row of job_runs read with jobRunCols.
+type jobRunRow struct {
+	ID             string     `db:"id"`
+	Attempt        int        `db:"attempt"`
+	State          string     `db:"state"`
+	ComputeSpawnID *string    `db:"compute_spawn_id"`
+	ImageDigest    string     `db:"image_digest"`
+	ExitCode       *int       `db:"exit_code"`
+	OOMKilled      bool       `db:"oom_killed"`
+	SystemNote     string     `db:"system_note"`
+	CreatedAt      time.Time  `db:"created_at"`
+	StartedAt      *time.Time `db:"started_at"`
+	FinishedAt     *time.Time `db:"finished_at"`
+}
+
+func (r jobRunRow) jobRun() domain.JobRun {
+	return domain.JobRun{ID: r.ID, Attempt: r.Attempt, State: r.State, ComputeSpawnID: r.ComputeSpawnID, ImageDigest: r.ImageDigest,
+		ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, SystemNote: r.SystemNote,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+}
+
+// jobEventRow is one row of job_events.
+type jobEventRow struct {
+	State  string    `db:"state"`
+	Reason string    `db:"reason"`
+	RunID  *string   `db:"run_id"`
+	At     time.Time `db:"at"`
+}
+
+func (r jobEventRow) jobEvent() domain.JobEvent {
+	return domain.JobEvent{State: r.State, Reason: r.Reason, RunID: r.RunID, At: r.At}
 }
 
 // SubmitJob submits a job in one transaction: it resolves the definition
@@ -138,7 +202,7 @@ func (s *Store) submittableQueue(ctx context.Context, tx pgx.Tx, projectID, name
 	if err != nil {
 		return domain.JobQueue{}, err
 	}
-	q, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[domain.JobQueue])
+	q, err := pgx.CollectExactlyOneRow(rows, byName(jobQueueRow.jobQueue))
 	if isNoRows(err) {
 		return q, domain.Errorf(domain.EINVALID, "job_queue: no job queue named '%s' in this project", name)
 	}
@@ -216,7 +280,7 @@ func (s *Store) job(ctx context.Context, q querier, projectID, id, lock string) 
 	if err != nil {
 		return domain.Job{}, err
 	}
-	j, err := pgx.CollectExactlyOneRow(rows, s.jobRow)
+	j, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.jobOf))
 	if isNoRows(err) {
 		return j, jobNotFound(id)
 	}
@@ -238,14 +302,14 @@ func (s *Store) JobDetail(ctx context.Context, projectID, id string) (domain.Job
 		if err != nil {
 			return err
 		}
-		if d.Runs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.JobRun]); err != nil {
+		if d.Runs, err = pgx.CollectRows(rows, byName(jobRunRow.jobRun)); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT state, reason, run_id, at FROM job_events WHERE job_id = $1 ORDER BY id`, j.ID)
 		if err != nil {
 			return err
 		}
-		d.Events, err = pgx.CollectRows(rows, pgx.RowToStructByPos[domain.JobEvent])
+		d.Events, err = pgx.CollectRows(rows, byName(jobEventRow.jobEvent))
 		return err
 	})
 	if d.Runs == nil {
@@ -283,7 +347,7 @@ func (s *Store) ListJobs(ctx context.Context, projectID string, f domain.JobFilt
 	if err != nil {
 		return domain.Page[domain.Job]{}, err
 	}
-	items, err := pgx.CollectRows(rows, s.jobRow)
+	items, err := pgx.CollectRows(rows, byNameErr(s.jobOf))
 	if err != nil {
 		return domain.Page[domain.Job]{}, err
 	}
@@ -311,21 +375,28 @@ func (s *Store) ResubmitJob(ctx context.Context, projectID, id string, start fun
 			}
 			return err
 		}
-		var (
-			defName    string
-			defVersion int
-			defDeleted bool
-		)
-		if err := tx.QueryRow(ctx, `SELECT name, version, deleted_at IS NOT NULL FROM job_definitions WHERE id = $1 FOR SHARE`, defID).
-			Scan(&defName, &defVersion, &defDeleted); err != nil {
+		rows, err := tx.Query(ctx, `SELECT name, version, deleted_at IS NOT NULL AS deleted FROM job_definitions WHERE id = $1 FOR SHARE`, defID)
+		if err != nil {
 			return err
 		}
-		var (
-			queueName               string
-			queueEnabled, queueGone bool
-		)
-		if err := tx.QueryRow(ctx, `SELECT name, enabled, deleted_at IS NOT NULL FROM job_queues WHERE id = $1 FOR SHARE`, queueID).
-			Scan(&queueName, &queueEnabled, &queueGone); err != nil {
+		def, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[struct {
+			Name    string `db:"name"`
+			Version int    `db:"version"`
+			Deleted bool   `db:"deleted"`
+		}])
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT name, enabled, deleted_at IS NOT NULL AS deleted FROM job_queues WHERE id = $1 FOR SHARE`, queueID)
+		if err != nil {
+			return err
+		}
+		queue, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[struct {
+			Name    string `db:"name"`
+			Enabled bool   `db:"enabled"`
+			Deleted bool   `db:"deleted"`
+		}])
+		if err != nil {
 			return err
 		}
 		j, err := s.job(ctx, tx, projectID, id, "FOR UPDATE")
@@ -335,13 +406,13 @@ func (s *Store) ResubmitJob(ctx context.Context, projectID, id string, start fun
 		switch {
 		case !domain.JobStateIsFinal(j.State):
 			return domain.Errorf(domain.ECONFLICT, "job %s is %s: only a finished job can be resubmitted; cancel it first or wait until it ends", j.ID, j.State)
-		case defDeleted:
+		case def.Deleted:
 			return domain.Errorf(domain.ECONFLICT, "job %s ran job definition '%s', which was deleted: submit a new job with another version",
-				j.ID, domain.FormatDefinitionRef(defName, defVersion))
-		case queueGone:
-			return domain.Errorf(domain.ECONFLICT, "job %s ran in job queue '%s', which was deleted: submit a new job to another queue", j.ID, queueName)
-		case !queueEnabled:
-			return domain.Errorf(domain.ECONFLICT, "job queue '%s' is disabled: add a compute environment and enable it", queueName)
+				j.ID, domain.FormatDefinitionRef(def.Name, def.Version))
+		case queue.Deleted:
+			return domain.Errorf(domain.ECONFLICT, "job %s ran in job queue '%s', which was deleted: submit a new job to another queue", j.ID, queue.Name)
+		case !queue.Enabled:
+			return domain.Errorf(domain.ECONFLICT, "job queue '%s' is disabled: add a compute environment and enable it", queue.Name)
 		}
 		runID := NewID()
 		attempt := j.Attempt + 1
@@ -437,14 +508,23 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// The job row is locked before the run, the order every writer of
 		// both follows (submit and resubmit write the job first).
-		var jobID, projectID, queueID string
-		if err := tx.QueryRow(ctx, `SELECT r.job_id, r.project_id, j.job_queue_id FROM job_runs r JOIN jobs j ON j.id = r.job_id
-			WHERE r.id = $1`, runID).Scan(&jobID, &projectID, &queueID); err != nil {
-			if isNoRows(err) {
-				return jobRunNotFound(runID)
-			}
+		rows, err := tx.Query(ctx, `SELECT r.job_id, r.project_id, j.job_queue_id FROM job_runs r JOIN jobs j ON j.id = r.job_id
+			WHERE r.id = $1`, runID)
+		if err != nil {
 			return err
 		}
+		run, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[struct {
+			JobID      string `db:"job_id"`
+			ProjectID  string `db:"project_id"`
+			JobQueueID string `db:"job_queue_id"`
+		}])
+		if isNoRows(err) {
+			return jobRunNotFound(runID)
+		}
+		if err != nil {
+			return err
+		}
+		jobID, projectID, queueID := run.JobID, run.ProjectID, run.JobQueueID
 		if f.SpawnID != nil {
 			// A run is placed only on a spawn of its own project and queue,
 			// whatever the caller says (DESIGN.md §9).
@@ -518,33 +598,104 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 	})
 }
 
+// runEnvRow is the sealed env of a run's job and of its definition.
+type runEnvRow struct {
+	JobID         string `db:"job_id"`
+	JobEnv        []byte `db:"job_env"`
+	DefinitionID  string `db:"definition_id"`
+	DefinitionEnv []byte `db:"definition_env"`
+}
+
 // runSensitiveValues returns the sensitive env values of runID's job (its
 // definition's and its overrides), for masking the run's output.
 func (s *Store) runSensitiveValues(ctx context.Context, q querier, runID string) ([]string, error) {
 	if !validUUID(runID) {
 		return nil, jobRunNotFound(runID)
 	}
-	var (
-		jobID, defID   string
-		jobEnv, defEnv []byte
-	)
-	err := q.QueryRow(ctx, `SELECT j.id, j.env, d.id, d.env FROM job_runs r JOIN jobs j ON j.id = r.job_id
-		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID).Scan(&jobID, &jobEnv, &defID, &defEnv)
+	rows, err := q.Query(ctx, `SELECT j.id AS job_id, j.env AS job_env, d.id AS definition_id, d.env AS definition_env
+		FROM job_runs r JOIN jobs j ON j.id = r.job_id
+		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[runEnvRow])
 	if isNoRows(err) {
 		return nil, jobRunNotFound(runID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	def, err := s.openEnv(envOfDefinition, defEnv, defID)
+	def, err := s.openEnv(envOfDefinition, r.DefinitionEnv, r.DefinitionID)
 	if err != nil {
 		return nil, err
 	}
-	overrides, err := s.openEnv(envOfJob, jobEnv, jobID)
+	overrides, err := s.openEnv(envOfJob, r.JobEnv, r.JobID)
 	if err != nil {
 		return nil, err
 	}
 	return domain.SensitiveValues(def, overrides), nil
+}
+
+// runSpecRow is one run with its job, queue and definition, as JobRunSpec reads it.
+type runSpecRow struct {
+	RunID          string   `db:"run_id"`
+	Attempt        int      `db:"attempt"`
+	State          string   `db:"state"`
+	ComputeSpawnID *string  `db:"compute_spawn_id"`
+	JobID          string   `db:"job_id"`
+	JobName        string   `db:"job_name"`
+	ProjectID      string   `db:"project_id"`
+	JobQueueID     string   `db:"job_queue_id"`
+	JobQueueName   string   `db:"job_queue_name"`
+	DefinitionID   string   `db:"definition_id"`
+	Type           string   `db:"type"`
+	Image          string   `db:"image"`
+	RegistryAuthID *string  `db:"registry_auth_id"`
+	Script         string   `db:"script"`
+	Command        []string `db:"command"`
+	JobEnv         []byte   `db:"job_env"`        // sealed
+	DefinitionEnv  []byte   `db:"definition_env"` // sealed
+	CPUQuotaPct    *int     `db:"cpu_quota_pct"`
+	MemoryMB       *int     `db:"memory_mb"`
+	Privileged     bool     `db:"privileged"`
+	TimeoutSeconds int      `db:"timeout_seconds"`
+}
+
+// runSpecOf maps a runSpecRow to its spec, opening and merging both envs.
+func (s *Store) runSpecOf(r runSpecRow) (domain.RunSpec, error) {
+	spec := domain.RunSpec{
+		RunID:          r.RunID,
+		Attempt:        r.Attempt,
+		JobID:          r.JobID,
+		JobName:        r.JobName,
+		ProjectID:      r.ProjectID,
+		State:          r.State,
+		ComputeSpawnID: r.ComputeSpawnID,
+		JobQueueID:     r.JobQueueID,
+		JobQueueName:   r.JobQueueName,
+		Type:           r.Type,
+		Image:          r.Image,
+		RegistryAuthID: r.RegistryAuthID,
+		Script:         r.Script,
+		Command:        r.Command,
+		CPUQuotaPct:    r.CPUQuotaPct,
+		MemoryMB:       r.MemoryMB,
+		Privileged:     r.Privileged,
+		TimeoutSeconds: r.TimeoutSeconds,
+	}
+	if spec.Command == nil {
+		spec.Command = []string{}
+	}
+	def, err := s.openEnv(envOfDefinition, r.DefinitionEnv, r.DefinitionID)
+	if err != nil {
+		return spec, err
+	}
+	overrides, err := s.openEnv(envOfJob, r.JobEnv, spec.JobID)
+	if err != nil {
+		return spec, err
+	}
+	spec.Env = domain.MergeEnv(def, overrides)
+	return spec, nil
 }
 
 // JobRunSpec returns everything an agent needs to run runID: the
@@ -555,39 +706,20 @@ func (s *Store) JobRunSpec(ctx context.Context, runID string) (domain.RunSpec, e
 	if !validUUID(runID) {
 		return domain.RunSpec{}, jobRunNotFound(runID)
 	}
-	var (
-		spec           domain.RunSpec
-		jobEnv, defEnv []byte
-		defID          string
-	)
-	err := s.Pool.QueryRow(ctx, `SELECT r.id, r.attempt, r.state, r.compute_spawn_id, j.id, j.name, j.project_id,
-			q.id, q.name, d.id, d.type, d.image, d.registry_auth_id, d.script, j.command, j.env, d.env,
-			d.cpu_quota_pct, d.memory_mb, d.privileged, d.timeout_seconds
+	rows, err := s.Pool.Query(ctx, `SELECT r.id AS run_id, r.attempt, r.state, r.compute_spawn_id, j.id AS job_id, j.name AS job_name,
+			j.project_id, q.id AS job_queue_id, q.name AS job_queue_name, d.id AS definition_id, d.type, d.image, d.registry_auth_id,
+			d.script, j.command, j.env AS job_env, d.env AS definition_env, d.cpu_quota_pct, d.memory_mb, d.privileged, d.timeout_seconds
 		FROM job_runs r
 		JOIN jobs j ON j.id = r.job_id
 		JOIN job_queues q ON q.id = j.job_queue_id
 		JOIN job_definitions d ON d.id = j.job_definition_id
-		WHERE r.id = $1`, runID).
-		Scan(&spec.RunID, &spec.Attempt, &spec.State, &spec.ComputeSpawnID, &spec.JobID, &spec.JobName, &spec.ProjectID,
-			&spec.JobQueueID, &spec.JobQueueName, &defID, &spec.Type, &spec.Image, &spec.RegistryAuthID, &spec.Script,
-			&spec.Command, &jobEnv, &defEnv, &spec.CPUQuotaPct, &spec.MemoryMB, &spec.Privileged, &spec.TimeoutSeconds)
+		WHERE r.id = $1`, runID)
+	if err != nil {
+		return domain.RunSpec{}, err
+	}
+	spec, err := pgx.CollectOneRow(rows, byNameErr(s.runSpecOf))
 	if isNoRows(err) {
 		return spec, jobRunNotFound(runID)
 	}
-	if err != nil {
-		return spec, err
-	}
-	if spec.Command == nil {
-		spec.Command = []string{}
-	}
-	def, err := s.openEnv(envOfDefinition, defEnv, defID)
-	if err != nil {
-		return spec, err
-	}
-	overrides, err := s.openEnv(envOfJob, jobEnv, spec.JobID)
-	if err != nil {
-		return spec, err
-	}
-	spec.Env = domain.MergeEnv(def, overrides)
-	return spec, nil
+	return spec, err
 }

@@ -6,81 +6,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"daestro/internal/domain"
+	"daestro/internal/placement"
 )
-
-// PlanQueue is a queue as the placement function sees it.
-type PlanQueue struct {
-	ID, Name                            string
-	Priority, MaxConcurrency, MaxSpawns int
-	Enabled                             bool
-	Allocated                           int
-	// ComputeEnvs are the queue's enabled environments in round-robin order.
-	ComputeEnvs []PlanEnv
-}
-
-// PlanEnv is one environment of a queue with what a new spawn of it offers.
-type PlanEnv struct {
-	ID, Name, Kind   string
-	CPUPct, MemoryMB int
-	HourlyPrice      float64
-	// NoNewSpawns: disabled, or resting after a spawn of it failed.
-	NoNewSpawns bool
-}
-
-// PlanSpawn is a spawn with its capacity and what is allocated on it.
-type PlanSpawn struct {
-	ID, QueueID, ComputeEnvID, State                               string
-	TotalCPUPct, TotalMemoryMB, AllocatedCPUPct, AllocatedMemoryMB int
-	WholeTaken                                                     bool
-	Allocations                                                    int
-}
-
-// PlanJob is a runnable job's run without an allocation.
-type PlanJob struct {
-	JobID, RunID, QueueID string
-	RunnableAt            time.Time
-	CPUQuotaPct, MemoryMB int
-}
-
-// PlanSnapshot is everything one round of placement decides over.
-type PlanSnapshot struct {
-	Queues []PlanQueue
-	Spawns []PlanSpawn
-	Jobs   []PlanJob
-}
-
-// PlanAssignment puts a run on a spawn.
-type PlanAssignment struct {
-	JobID, RunID, SpawnID string
-	CPUPct, MemoryMB      int
-	WholeSpawn            bool
-}
-
-// PlanPending says why a job waits, for "why pending".
-type PlanPending struct {
-	Code, Detail string
-	Position     int
-}
-
-// PlanSpawnRequest asks for a new cloud spawn of an environment.
-type PlanSpawnRequest struct {
-	QueueID, ComputeEnvID string
-	// ForJobID is the job whose unmet need caused the request.
-	ForJobID string
-}
-
-// PlanDecision is the placement function's answer.
-type PlanDecision struct {
-	Assign   []PlanAssignment
-	Requests []PlanSpawnRequest
-	Pending  map[string]PlanPending // by job ID
-}
 
 // PlanOutcome is what the dispatcher must tell workflows after a round.
 type PlanOutcome struct {
 	// Assigned are every allocated run whose job is still runnable: this
 	// round's and any an earlier, interrupted round did not get to signal.
-	Assigned []PlanAssignment
+	Assigned []AllocatedRun
 	// SpawnCounts are the allocation counts of the spawns this round placed on.
 	SpawnCounts map[string]int
 	// Waiting is how many runnable jobs are still without a spawn.
@@ -89,6 +24,17 @@ type PlanOutcome struct {
 	// round's and any earlier one's), whose SpawnWorkflows the dispatcher
 	// starts if they are not running.
 	Requested []string
+}
+
+// AllocatedRun is a runnable job's run and the spawn its allocation is on,
+// read by name from the allocations a round reports.
+type AllocatedRun struct {
+	// JobID is the job whose run the allocation holds room for.
+	JobID string `db:"job_id"`
+	// RunID is that run.
+	RunID string `db:"run_id"`
+	// SpawnID is the spawn the run is allocated on.
+	SpawnID string `db:"spawn_id"`
 }
 
 // failedEnvCooldown is how long a compute environment whose spawn failed
@@ -100,36 +46,38 @@ const failedEnvCooldown = 5 * time.Minute
 const dispatchLockKey = 0x64697370 // "disp"
 
 // PlanRound runs one placement round for a project in one transaction: load
-// the snapshot, let place decide, persist the allocations and the pending
-// reasons. Capacity is never double-booked: allocations are committed with
-// the snapshot they were computed from, under the project's lock.
-func (s *Store) PlanRound(ctx context.Context, projectID string, place func(PlanSnapshot) PlanDecision) (PlanOutcome, error) {
+// the project's placement.Input, let place (placement.Place) decide, persist
+// the Result's allocations, pending reasons and spawn requests. Capacity is
+// never double-booked: allocations are committed with the snapshot they were
+// computed from, under the project's lock.
+func (s *Store) PlanRound(ctx context.Context, projectID string, place func(placement.Input) placement.Result) (PlanOutcome, error) {
 	var out PlanOutcome
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, dispatchLockKey, projectID); err != nil {
 			return err
 		}
-		snap, err := loadSnapshot(ctx, tx, projectID)
+		in, runOf, err := loadPlacementInput(ctx, tx, projectID)
 		if err != nil {
 			return err
 		}
-		decision := place(snap)
+		res := place(in)
 		touched := map[string]bool{}
-		for _, as := range decision.Assign {
+		for _, as := range res.Assignments {
+			runID := runOf[as.JobID]
 			if _, err := tx.Exec(ctx, `INSERT INTO allocations (run_id, compute_spawn_id, job_queue_id, cpu_pct, memory_mb, whole_spawn)
 				SELECT $1, $2, j.job_queue_id, $3, $4, $5 FROM jobs j WHERE j.id = $6`,
-				as.RunID, as.SpawnID, as.CPUPct, as.MemoryMB, as.WholeSpawn, as.JobID); err != nil {
-				return fmt.Errorf("allocate run %s on spawn %s: %w", as.RunID, as.SpawnID, err)
+				runID, as.SpawnID, as.CPUPct, as.MemoryMB, as.WholeSpawn, as.JobID); err != nil {
+				return fmt.Errorf("allocate run %s on spawn %s: %w", runID, as.SpawnID, err)
 			}
 			touched[as.SpawnID] = true
 		}
-		for jobID, p := range decision.Pending {
+		for jobID, p := range res.Pending {
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET pending_reason = $2, pending_detail = $3 WHERE id = $1`,
-				jobID, p.Code, fmt.Sprintf("%s (position %d in the queue)", p.Detail, p.Position)); err != nil {
+				jobID, string(p.Code), fmt.Sprintf("%s (position %d in the queue)", p.Detail, p.Position)); err != nil {
 				return err
 			}
 		}
-		for _, rq := range decision.Requests {
+		for _, rq := range res.SpawnRequests {
 			if err := insertSpawnRequest(ctx, tx, projectID, rq); err != nil {
 				return err
 			}
@@ -145,10 +93,10 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 		if out.Requested, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return err
 		}
-		out.Waiting = len(snap.Jobs) - len(decision.Assign)
+		out.Waiting = len(in.Jobs) - len(res.Assignments)
 		// In placement's order (queue priority, then submit order), so a
 		// higher-priority queue's jobs are told first and start first.
-		rows, err = tx.Query(ctx, `SELECT j.id, r.id, a.compute_spawn_id, a.cpu_pct, a.memory_mb, a.whole_spawn
+		rows, err = tx.Query(ctx, `SELECT j.id AS job_id, r.id AS run_id, a.compute_spawn_id AS spawn_id
 			FROM allocations a JOIN job_runs r ON r.id = a.run_id JOIN jobs j ON j.id = r.job_id
 			JOIN job_queues q ON q.id = j.job_queue_id
 			WHERE j.project_id = $1 AND r.state = 'runnable'
@@ -156,7 +104,7 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 		if err != nil {
 			return err
 		}
-		out.Assigned, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PlanAssignment])
+		out.Assigned, err = pgx.CollectRows(rows, pgx.RowToStructByName[AllocatedRun])
 		if err != nil {
 			return err
 		}
@@ -173,89 +121,159 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(Plan
 	return out, err
 }
 
-// loadSnapshot reads queues, live spawns and unplaced runnable runs of a project.
-func loadSnapshot(ctx context.Context, tx pgx.Tx, projectID string) (PlanSnapshot, error) {
-	var snap PlanSnapshot
+// The rows a round reads, each mapped to its placement type by one method.
+// This is the one place the database's shape meets placement's.
+
+// placementQueueRow is a live queue of the project with its allocations.
+type placementQueueRow struct {
+	ID             string `db:"id"`
+	Name           string `db:"name"`
+	Priority       int    `db:"priority"`
+	MaxConcurrency int    `db:"max_concurrency"`
+	MaxSpawns      int    `db:"max_spawns"`
+	Enabled        bool   `db:"enabled"`
+	Allocated      int    `db:"allocated"`
+}
+
+func (r placementQueueRow) queue() placement.Queue {
+	return placement.Queue{ID: r.ID, Name: r.Name, Priority: r.Priority, MaxConcurrency: r.MaxConcurrency,
+		MaxSpawns: r.MaxSpawns, Enabled: r.Enabled, Allocated: r.Allocated}
+}
+
+// placementEnvRow is one environment of a queue with what a new spawn of it offers.
+type placementEnvRow struct {
+	QueueID     string  `db:"queue_id"`
+	ID          string  `db:"id"`
+	Name        string  `db:"name"`
+	Kind        string  `db:"kind"`
+	CPUPct      int     `db:"cpu_pct"`
+	MemoryMB    int     `db:"memory_mb"`
+	HourlyPrice float64 `db:"hourly_price"`
+	NoNewSpawns bool    `db:"no_new_spawns"`
+}
+
+func (r placementEnvRow) computeEnv() placement.ComputeEnv {
+	return placement.ComputeEnv{ID: r.ID, Name: r.Name, SelfHosted: r.Kind == domain.ComputeEnvSelfHosted,
+		CPUPct: r.CPUPct, MemoryMB: r.MemoryMB, HourlyPrice: r.HourlyPrice, NoNewSpawns: r.NoNewSpawns}
+}
+
+// placementSpawnRow is a live spawn with its capacity and what is allocated on it.
+type placementSpawnRow struct {
+	ID                string `db:"id"`
+	QueueID           string `db:"queue_id"`
+	ComputeEnvID      string `db:"compute_env_id"`
+	State             string `db:"state"`
+	TotalCPUPct       int    `db:"total_cpu_pct"`
+	TotalMemoryMB     int    `db:"total_memory_mb"`
+	AllocatedCPUPct   int    `db:"allocated_cpu_pct"`
+	AllocatedMemoryMB int    `db:"allocated_memory_mb"`
+	WholeSpawnTaken   bool   `db:"whole_spawn_taken"`
+	Allocations       int    `db:"allocations"`
+}
+
+func (r placementSpawnRow) spawn() placement.Spawn {
+	return placement.Spawn{ID: r.ID, QueueID: r.QueueID, ComputeEnvID: r.ComputeEnvID, State: r.State,
+		TotalCPUPct: r.TotalCPUPct, TotalMemoryMB: r.TotalMemoryMB, AllocatedCPUPct: r.AllocatedCPUPct,
+		AllocatedMemoryMB: r.AllocatedMemoryMB, WholeSpawnTaken: r.WholeSpawnTaken, Allocations: r.Allocations,
+		Requested: r.State == domain.SpawnRequested || r.State == domain.SpawnInitialized}
+}
+
+// placementJobRow is a runnable job's current run without an allocation.
+type placementJobRow struct {
+	JobID       string    `db:"job_id"`
+	RunID       string    `db:"run_id"`
+	QueueID     string    `db:"queue_id"`
+	RunnableAt  time.Time `db:"runnable_at"`
+	CPUQuotaPct int       `db:"cpu_quota_pct"`
+	MemoryMB    int       `db:"memory_mb"`
+}
+
+// job is the placement job; placement knows jobs, so the run ID stays
+// with the caller (loadPlacementInput's runOf).
+func (r placementJobRow) job() placement.Job {
+	return placement.Job{ID: r.JobID, QueueID: r.QueueID, RunnableAt: r.RunnableAt, CPUQuotaPct: r.CPUQuotaPct, MemoryMB: r.MemoryMB}
+}
+
+// loadPlacementInput reads queues, live spawns and unplaced runnable runs of
+// a project, and the run each job's allocation is for (by job ID).
+func loadPlacementInput(ctx context.Context, tx pgx.Tx, projectID string) (placement.Input, map[string]string, error) {
+	var in placement.Input
 	rows, err := tx.Query(ctx, `SELECT q.id, q.name, q.priority, q.max_concurrency, q.max_spawns, q.enabled,
-			(SELECT count(*) FROM allocations a WHERE a.job_queue_id = q.id)
+			(SELECT count(*) FROM allocations a WHERE a.job_queue_id = q.id) AS allocated
 		FROM job_queues q WHERE q.project_id = $1 AND q.deleted_at IS NULL ORDER BY q.id`, projectID)
 	if err != nil {
-		return snap, err
+		return in, nil, err
 	}
-	type queueRow struct {
-		ID, Name                            string
-		Priority, MaxConcurrency, MaxSpawns int
-		Enabled                             bool
-		Allocated                           int
-	}
-	queues, err := pgx.CollectRows(rows, pgx.RowToStructByPos[queueRow])
-	if err != nil {
-		return snap, err
+	if in.Queues, err = pgx.CollectRows(rows, byName(placementQueueRow.queue)); err != nil {
+		return in, nil, err
 	}
 	index := map[string]int{}
-	for i, q := range queues {
+	for i, q := range in.Queues {
 		index[q.ID] = i
-		snap.Queues = append(snap.Queues, PlanQueue{ID: q.ID, Name: q.Name, Priority: q.Priority, MaxConcurrency: q.MaxConcurrency,
-			MaxSpawns: q.MaxSpawns, Enabled: q.Enabled, Allocated: q.Allocated})
 	}
 	// Disabled environments spawn nothing new, nor does one whose spawn
 	// failed lately (no capacity, quota, a machine that never came up): it
 	// rests, so the queue tries its next one instead of failing on the
 	// same one in a loop. Their spawns still take work, and the ones being
 	// created keep their projected size.
-	rows, err = tx.Query(ctx, `SELECT m.job_queue_id, e.id, e.name, e.kind,
-			COALESCE(e.instance_vcpu, 0) * 100, COALESCE(e.instance_memory_mb, 0), COALESCE(e.hourly_price, 0),
+	rows, err = tx.Query(ctx, `SELECT m.job_queue_id AS queue_id, e.id, e.name, e.kind,
+			COALESCE(e.instance_vcpu, 0) * 100 AS cpu_pct, COALESCE(e.instance_memory_mb, 0) AS memory_mb,
+			COALESCE(e.hourly_price, 0) AS hourly_price,
 			NOT e.enabled OR e.deleted_at IS NOT NULL
 				OR EXISTS (SELECT 1 FROM compute_spawns f WHERE f.compute_env_id = e.id AND f.state = 'failed'
-					AND f.state_changed_at > now() - make_interval(secs => $2))
+					AND f.state_changed_at > now() - make_interval(secs => $2)) AS no_new_spawns
 		FROM job_queue_compute_envs m JOIN job_queues q ON q.id = m.job_queue_id JOIN compute_envs e ON e.id = m.compute_env_id
 		WHERE q.project_id = $1 AND q.deleted_at IS NULL
 		ORDER BY m.job_queue_id, m.added_at`, projectID, failedEnvCooldown.Seconds())
 	if err != nil {
-		return snap, err
+		return in, nil, err
 	}
-	for rows.Next() {
-		var (
-			queueID string
-			e       PlanEnv
-		)
-		if err := rows.Scan(&queueID, &e.ID, &e.Name, &e.Kind, &e.CPUPct, &e.MemoryMB, &e.HourlyPrice, &e.NoNewSpawns); err != nil {
-			rows.Close()
-			return snap, err
-		}
-		q := &snap.Queues[index[queueID]]
-		q.ComputeEnvs = append(q.ComputeEnvs, e)
+	envs, err := pgx.CollectRows(rows, pgx.RowToStructByName[placementEnvRow])
+	if err != nil {
+		return in, nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return snap, err
+	for _, e := range envs {
+		q := &in.Queues[index[e.QueueID]]
+		q.ComputeEnvs = append(q.ComputeEnvs, e.computeEnv())
 	}
-	rows, err = tx.Query(ctx, `SELECT s.id, s.job_queue_id, s.compute_env_id, s.state, s.capacity_cpu_pct, s.capacity_memory_mb,
-			COALESCE(sum(a.cpu_pct), 0)::int, COALESCE(sum(a.memory_mb), 0)::int, COALESCE(bool_or(a.whole_spawn), false), count(a.run_id)::int
+	rows, err = tx.Query(ctx, `SELECT s.id, s.job_queue_id AS queue_id, s.compute_env_id, s.state,
+			s.capacity_cpu_pct AS total_cpu_pct, s.capacity_memory_mb AS total_memory_mb,
+			COALESCE(sum(a.cpu_pct), 0)::int AS allocated_cpu_pct, COALESCE(sum(a.memory_mb), 0)::int AS allocated_memory_mb,
+			COALESCE(bool_or(a.whole_spawn), false) AS whole_spawn_taken, count(a.run_id)::int AS allocations
 		FROM compute_spawns s LEFT JOIN allocations a ON a.compute_spawn_id = s.id
 		WHERE s.project_id = $1 AND s.state NOT IN ('failed', 'terminated', 'termination_failed')
 		GROUP BY s.id`, projectID)
 	if err != nil {
-		return snap, err
+		return in, nil, err
 	}
-	if snap.Spawns, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PlanSpawn]); err != nil {
-		return snap, err
+	if in.Spawns, err = pgx.CollectRows(rows, byName(placementSpawnRow.spawn)); err != nil {
+		return in, nil, err
 	}
-	rows, err = tx.Query(ctx, `SELECT j.id, r.id, j.job_queue_id, COALESCE(j.runnable_at, j.created_at),
-			COALESCE(d.cpu_quota_pct, 0), COALESCE(d.memory_mb, 0)
+	rows, err = tx.Query(ctx, `SELECT j.id AS job_id, r.id AS run_id, j.job_queue_id AS queue_id,
+			COALESCE(j.runnable_at, j.created_at) AS runnable_at,
+			COALESCE(d.cpu_quota_pct, 0) AS cpu_quota_pct, COALESCE(d.memory_mb, 0) AS memory_mb
 		FROM jobs j JOIN job_runs r ON r.id = j.current_run_id JOIN job_definitions d ON d.id = j.job_definition_id
 		WHERE j.project_id = $1 AND r.state = 'runnable'
 		  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.run_id = r.id)`, projectID)
 	if err != nil {
-		return snap, err
+		return in, nil, err
 	}
-	snap.Jobs, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PlanJob])
-	return snap, err
+	jobs, err := pgx.CollectRows(rows, pgx.RowToStructByName[placementJobRow])
+	if err != nil {
+		return in, nil, err
+	}
+	runOf := make(map[string]string, len(jobs))
+	for _, j := range jobs {
+		in.Jobs = append(in.Jobs, j.job())
+		runOf[j.JobID] = j.RunID
+	}
+	return in, runOf, nil
 }
 
 // insertSpawnRequest writes a cloud spawn the round asked for, state
 // requested, with its machine's provider facts copied from the environment
 // (a later edit of the environment does not change a machine being made).
-func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq PlanSpawnRequest) error {
+func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq placement.SpawnRequest) error {
 	id := NewID()
 	tag, err := tx.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state,
 			provider, cloud_auth_id, region, instance_type)

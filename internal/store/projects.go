@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,6 +18,56 @@ import (
 
 // APIKeyPrefix starts every API key, so a leaked key is recognisable by scanners.
 const APIKeyPrefix = "dst_"
+
+const projectCols = `id, code, name, created_at, updated_at`
+
+// projectRow is one row of projects read with projectCols.
+type projectRow struct {
+	ID        string    `db:"id"`
+	Code      string    `db:"code"`
+	Name      string    `db:"name"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+func (r projectRow) project() domain.Project {
+	return domain.Project{ID: r.ID, Code: r.Code, Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+const apiKeyCols = `id, project_id, name, prefix, created_at, last_used_at, revoked_at`
+
+// apiKeyRow is one row of api_keys read with apiKeyCols (no secret hash).
+type apiKeyRow struct {
+	ID         string     `db:"id"`
+	ProjectID  string     `db:"project_id"`
+	Name       string     `db:"name"`
+	Prefix     string     `db:"prefix"`
+	CreatedAt  time.Time  `db:"created_at"`
+	LastUsedAt *time.Time `db:"last_used_at"`
+	RevokedAt  *time.Time `db:"revoked_at"`
+}
+
+func (r apiKeyRow) apiKey() domain.APIKey {
+	return domain.APIKey{ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, Prefix: r.Prefix,
+		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+}
+
+// apiKeyAuthRow is a key with its secret hash and its project, as
+// AuthenticateAPIKey reads it.
+type apiKeyAuthRow struct {
+	apiKeyRow
+	SecretHash       []byte    `db:"secret_hash"`
+	ProjectCode      string    `db:"project_code"`
+	ProjectName      string    `db:"project_name"`
+	ProjectCreatedAt time.Time `db:"project_created_at"`
+	ProjectUpdatedAt time.Time `db:"project_updated_at"`
+}
+
+// project is the key's project (its ID is the key's project_id, the join's key).
+func (r apiKeyAuthRow) project() domain.Project {
+	return domain.Project{ID: r.ProjectID, Code: r.ProjectCode, Name: r.ProjectName,
+		CreatedAt: r.ProjectCreatedAt, UpdatedAt: r.ProjectUpdatedAt}
+}
 
 // CreateProject inserts a project; a taken code is ECONFLICT.
 func (s *Store) CreateProject(ctx context.Context, code, name string) (domain.Project, error) {
@@ -27,11 +78,11 @@ func (s *Store) CreateProject(ctx context.Context, code, name string) (domain.Pr
 		name = code
 	}
 	rows, err := s.Pool.Query(ctx, `INSERT INTO projects (id, code, name) VALUES ($1, $2, $3)
-		RETURNING id, code, name, created_at, updated_at`, NewID(), code, name)
+		RETURNING `+projectCols, NewID(), code, name)
 	if err != nil {
 		return domain.Project{}, err
 	}
-	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	p, err := pgx.CollectExactlyOneRow(rows, byName(projectRow.project))
 	if isUniqueViolation(err) {
 		return domain.Project{}, domain.Errorf(domain.ECONFLICT, "project code %q is taken", code)
 	}
@@ -40,11 +91,11 @@ func (s *Store) CreateProject(ctx context.Context, code, name string) (domain.Pr
 
 // ProjectByCode finds a project by its code.
 func (s *Store) ProjectByCode(ctx context.Context, code string) (domain.Project, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, code, name, created_at, updated_at FROM projects WHERE code = $1`, code)
+	rows, err := s.Pool.Query(ctx, `SELECT `+projectCols+` FROM projects WHERE code = $1`, code)
 	if err != nil {
 		return domain.Project{}, err
 	}
-	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	p, err := pgx.CollectExactlyOneRow(rows, byName(projectRow.project))
 	if isNoRows(err) {
 		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with code %q", code)
 	}
@@ -56,11 +107,11 @@ func (s *Store) ProjectByID(ctx context.Context, id string) (domain.Project, err
 	if !validUUID(id) {
 		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with id %q", id)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id, code, name, created_at, updated_at FROM projects WHERE id = $1`, id)
+	rows, err := s.Pool.Query(ctx, `SELECT `+projectCols+` FROM projects WHERE id = $1`, id)
 	if err != nil {
 		return domain.Project{}, err
 	}
-	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.Project])
+	p, err := pgx.CollectExactlyOneRow(rows, byName(projectRow.project))
 	if isNoRows(err) {
 		return domain.Project{}, domain.Errorf(domain.ENOTFOUND, "no project with id %q", id)
 	}
@@ -72,12 +123,13 @@ func (s *Store) ProjectByID(ctx context.Context, id string) (domain.Project, err
 func (s *Store) CreateAPIKey(ctx context.Context, projectID, name string) (domain.APIKey, string, error) {
 	secret, prefix := newAPIKeySecret()
 	hash := sha256.Sum256([]byte(secret))
-	var k domain.APIKey
-	err := s.Pool.QueryRow(ctx, `INSERT INTO api_keys (id, project_id, name, prefix, secret_hash)
-		VALUES ($1, $2, $3, $4, $5)
-		RETURNING id, project_id, name, prefix, created_at, last_used_at, revoked_at`,
-		NewID(), projectID, name, prefix, hash[:]).
-		Scan(&k.ID, &k.ProjectID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	rows, err := s.Pool.Query(ctx, `INSERT INTO api_keys (id, project_id, name, prefix, secret_hash)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+apiKeyCols,
+		NewID(), projectID, name, prefix, hash[:])
+	if err != nil {
+		return domain.APIKey{}, "", fmt.Errorf("create api key: %w", err)
+	}
+	k, err := pgx.CollectOneRow(rows, byName(apiKeyRow.apiKey))
 	if err != nil {
 		return domain.APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
@@ -104,18 +156,16 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, presented string) (domai
 		return domain.Project{}, domain.APIKey{}, domain.Errorf(domain.EUNAUTHORIZED,
 			"malformed API key: expected %s<prefix>_<secret> as issued by `daestro admin create-project` or POST /v1/api-keys", APIKeyPrefix)
 	}
-	var (
-		k    domain.APIKey
-		p    domain.Project
-		hash []byte
-	)
-	err := s.Pool.QueryRow(ctx, `SELECT k.id, k.project_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at, k.secret_hash,
-			p.id, p.code, p.name, p.created_at, p.updated_at
-		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.prefix = $1`, APIKeyPrefix+prefix).
-		Scan(&k.ID, &k.ProjectID, &k.Name, &k.Prefix, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt, &hash,
-			&p.ID, &p.Code, &p.Name, &p.CreatedAt, &p.UpdatedAt)
+	rows, err := s.Pool.Query(ctx, `SELECT k.id, k.project_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at, k.secret_hash,
+			p.code AS project_code, p.name AS project_name, p.created_at AS project_created_at, p.updated_at AS project_updated_at
+		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.prefix = $1`, APIKeyPrefix+prefix)
+	if err != nil {
+		return domain.Project{}, domain.APIKey{}, err
+	}
+	row, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[apiKeyAuthRow])
+	k, p := row.apiKey(), row.project()
 	sum := sha256.Sum256([]byte(presented))
-	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], hash) != 1) {
+	if isNoRows(err) || (err == nil && subtle.ConstantTimeCompare(sum[:], row.SecretHash) != 1) {
 		return domain.Project{}, domain.APIKey{}, domain.Errorf(domain.EUNAUTHORIZED, "unknown API key %s…: check for a typo or create a new key", APIKeyPrefix+prefix)
 	}
 	if err != nil {
@@ -132,8 +182,6 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, presented string) (domai
 	return p, k, nil
 }
 
-const apiKeyCols = `id, project_id, name, prefix, created_at, last_used_at, revoked_at`
-
 // ListAPIKeys returns one page of the project's keys, revoked ones included.
 func (s *Store) ListAPIKeys(ctx context.Context, projectID string, page domain.PageRequest) (domain.Page[domain.APIKey], error) {
 	rows, err := s.Pool.Query(ctx, `SELECT `+apiKeyCols+` FROM api_keys
@@ -141,7 +189,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, projectID string, page domain.P
 	if err != nil {
 		return domain.Page[domain.APIKey]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.APIKey])
+	items, err := pgx.CollectRows(rows, byName(apiKeyRow.apiKey))
 	if err != nil {
 		return domain.Page[domain.APIKey]{}, err
 	}
@@ -163,7 +211,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, projectID, id string) (domain.
 		if err != nil {
 			return err
 		}
-		keys, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.APIKey])
+		keys, err := pgx.CollectRows(rows, byName(apiKeyRow.apiKey))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -10,6 +11,22 @@ import (
 )
 
 const registryAuthCols = `id, name, registry_url, username, password_hint, created_at, updated_at`
+
+// registryAuthRow is one row of registry_auths read with registryAuthCols (no password).
+type registryAuthRow struct {
+	ID           string    `db:"id"`
+	Name         string    `db:"name"`
+	RegistryURL  string    `db:"registry_url"`
+	Username     string    `db:"username"`
+	PasswordHint string    `db:"password_hint"`
+	CreatedAt    time.Time `db:"created_at"`
+	UpdatedAt    time.Time `db:"updated_at"`
+}
+
+func (r registryAuthRow) registryAuth() domain.RegistryAuth {
+	return domain.RegistryAuth{ID: r.ID, Name: r.Name, RegistryURL: r.RegistryURL, Username: r.Username,
+		PasswordHint: r.PasswordHint, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
 
 func registryAuthNotFound(id string) error {
 	return domain.Errorf(domain.ENOTFOUND, "no registry auth with id %q in this project", id)
@@ -36,7 +53,7 @@ func (s *Store) CreateRegistryAuth(ctx context.Context, projectID string, in dom
 	if err != nil {
 		return domain.RegistryAuth{}, err
 	}
-	ra, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.RegistryAuth])
+	ra, err := pgx.CollectExactlyOneRow(rows, byName(registryAuthRow.registryAuth))
 	if isUniqueViolation(err) {
 		return domain.RegistryAuth{}, domain.Errorf(domain.ECONFLICT,
 			"a registry auth named '%s' already exists: registry auths are immutable, so give the new one another name", in.Name)
@@ -59,7 +76,7 @@ func (s *Store) registryAuth(ctx context.Context, q querier, projectID, id, lock
 	if err != nil {
 		return domain.RegistryAuth{}, err
 	}
-	ra, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[domain.RegistryAuth])
+	ra, err := pgx.CollectExactlyOneRow(rows, byName(registryAuthRow.registryAuth))
 	if isNoRows(err) {
 		return domain.RegistryAuth{}, registryAuthNotFound(id)
 	}
@@ -95,7 +112,7 @@ func (s *Store) ListRegistryAuths(ctx context.Context, projectID string, page do
 	if err != nil {
 		return domain.Page[domain.RegistryAuth]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.RegistryAuth])
+	items, err := pgx.CollectRows(rows, byName(registryAuthRow.registryAuth))
 	if err != nil {
 		return domain.Page[domain.RegistryAuth]{}, err
 	}

@@ -314,6 +314,30 @@ func (s *Store) JobRunForOutput(ctx context.Context, projectID, jobID, runID str
 	return runID, err
 }
 
+// logLineRow is one row of run_logs as readers see it.
+type logLineRow struct {
+	Seq     int64     `db:"seq"`
+	Stream  string    `db:"stream"`
+	At      time.Time `db:"at"`
+	Line    string    `db:"line"`
+	Partial bool      `db:"partial"`
+}
+
+func (r logLineRow) logLine() domain.LogLine {
+	return domain.LogLine{Seq: r.Seq, Stream: r.Stream, Time: r.At.UTC(), Text: r.Line, Partial: r.Partial}
+}
+
+// metricSampleRow is one row of run_metrics.
+type metricSampleRow struct {
+	At          time.Time `db:"at"`
+	CPUPct      float64   `db:"cpu_pct"`
+	MemoryBytes int64     `db:"memory_bytes"`
+}
+
+func (r metricSampleRow) metricSample() domain.MetricSample {
+	return domain.MetricSample{Time: r.At.UTC(), CPUPct: r.CPUPct, MemoryBytes: r.MemoryBytes}
+}
+
 // ReadRunLogs returns a page of the run's lines after q.AfterSeq. While the
 // run lasts only its contiguous prefix is shown: a reader that pages on
 // with NextAfterSeq never skips a line that arrives late. Once it has
@@ -335,12 +359,7 @@ func (s *Store) ReadRunLogs(ctx context.Context, runID string, q domain.LogQuery
 	if err != nil {
 		return out, err
 	}
-	out.Lines, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.LogLine, error) {
-		var l domain.LogLine
-		err := row.Scan(&l.Seq, &l.Stream, &l.Time, &l.Text, &l.Partial)
-		l.Time = l.Time.UTC()
-		return l, err
-	})
+	out.Lines, err = pgx.CollectRows(rows, byName(logLineRow.logLine))
 	if err != nil {
 		return out, err
 	}
@@ -361,12 +380,7 @@ func (s *Store) RunMetrics(ctx context.Context, runID string, q domain.MetricsQu
 	if err != nil {
 		return domain.RunMetrics{}, err
 	}
-	samples, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.MetricSample, error) {
-		var m domain.MetricSample
-		err := row.Scan(&m.Time, &m.CPUPct, &m.MemoryBytes)
-		m.Time = m.Time.UTC()
-		return m, err
-	})
+	samples, err := pgx.CollectRows(rows, byName(metricSampleRow.metricSample))
 	if err != nil {
 		return domain.RunMetrics{}, err
 	}
@@ -404,15 +418,11 @@ func (s *Store) RunMetrics(ctx context.Context, runID string, q domain.MetricsQu
 // through its periodic re-check.
 const feedReadyWait = 5 * time.Second
 
-var (
-	feedsMu sync.Mutex
-	feeds   = map[*Store]*logFeed{}
-)
-
-// logFeed is the listening connection of one Store and its subscriptions.
+// logFeed is the listening connection of one Store (Store.feed) and its
+// subscriptions.
 type logFeed struct {
 	store *Store
-	// subs are the subscriptions by run ID; guarded by feedsMu.
+	// subs are the subscriptions by run ID; guarded by store.feedMu.
 	subs   map[string]map[*RunLogSubscription]struct{}
 	cancel context.CancelFunc
 	// ready is closed once the first LISTEN was tried; done once run returned.
@@ -438,21 +448,21 @@ type RunLogSubscription struct {
 // Close ends the subscription.
 func (s *Store) SubscribeRunLogs(ctx context.Context, runID string) *RunLogSubscription {
 	c := make(chan struct{}, 1)
-	feedsMu.Lock()
-	f := feeds[s]
+	s.feedMu.Lock()
+	f := s.feed
 	if f == nil {
 		f = &logFeed{store: s, subs: map[string]map[*RunLogSubscription]struct{}{}, ready: make(chan struct{}), done: make(chan struct{})}
 		var runCtx context.Context
 		runCtx, f.cancel = context.WithCancel(context.Background())
 		go f.run(runCtx)
-		feeds[s] = f
+		s.feed = f
 	}
 	sub := &RunLogSubscription{C: c, c: c, feed: f, runID: runID}
 	if f.subs[runID] == nil {
 		f.subs[runID] = map[*RunLogSubscription]struct{}{}
 	}
 	f.subs[runID][sub] = struct{}{}
-	feedsMu.Unlock()
+	s.feedMu.Unlock()
 
 	t := time.NewTimer(feedReadyWait)
 	defer t.Stop()
@@ -467,17 +477,17 @@ func (s *Store) SubscribeRunLogs(ctx context.Context, runID string) *RunLogSubsc
 // Close ends the subscription; the last one closes the listening connection.
 func (sub *RunLogSubscription) Close() {
 	sub.once.Do(func() {
-		f := sub.feed
-		feedsMu.Lock()
+		f, s := sub.feed, sub.feed.store
+		s.feedMu.Lock()
 		delete(f.subs[sub.runID], sub)
 		if len(f.subs[sub.runID]) == 0 {
 			delete(f.subs, sub.runID)
 		}
-		last := len(f.subs) == 0 && feeds[f.store] == f
+		last := len(f.subs) == 0 && s.feed == f
 		if last {
-			delete(feeds, f.store)
+			s.feed = nil
 		}
-		feedsMu.Unlock()
+		s.feedMu.Unlock()
 		if last {
 			f.cancel()
 			<-f.done
@@ -540,8 +550,8 @@ func (f *logFeed) listen(ctx context.Context, ready func()) bool {
 
 // wake signals the subscriptions of runID, or all of them when runID is "".
 func (f *logFeed) wake(runID string) {
-	feedsMu.Lock()
-	defer feedsMu.Unlock()
+	f.store.feedMu.Lock()
+	defer f.store.feedMu.Unlock()
 	signal := func(subs map[*RunLogSubscription]struct{}) {
 		for sub := range subs {
 			select {

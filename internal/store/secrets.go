@@ -46,6 +46,12 @@ var secretColumns = []struct{ table, column string }{
 	{"cron_jobs", "env"},
 }
 
+// sealedRow is one secret column's value with its row's ID.
+type sealedRow struct {
+	ID     string `db:"id"`
+	Sealed []byte `db:"sealed"`
+}
+
 // RotateSecrets re-encrypts every secret not sealed under the current master
 // key, one transaction per column. It returns how many values it re-sealed.
 func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
@@ -55,43 +61,34 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 	total := 0
 	for _, sc := range secretColumns {
 		err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text, %s FROM %s WHERE %s IS NOT NULL FOR UPDATE`, sc.column, sc.table, sc.column))
+			rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text AS id, %s AS sealed FROM %s WHERE %s IS NOT NULL FOR UPDATE`,
+				sc.column, sc.table, sc.column))
 			if err != nil {
 				return err
 			}
-			type row struct {
-				id     string
-				sealed []byte
-			}
-			var stale []row
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&r.id, &r.sealed); err != nil {
-					rows.Close()
-					return err
-				}
-				if !s.Secrets.IsCurrent(r.sealed) {
-					stale = append(stale, r)
-				}
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			sealed, err := pgx.CollectRows(rows, pgx.RowToStructByName[sealedRow])
+			if err != nil {
 				return err
 			}
-			for _, r := range stale {
-				plain, err := s.open(r.sealed, sc.table, sc.column, r.id)
+			stale := 0
+			for _, r := range sealed {
+				if s.Secrets.IsCurrent(r.Sealed) {
+					continue
+				}
+				plain, err := s.open(r.Sealed, sc.table, sc.column, r.ID)
 				if err != nil {
 					return err
 				}
-				resealed, err := s.seal(plain, sc.table, sc.column, r.id)
+				resealed, err := s.seal(plain, sc.table, sc.column, r.ID)
 				if err != nil {
 					return err
 				}
-				if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s = $1 WHERE id = $2`, sc.table, sc.column), resealed, r.id); err != nil {
+				if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s = $1 WHERE id = $2`, sc.table, sc.column), resealed, r.ID); err != nil {
 					return err
 				}
+				stale++
 			}
-			total += len(stale)
+			total += stale
 			return nil
 		})
 		if err != nil {

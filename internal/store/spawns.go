@@ -20,9 +20,10 @@ const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, C
 	FROM allocations al WHERE al.compute_spawn_id = s.id)`
 
 // spawnSelect reads spawns with the names of their queue and environment
-// (deleted ones included: a spawn outlives both) and their allocation.
-const spawnSelect = `SELECT s.id, s.kind, s.state, q.id, q.name, e.id, e.name,
-		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct, a.memory_mb, a.runs,
+// (deleted ones included: a spawn outlives both) and their allocation, as the
+// columns of spawnRow.
+const spawnSelect = `SELECT s.id, s.kind, s.state, q.id AS queue_id, q.name AS queue_name, e.id AS compute_env_id, e.name AS compute_env_name,
+		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct AS allocated_cpu_pct, a.memory_mb AS allocated_memory_mb, a.runs,
 		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at,
 		s.provider, s.region, s.instance_type, s.instance_id, s.public_ipv4, s.public_ipv6, s.system_note
 	FROM compute_spawns s
@@ -30,28 +31,79 @@ const spawnSelect = `SELECT s.id, s.kind, s.state, q.id, q.name, e.id, e.name,
 	JOIN compute_envs e ON e.id = s.compute_env_id
 	CROSS JOIN LATERAL ` + spawnAllocation + ` a`
 
+// spawnRow is one row of spawnSelect.
+type spawnRow struct {
+	ID                string     `db:"id"`
+	Kind              string     `db:"kind"`
+	State             string     `db:"state"`
+	QueueID           string     `db:"queue_id"`
+	QueueName         string     `db:"queue_name"`
+	ComputeEnvID      string     `db:"compute_env_id"`
+	ComputeEnvName    string     `db:"compute_env_name"`
+	CapacityCPUPct    int        `db:"capacity_cpu_pct"`
+	CapacityMemoryMB  int        `db:"capacity_memory_mb"`
+	AllocatedCPUPct   int        `db:"allocated_cpu_pct"`
+	AllocatedMemoryMB int        `db:"allocated_memory_mb"`
+	Runs              []string   `db:"runs"`
+	LastPingAt        *time.Time `db:"last_ping_at"`
+	AgentVersion      string     `db:"agent_version"`
+	Hostname          string     `db:"hostname"`
+	CreatedAt         time.Time  `db:"created_at"`
+	UpdatedAt         time.Time  `db:"updated_at"`
+	StateChangedAt    time.Time  `db:"state_changed_at"`
+	Provider          string     `db:"provider"`
+	Region            string     `db:"region"`
+	InstanceType      string     `db:"instance_type"`
+	InstanceID        string     `db:"instance_id"`
+	PublicIPv4        string     `db:"public_ipv4"`
+	PublicIPv6        string     `db:"public_ipv6"`
+	SystemNote        string     `db:"system_note"`
+}
+
+// computeSpawn maps the row to its spawn; only a cloud spawn has a machine.
+func (r spawnRow) computeSpawn() domain.ComputeSpawn {
+	sp := domain.ComputeSpawn{
+		ID:         r.ID,
+		Kind:       r.Kind,
+		State:      r.State,
+		JobQueue:   domain.JobQueueRef{ID: r.QueueID, Name: r.QueueName},
+		ComputeEnv: domain.ComputeEnvRef{ID: r.ComputeEnvID, Name: r.ComputeEnvName},
+		Capacity: domain.SpawnCapacity{TotalCPUPct: r.CapacityCPUPct, TotalMemoryMB: r.CapacityMemoryMB,
+			AllocatedCPUPct: r.AllocatedCPUPct, AllocatedMemoryMB: r.AllocatedMemoryMB}.WithFree(),
+		LastPingAt:     r.LastPingAt,
+		AgentVersion:   r.AgentVersion,
+		Hostname:       r.Hostname,
+		RunningRuns:    r.Runs,
+		SystemNote:     r.SystemNote,
+		CreatedAt:      r.CreatedAt,
+		UpdatedAt:      r.UpdatedAt,
+		StateChangedAt: r.StateChangedAt,
+	}
+	if sp.Kind == domain.SpawnKindCloud {
+		sp.Machine = &domain.SpawnMachine{Provider: r.Provider, Region: r.Region, InstanceType: r.InstanceType,
+			InstanceID: r.InstanceID, PublicIPv4: r.PublicIPv4, PublicIPv6: r.PublicIPv6}
+	}
+	return sp
+}
+
+// spawnEventRow is one row of compute_spawn_events.
+type spawnEventRow struct {
+	ID     string    `db:"id"`
+	State  string    `db:"state"`
+	Reason string    `db:"reason"`
+	At     time.Time `db:"at"`
+}
+
+func (r spawnEventRow) spawnEvent() domain.SpawnEvent {
+	return domain.SpawnEvent{ID: r.ID, State: r.State, Reason: r.Reason, At: r.At}
+}
+
 // pingSignalEvery bounds how often pings signal a workflow that is waiting
 // for one, while it has not acted on the last.
 const pingSignalEvery = time.Minute
 
 func spawnNotFound(id string) error {
 	return domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q in this project", id)
-}
-
-// scanSpawn reads one row of spawnSelect.
-func scanSpawn(row pgx.CollectableRow) (domain.ComputeSpawn, error) {
-	var sp domain.ComputeSpawn
-	var c domain.SpawnCapacity
-	var m domain.SpawnMachine
-	err := row.Scan(&sp.ID, &sp.Kind, &sp.State, &sp.JobQueue.ID, &sp.JobQueue.Name, &sp.ComputeEnv.ID, &sp.ComputeEnv.Name,
-		&c.TotalCPUPct, &c.TotalMemoryMB, &c.AllocatedCPUPct, &c.AllocatedMemoryMB, &sp.RunningRuns,
-		&sp.LastPingAt, &sp.AgentVersion, &sp.Hostname, &sp.CreatedAt, &sp.UpdatedAt, &sp.StateChangedAt,
-		&m.Provider, &m.Region, &m.InstanceType, &m.InstanceID, &m.PublicIPv4, &m.PublicIPv6, &sp.SystemNote)
-	sp.Capacity = c.WithFree()
-	if sp.Kind == domain.SpawnKindCloud {
-		sp.Machine = &m
-	}
-	return sp, err
 }
 
 // CreateSelfHostedSpawn checks the rules of a self-hosted spawn, writes it
@@ -158,7 +210,7 @@ func spawnByID(ctx context.Context, q querier, projectID, id string) (domain.Com
 	if err != nil {
 		return domain.ComputeSpawn{}, err
 	}
-	sp, err := pgx.CollectExactlyOneRow(rows, scanSpawn)
+	sp, err := pgx.CollectExactlyOneRow(rows, byName(spawnRow.computeSpawn))
 	if isNoRows(err) {
 		return domain.ComputeSpawn{}, spawnNotFound(id)
 	}
@@ -184,7 +236,7 @@ func (s *Store) ListComputeSpawns(ctx context.Context, projectID string, f domai
 	if err != nil {
 		return domain.Page[domain.ComputeSpawn]{}, err
 	}
-	items, err := pgx.CollectRows(rows, scanSpawn)
+	items, err := pgx.CollectRows(rows, byName(spawnRow.computeSpawn))
 	if err != nil {
 		return domain.Page[domain.ComputeSpawn]{}, err
 	}
@@ -203,7 +255,7 @@ func (s *Store) SpawnEvents(ctx context.Context, projectID, id string, page doma
 	if err != nil {
 		return domain.Page[domain.SpawnEvent]{}, err
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToStructByPos[domain.SpawnEvent])
+	items, err := pgx.CollectRows(rows, byName(spawnEventRow.spawnEvent))
 	if err != nil {
 		return domain.Page[domain.SpawnEvent]{}, err
 	}

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +21,12 @@ type Store struct {
 	Secrets *secrets.Keyring
 	// RunLogCapBytes bounds one run's stored log (DefaultRunLogCapBytes when 0).
 	RunLogCapBytes int64
+
+	// feedMu guards feed and the subscriptions of every feed of the Store.
+	feedMu sync.Mutex
+	// feed is the Store's one listening connection for log followers
+	// (SubscribeRunLogs); nil while no one follows.
+	feed *logFeed
 }
 
 // Open connects to Postgres at url and checks that it answers.
