@@ -163,3 +163,23 @@ func TestPlanRoundNeverExceedsMaxSpawns(t *testing.T) {
 	require.NoError(t, f.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM compute_spawns WHERE job_queue_id = $1`, q).Scan(&n))
 	assert.Equal(t, 3, n)
 }
+
+// A spawn whose termination failed (its machine may still exist and bill)
+// counts toward the queue's max_spawns: no new machine is asked for.
+func TestPlanRoundCountsSpawnsWhoseTerminationFailed(t *testing.T) {
+	f := newDispatchFixture(t)
+	auth, env := store.NewID(), store.NewID()
+	f.exec(`INSERT INTO cloud_auths (id, project_id, name, provider, credentials, credentials_hint) VALUES ($1, $2, 'local', 'localdocker', '\x00', '')`, auth, f.projectID)
+	f.exec(`INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, region, instance_type, instance_vcpu, instance_memory_mb, hourly_price)
+		VALUES ($1, $2, 'vms', 'cloud', $3, 'local', 'local-1c-1g', 1, 1024, 0)`, env, f.projectID, auth)
+	q := f.queue("one", 10, 1, env)
+	f.exec(`INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state, cloud_auth_id, provider, instance_id)
+		VALUES ($1, $2, $3, $4, 'cloud', 'termination_failed', $5, 'localdocker', 'daestro-vm-stuck')`, store.NewID(), f.projectID, q, env, auth)
+	f.jobs(q, f.definition(50, 256), "job", 2)
+	res, err := (&Activities{Store: f.st}).PlanRound(context.Background(), PlanRoundInput{ProjectID: f.projectID})
+	require.NoError(t, err)
+	assert.Empty(t, res.Requested, "the queue is at its max_spawns with the machine that may still bill")
+	var reason string
+	require.NoError(t, f.st.Pool.QueryRow(context.Background(), `SELECT pending_detail FROM jobs WHERE job_queue_id = $1 LIMIT 1`, q).Scan(&reason))
+	assert.Contains(t, reason, "whose termination failed: their machines may still bill")
+}

@@ -182,7 +182,7 @@ func TestAgentCapacityIsCappedByTheComputeEnv(t *testing.T) {
 	tc.On("SignalWorkflow", mock.Anything, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(nil)
 	agent := a.registeredAgent(created.AgentToken)
 
-	// The environment allows 50% of 800 and 4096 MB; an agent offering less is taken at its word.
+	// The environment allows four cores (400) and 4096 MB; an agent offering less is taken at its word.
 	pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, agentapi.PingRequest{CapacityCPUPct: 300, CapacityMemoryMB: 2048}))
 	assert.Equal(t, domain.SpawnCapacity{TotalCPUPct: 300, TotalMemoryMB: 2048, FreeCPUPct: 300, FreeMemoryMB: 2048}, getSpawn(t, c, created.Spawn.ID).Capacity)
 	pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, agentapi.PingRequest{CapacityCPUPct: 800, CapacityMemoryMB: 15990}))

@@ -30,12 +30,12 @@ type createdSpawn struct {
 	DockerRun  string              `json:"docker_run"`
 }
 
-// selfHostedQueue creates a self-hosted environment (half the host's CPU,
-// 4 GB) and a queue holding it, named after name.
+// selfHostedQueue creates a self-hosted environment (four cores, 4 GB) and
+// a queue holding it, named after name.
 func selfHostedQueue(t *testing.T, c client, name string) (queueID, envID string) {
 	t.Helper()
 	envID = c.do(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted",
-		"usable_cpu_pct": 50, "usable_memory_mb": 4096}).id(t)
+		"usable_cpu_pct": 400, "usable_memory_mb": 4096}).id(t)
 	queueID = c.do(http.MethodPost, "/v1/job-queues", map[string]any{"name": name, "priority": 10}).id(t)
 	r := c.do(http.MethodPost, "/v1/job-queues/"+queueID+"/compute-envs", map[string]any{"compute_env_id": envID})
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
@@ -132,7 +132,7 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 	assert.NotEqual(t, created.AgentToken, credential)
 	assert.JSONEq(t, `{"spawn_id":"`+sp.ID+`","task_queue":"spawn-`+sp.ID+`","credential":"`+credential+`",
 		"gateway":{"namespace":"default"},
-		"ping_interval_seconds":10,"usable_cpu_pct":50,"usable_memory_mb":4096}`, string(r.Data),
+		"ping_interval_seconds":10,"usable_cpu_pct":400,"usable_memory_mb":4096}`, string(r.Data),
 		"the agent learns the gateway's namespace, never Temporal's address")
 	r = a.agent(created.AgentToken).do(http.MethodPost, agentapi.PathRegister, register)
 	assert.Equal(t, http.StatusUnauthorized, r.Status, "a bootstrap token works once")
@@ -147,7 +147,7 @@ func TestComputeSpawnLifecycle(t *testing.T) {
 	got = waitForState(t, c, sp.ID, domain.SpawnIdle, 20*time.Second)
 	require.NotNil(t, got.LastPingAt)
 	assert.Equal(t, domain.SpawnCapacity{TotalCPUPct: 400, TotalMemoryMB: 4096, FreeCPUPct: 400, FreeMemoryMB: 4096}, got.Capacity,
-		"the offer is capped by the environment's usable share: half of 800, at most 4096 MB")
+		"the offer is capped by the environment's usable CPU and memory: four cores of the host's eight, at most 4096 MB")
 	assert.False(t, got.StateChangedAt.Before(got.CreatedAt))
 	assert.Equal(t, agentapi.PingResponse{State: domain.SpawnIdle}, pingAnswer(t, agent.do(http.MethodPost, agentapi.PathPing, ping())))
 

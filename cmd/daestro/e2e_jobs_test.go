@@ -157,6 +157,11 @@ func TestJobRunsOnAnAgentEndToEnd(t *testing.T) {
 	runningRun := running["runs"].([]any)[0].(map[string]any)["id"]
 	_, spawn := s.call(http.MethodGet, "/v1/compute-spawns/"+ar.spawnID, nil)
 	assert.Contains(t, spawn["running_runs"], runningRun, "the spawn lists the run it runs: %v", spawn)
+	require.Eventually(t, func() bool {
+		_, spawn = s.call(http.MethodGet, "/v1/compute-spawns/"+ar.spawnID, nil)
+		runs, _ := spawn["agent_runs"].([]any)
+		return slices.Contains(runs, runningRun)
+	}, 30*time.Second, 200*time.Millisecond, "the agent's pings report the run it follows: %v", spawn)
 	assert.Equal(t, 50.0, spawn["capacity"].(map[string]any)["allocated_cpu_pct"], "the run holds its quota on the spawn")
 	// The spawn's workflow hears of the allocation by a signal: under load
 	// it may turn busy a moment after the job turned running.
@@ -263,7 +268,7 @@ func BenchmarkAgentRestartReattach(b *testing.B) {
 	ar := s.startAgent(image)
 	s.waitIdle(ar.spawnID)
 	status, def := s.call(http.MethodPost, "/v1/job-definitions", map[string]any{
-		"name": "long", "type": "docker", "image": testenv.TestImage(), "command": []string{"sleep", "600"}, "cpu_quota_pct": 1, "memory_mb": 16})
+		"name": "long", "type": "docker", "image": testenv.TestImage(), "command": []string{"sleep", "600"}, "cpu_quota_pct": 10, "memory_mb": 16})
 	require.Equal(b, http.StatusCreated, status, def)
 	tc := testenv.Temporal(b)
 	const runs = 10

@@ -109,6 +109,9 @@ type ComputeSpawn struct {
 	Hostname     string `json:"hostname"`
 	// RunningRuns are the IDs of the job runs allocated to the spawn.
 	RunningRuns []string `json:"running_runs"`
+	// AgentRuns are the runs the agent said it follows, in its last ping:
+	// a run allocated here but missing from it has lost its agent.
+	AgentRuns []string `json:"agent_runs"`
 	// Machine is the cloud machine of a cloud spawn; nil for self-hosted.
 	Machine *SpawnMachine `json:"machine"`
 	// SystemNote says why the spawn failed or could not be terminated.

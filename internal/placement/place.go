@@ -253,6 +253,11 @@ func newRound(in Input) *round {
 			continue
 		}
 		qs.spawns++
+		if s.State == domain.SpawnTerminationFailed {
+			// Its machine may still exist and bill: it counts against
+			// MaxSpawns, but it takes no work and offers no capacity.
+			continue
+		}
 		requested := s.Requested || s.State == domain.SpawnRequested
 		total := size{s.TotalCPUPct, s.TotalMemoryMB}
 		if e := qs.envs[s.ComputeEnvID]; requested && total == (size{}) && e != nil && !e.SelfHosted {
@@ -447,7 +452,7 @@ func (r *round) fail(j *jobEntry) {
 		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn, and its compute environments are self-hosted, so placement cannot start one: run the agent on one of your machines",
 			qs.name()))
 	case usable == 0 && qs.atSpawnLimit():
-		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn and may not create one: it is at its max spawns (%d) with spawns that cannot take work (unreachable, initializing or terminating)",
+		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn and may not create one: it is at its max spawns (%d) with spawns that cannot take work (unreachable, initializing, terminating, or whose termination failed: their machines may still bill)",
 			qs.name(), q.MaxSpawns))
 	case usable == 0:
 		r.pend(j, CodeNoSpawnInQueue, fmt.Sprintf("queue '%s' has no idle or busy compute spawn, and none of its cloud compute environments offers %d%% CPU and %d MB",

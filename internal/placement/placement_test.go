@@ -394,7 +394,16 @@ func TestPlace(t *testing.T) {
 			spawns: []placement.Spawn{inState("unreachable", idle("s-1", "etl", 200, 2048)), inState("terminating", idle("s-2", "etl", 200, 2048))},
 			jobs:   []placement.Job{job("j1", "etl", 0, 0, 0)},
 			pending: map[string]placement.Reason{
-				"j1": reason(placement.CodeNoSpawnInQueue, 1, "queue 'etl' has no idle or busy compute spawn and may not create one: it is at its max spawns (2) with spawns that cannot take work (unreachable, initializing or terminating)"),
+				"j1": reason(placement.CodeNoSpawnInQueue, 1, "queue 'etl' has no idle or busy compute spawn and may not create one: it is at its max spawns (2) with spawns that cannot take work (unreachable, initializing, terminating, or whose termination failed: their machines may still bill)"),
+			},
+		},
+		{
+			name:   "rule 6: a spawn whose termination failed counts against max spawns: its machine may still bill",
+			queues: []placement.Queue{maxSpawns(1, queue("etl", 1, cloud("a", 200, 2048, 0.1)))},
+			spawns: []placement.Spawn{ofEnv("a", inState("termination_failed", idle("s-1", "etl", 200, 2048)))},
+			jobs:   []placement.Job{job("j1", "etl", 0, 100, 512)},
+			pending: map[string]placement.Reason{
+				"j1": reason(placement.CodeNoSpawnInQueue, 1, "queue 'etl' has no idle or busy compute spawn and may not create one: it is at its max spawns (1) with spawns that cannot take work (unreachable, initializing, terminating, or whose termination failed: their machines may still bill)"),
 			},
 		},
 		{

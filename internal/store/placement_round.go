@@ -241,7 +241,7 @@ func loadPlacementInput(ctx context.Context, tx pgx.Tx, projectID string) (place
 			COALESCE(sum(a.cpu_pct), 0)::int AS allocated_cpu_pct, COALESCE(sum(a.memory_mb), 0)::int AS allocated_memory_mb,
 			COALESCE(bool_or(a.whole_spawn), false) AS whole_spawn_taken, count(a.run_id)::int AS allocations
 		FROM compute_spawns s LEFT JOIN allocations a ON a.compute_spawn_id = s.id
-		WHERE s.project_id = $1 AND s.state NOT IN ('failed', 'terminated', 'termination_failed')
+		WHERE s.project_id = $1 AND s.state NOT IN ('failed', 'terminated')
 		GROUP BY s.id`, projectID)
 	if err != nil {
 		return in, nil, err

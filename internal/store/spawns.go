@@ -24,7 +24,7 @@ const spawnAllocation = `(SELECT COALESCE(sum(al.cpu_pct), 0)::int AS cpu_pct, C
 // columns of spawnRow.
 const spawnSelect = `SELECT s.id, s.kind, s.state, q.id AS queue_id, q.name AS queue_name, e.id AS compute_env_id, e.name AS compute_env_name,
 		s.capacity_cpu_pct, s.capacity_memory_mb, a.cpu_pct AS allocated_cpu_pct, a.memory_mb AS allocated_memory_mb, a.runs,
-		s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at,
+		s.reported_runs, s.last_ping_at, s.agent_version, s.hostname, s.created_at, s.updated_at, s.state_changed_at,
 		s.provider, s.region, s.instance_type, s.instance_id, s.public_ipv4, s.public_ipv6, s.system_note
 	FROM compute_spawns s
 	JOIN job_queues q ON q.id = s.job_queue_id
@@ -45,6 +45,7 @@ type spawnRow struct {
 	AllocatedCPUPct   int        `db:"allocated_cpu_pct"`
 	AllocatedMemoryMB int        `db:"allocated_memory_mb"`
 	Runs              []string   `db:"runs"`
+	ReportedRuns      []string   `db:"reported_runs"`
 	LastPingAt        *time.Time `db:"last_ping_at"`
 	AgentVersion      string     `db:"agent_version"`
 	Hostname          string     `db:"hostname"`
@@ -74,6 +75,7 @@ func (r spawnRow) computeSpawn() domain.ComputeSpawn {
 		AgentVersion:   r.AgentVersion,
 		Hostname:       r.Hostname,
 		RunningRuns:    r.Runs,
+		AgentRuns:      nonNil(r.ReportedRuns),
 		SystemNote:     r.SystemNote,
 		CreatedAt:      r.CreatedAt,
 		UpdatedAt:      r.UpdatedAt,
@@ -395,7 +397,8 @@ type PingResult struct {
 }
 
 // RecordAgentPing writes a ping: last_ping_at, the offered capacity (capped
-// by the compute environment's usable share) and the runs the agent runs.
+// by the compute environment's usable CPU, percent of one core, and memory)
+// and the runs the agent follows.
 func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.PingRequest) (PingResult, error) {
 	var res PingResult
 	runs := p.RunningRuns
@@ -417,8 +420,7 @@ func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE compute_spawns s SET last_ping_at = now(), agent_version = $2,
-				capacity_cpu_pct = CASE WHEN e.usable_cpu_pct IS NOT NULL AND s.host_cpu_pct IS NOT NULL
-					THEN LEAST($3, s.host_cpu_pct * e.usable_cpu_pct / 100) ELSE $3 END,
+				capacity_cpu_pct = LEAST($3, COALESCE(e.usable_cpu_pct, $3)),
 				capacity_memory_mb = LEAST($4, COALESCE(e.usable_memory_mb, $4)),
 				reported_runs = $5,
 				ping_signalled_at = CASE WHEN $6 THEN now() ELSE s.ping_signalled_at END
@@ -434,4 +436,12 @@ func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.
 func (s *Store) ForgetPingSignal(ctx context.Context, spawnID string) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET ping_signalled_at = NULL WHERE id = $1`, spawnID)
 	return err
+}
+
+// nonNil is runs, or an empty list for none (the API answers [] not null).
+func nonNil(runs []string) []string {
+	if runs == nil {
+		return []string{}
+	}
+	return runs
 }
