@@ -15,7 +15,7 @@ import (
 )
 
 // heartbeatEvery keeps a silent job's activity alive well inside the
-// workflow's heartbeat timeout (10 s; the SDK throttles what it sends to
+// workflow's heartbeat timeout (6 s; the SDK throttles what it sends to
 // 0.8 × that); WaitJob's carries the cursor a retry resumes from.
 const heartbeatEvery = 2 * time.Second
 

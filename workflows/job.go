@@ -28,11 +28,11 @@ const (
 	agentAttempts       = 20
 	// runHeartbeatTimeout is how soon a dead agent's attempt is given up,
 	// so that the restarted agent takes its runs back within seconds (the
-	// retry follows a second later). An attempt it ends while the agent is
+	// retry follows half a second later). An attempt it ends while the agent is
 	// merely cut off costs nothing: the agent leaves the container running
 	// and the next attempt re-attaches. The SDK sends the agent's heartbeats
 	// at most every 0.8 × this, one gateway call per running job.
-	runHeartbeatTimeout = 10 * time.Second
+	runHeartbeatTimeout = 6 * time.Second
 	// rowWait bounds how long a workflow waits for its job's rows: far
 	// longer than a submission's transaction (one Temporal call), which
 	// commits or rolls back well within it.
@@ -295,7 +295,7 @@ func (j *jobRun) agentOptions(ctx workflow.Context, limit time.Duration) workflo
 		// the server being away (the agent retries its spec fetch inside
 		// the attempt): enough of them to outlast a few agent restarts.
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: agentAttempts,
+			InitialInterval: 500 * time.Millisecond, MaximumInterval: time.Minute, MaximumAttempts: agentAttempts,
 			NonRetryableErrorTypes: []string{agentapi.ErrTypeInvalidJobSpec, agentapi.ErrTypeImage, agentapi.ErrTypeContainerGone},
 		},
 	})

@@ -133,7 +133,7 @@ func TestJobWithoutTimeoutMayRunForWeeks(t *testing.T) {
 		if tt.atMost > 0 {
 			assert.LessOrEqual(t, got.StartToCloseTimeout, tt.atMost, "timeout_seconds=%d", tt.timeoutSeconds)
 		}
-		assert.Equal(t, 10*time.Second, got.HeartbeatTimeout, "a dead agent is noticed within seconds")
+		assert.Equal(t, 6*time.Second, got.HeartbeatTimeout, "a dead agent is noticed within seconds")
 	}
 }
 
