@@ -305,8 +305,8 @@ type Activities struct {
 	// to it; host is the machine's, which a job without quotas may use
 	// when the offer is all of it.
 	capacity, host Capacity
-	exec     *executor.Executor
-	server   *serverClient
+	exec           *executor.Executor
+	server         *serverClient
 	// newSink ships a run's logs and metrics to the server.
 	newSink func() executor.Sink
 

@@ -23,9 +23,9 @@ const (
 	// noTimeoutRunLimit is "indefinite" for a job without an execution
 	// timeout: Temporal wants a bound, the product promises none. A dead
 	// agent is noticed by the heartbeat timeout, not by this.
-	noTimeoutRunLimit   = 10 * 365 * 24 * time.Hour
-	agentPickupTimeout  = 10 * time.Minute
-	agentAttempts       = 20
+	noTimeoutRunLimit  = 10 * 365 * 24 * time.Hour
+	agentPickupTimeout = 10 * time.Minute
+	agentAttempts      = 20
 	// runHeartbeatTimeout is how soon a dead agent's attempt is given up,
 	// so that the restarted agent takes its runs back within seconds (the
 	// retry follows half a second later). An attempt it ends while the agent is
