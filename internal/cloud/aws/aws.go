@@ -14,6 +14,20 @@
 // CreateRequest.Name so people recognize it in the AWS console.
 // Instance.Tags lists the keys whose value is "true", Name excluded, which
 // are exactly the strings given at creation.
+//
+// Network: machines start in the region's default VPC with one of two
+// security groups daestro keeps there (see securitygroups.go):
+// daestro-agents, with no inbound rule, or, for a machine with an SSH key,
+// daestro-agents-ssh, which admits TCP 22 from anywhere and nothing else.
+// Both allow all outbound traffic. They are created on first use, tagged
+// managed-by=daestro, and never deleted: they cost nothing and other
+// machines may be using them.
+//
+// IAM: the access key needs ec2:DescribeRegions, ec2:DescribeInstanceTypes,
+// ec2:DescribeImages, ec2:DescribeInstances, ec2:DescribeVpcs,
+// ec2:DescribeSecurityGroups, ec2:CreateSecurityGroup,
+// ec2:AuthorizeSecurityGroupIngress, ec2:RunInstances, ec2:CreateTags (for
+// the tags given at creation) and ec2:TerminateInstances (IAMActions).
 package aws
 
 import (
@@ -60,6 +74,15 @@ const NameTag = "Name"
 // DefaultRegion is where the Validator checks keys when no region is given.
 const DefaultRegion = "us-east-1"
 
+// IAMActions are the EC2 actions the access key's IAM policy must allow,
+// the list a user writes the policy from; errors for a denied call repeat
+// it.
+var IAMActions = []string{
+	"ec2:DescribeRegions", "ec2:DescribeInstanceTypes", "ec2:DescribeImages", "ec2:DescribeInstances",
+	"ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+	"ec2:RunInstances", "ec2:CreateTags", "ec2:TerminateInstances",
+}
+
 // liveStates are the states ListInstancesByTag reports: everything but
 // terminated, since a stopped instance still bills for its volume.
 var liveStates = []string{"pending", "running", "shutting-down", "stopping", "stopped"}
@@ -77,11 +100,14 @@ type Provider struct {
 	// cfg holds the options.
 	cfg config
 
-	// mu guards images.
+	// mu guards images and groups.
 	mu sync.Mutex
 	// images caches the Ubuntu AMI id per region: one lookup per Provider
 	// and region rather than one per machine.
 	images map[string]string
+	// groups caches the ids of daestro's security groups by region and
+	// name (groupKey), for the same reason.
+	groups map[string]string
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -159,6 +185,7 @@ func New(accessKeyID, secretAccessKey, region string, opts ...Option) (*Provider
 		secretSet:   secretAccessKey != "",
 		cfg:         cfg,
 		images:      map[string]string{},
+		groups:      map[string]string{},
 	}, nil
 }
 
@@ -239,6 +266,13 @@ func (p *Provider) InstanceTypes(ctx context.Context, region string) ([]cloud.In
 //
 // req.SSHPublicKey is not registered with EC2 (no key pair): the cloud-init
 // user data daestro sends installs the key for the daestro user itself.
+// What the key decides here is the security group: daestro-agents-ssh
+// (TCP 22 in, nothing else) with a key, daestro-agents (nothing in)
+// without; see securitygroups.go. When EC2 says the cached group does not
+// exist (someone deleted it), the group is looked up or created afresh and
+// the launch repeated once with the same ClientToken, so it still cannot
+// start a second machine.
+//
 // Instances terminate rather than stop when the agent powers them off, so a
 // halted machine does not keep billing for its volume.
 func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) (cloud.Instance, error) {
@@ -258,6 +292,11 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 	if err != nil {
 		return cloud.Instance{}, err
 	}
+	ssh := req.SSHPublicKey != ""
+	group, err := p.securityGroup(ctx, region, ssh)
+	if err != nil {
+		return cloud.Instance{}, err
+	}
 	in := &ec2.RunInstancesInput{
 		ImageId:                           awssdk.String(image),
 		InstanceType:                      types.InstanceType(req.InstanceType),
@@ -265,6 +304,7 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 		MaxCount:                          awssdk.Int32(1),
 		ClientToken:                       awssdk.String(ClientToken(req.Name)),
 		InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorTerminate,
+		SecurityGroupIds:                  []string{group},
 		TagSpecifications:                 []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: tags}},
 		// IMDSv2 only, one hop: a job container (one hop further than the
 		// host) cannot read the instance's metadata or its user data.
@@ -281,6 +321,19 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 	o := op{what: fmt.Sprintf("start a %s machine in %s", req.InstanceType, region), action: "RunInstances",
 		region: region, instanceType: req.InstanceType, name: req.Name}
 	out, err := p.client.RunInstances(ctx, in)
+	if isCode(err, "InvalidGroup.NotFound") {
+		// The cached group was deleted behind our back. A refused launch
+		// started nothing, and the repeat keeps the ClientToken.
+		p.forgetGroup(region, ssh)
+		if group, err = p.securityGroup(ctx, region, ssh); err != nil {
+			return cloud.Instance{}, err
+		}
+		in.SecurityGroupIds = []string{group}
+		out, err = p.client.RunInstances(ctx, in)
+		if isCode(err, "InvalidGroup.NotFound") {
+			p.forgetGroup(region, ssh)
+		}
+	}
 	if err != nil {
 		if isCode(err, "InvalidAMIID.NotFound", "InvalidAMIID.Unavailable") {
 			// Canonical deregistered the cached image; look it up afresh next time.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,8 +134,22 @@ func (p *Provider) fail(ctx context.Context, o op, err error) error {
 var (
 	authCodes = []string{"AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature",
 		"MissingAuthenticationToken", "Blocked", "PendingVerification"}
-	quotaCodes = []string{"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"}
+	quotaCodes      = []string{"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"}
+	groupQuotaCodes = []string{"SecurityGroupLimitExceeded", "RulesPerSecurityGroupLimitExceeded"}
 )
+
+// deniedRE finds the action an UnauthorizedOperation message names.
+var deniedRE = regexp.MustCompile(`perform: (ec2:[A-Za-z0-9]+)`)
+
+// deniedAction is the action the IAM policy lacks: the one EC2's message
+// names, which differs from the call's when e.g. tagging on create is
+// denied (ec2:CreateTags for a RunInstances), else the call's.
+func deniedAction(o op, msg string) string {
+	if m := deniedRE.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return "ec2:" + o.action
+}
 
 // classify maps a failed call to a cloud error class with a sentence the
 // user can act on.
@@ -161,14 +176,17 @@ func classify(o op, err error) error {
 			"AWS rejected this access key: %s; check the access key id and secret access key (the key must be active under IAM → Users → Security credentials) and update the cloud auth", strings.TrimSuffix(msg, "."))}
 	case code == "UnauthorizedOperation":
 		return &cloud.Error{Kind: cloud.ErrUnauthorized, Err: err, Message: fmt.Sprintf(
-			"AWS rejected this access key for %s: its IAM policy does not allow ec2:%s; allow ec2:DescribeRegions, ec2:DescribeInstanceTypes, ec2:DescribeImages, ec2:DescribeInstances, ec2:RunInstances, ec2:CreateTags and ec2:TerminateInstances",
-			o.what, o.action)}
+			"AWS did not let this access key %s: its IAM policy does not allow %s; add it to the policy (daestro needs %s and %s)",
+			o.what, deniedAction(o, msg), strings.Join(IAMActions[:len(IAMActions)-1], ", "), IAMActions[len(IAMActions)-1])}
 	case code == "OptInRequired":
 		return &cloud.Error{Kind: cloud.ErrInvalid, Err: err, Message: fmt.Sprintf(
 			"AWS region %s is not enabled for this account: enable it under Account → AWS Regions or choose another region", where)}
 	case slices.Contains(quotaCodes, code):
 		return &cloud.Error{Kind: cloud.ErrQuota, Err: err, Message: fmt.Sprintf(
 			"AWS refused to %s because an account limit was reached: %s; raise the limit in Service Quotas → Amazon EC2 (Running On-Demand Standard instances) for %s, or terminate unused instances", o.what, strings.TrimSuffix(msg, "."), where)}
+	case slices.Contains(groupQuotaCodes, code):
+		return &cloud.Error{Kind: cloud.ErrQuota, Err: err, Message: fmt.Sprintf(
+			"AWS refused to %s because an account limit was reached: %s; delete unused security groups in the default VPC of %s or raise the limit in Service Quotas → Amazon Virtual Private Cloud (VPC security groups per Region, Inbound or outbound rules per security group)", o.what, strings.TrimSuffix(msg, "."), where)}
 	case slices.Contains(capacityCodes, code):
 		return &cloud.Error{Kind: cloud.ErrCapacity, Err: err, Message: fmt.Sprintf(
 			"AWS has no capacity for %s in %s right now: %s; try another instance type or region", o.instanceType, where, strings.TrimSuffix(msg, "."))}
@@ -180,8 +198,10 @@ func classify(o op, err error) error {
 		return &cloud.Error{Kind: cloud.ErrInvalid, Err: err, Message: fmt.Sprintf(
 			"a machine named %q was already requested in %s with other settings: AWS remembers a name for at least 7 days, so give the new machine a name of its own", o.name, where)}
 	case code == "VPCIdNotSpecified":
-		return &cloud.Error{Kind: cloud.ErrInvalid, Err: err, Message: fmt.Sprintf(
-			"AWS region %s has no default VPC, which daestro starts machines in: create one (VPC console → Your VPCs → Actions → Create default VPC)", where)}
+		return noDefaultVPC(where, err)
+	case code == "InvalidGroup.NotFound":
+		return &cloud.Error{Kind: cloud.ErrUnavailable, Err: err, Message: fmt.Sprintf(
+			"AWS could not %s: its security group was deleted while it started (%s); try again, the next attempt finds or creates the group afresh", o.what, msg)}
 	case strings.HasPrefix(code, "InvalidAMIID."):
 		return &cloud.Error{Kind: cloud.ErrUnavailable, Err: err, Message: fmt.Sprintf(
 			"AWS could not %s: the Ubuntu image is no longer available (%s); try again, the next attempt looks the image up afresh", o.what, msg)}

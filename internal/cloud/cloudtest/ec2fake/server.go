@@ -18,6 +18,16 @@
 // (WithTerminatedVisibleFor). A RunInstances repeated with the same
 // ClientToken returns the instance of the first one instead of starting
 // another.
+//
+// Every region has a default VPC with EC2's "default" security group, and
+// the security group calls a launch needs (DescribeVpcs,
+// DescribeSecurityGroups, CreateSecurityGroup, AuthorizeSecurityGroupIngress,
+// DeleteSecurityGroup) keep groups and their rules with EC2's errors:
+// InvalidGroup.Duplicate for a name taken in the VPC,
+// InvalidPermission.Duplicate for a rule that exists, InvalidGroup.NotFound
+// for an unknown id, DependencyViolation for a group in use. RunInstances
+// attaches the groups of SecurityGroupId.N, or the default group when none
+// is given; see securitygroups.go.
 package ec2fake
 
 import (
@@ -96,6 +106,12 @@ type Server struct {
 	injects []inject
 	// calls records the Action of every request.
 	calls []string
+	// noDefaultVPC leaves the regions without a default VPC.
+	noDefaultVPC bool
+	// vpcs are the VPCs of all regions.
+	vpcs []*vpc
+	// groups are the security groups of all regions, in creation order.
+	groups []*group
 }
 
 // Tag is an EC2 tag.
@@ -131,6 +147,11 @@ type RunBody struct {
 	// ("required" = IMDSv2 only) and MetadataOptions.HttpPutResponseHopLimit.
 	MetadataHTTPTokens string
 	MetadataHopLimit   string
+	// SecurityGroupIDs and SecurityGroupNames are the groups asked for
+	// (SecurityGroupId.N, SecurityGroup.N), in order; both empty means the
+	// default VPC's default group.
+	SecurityGroupIDs   []string
+	SecurityGroupNames []string
 }
 
 // instance is one instance of the fake account.
@@ -149,6 +170,10 @@ type instance struct {
 	clientToken string
 	userData    string
 	tags        []Tag
+	// requestedGroups are the SecurityGroupId.N of the launch, for the
+	// ClientToken check; groupIDs the groups it got.
+	requestedGroups []string
+	groupIDs        []string
 	// launched is the launch time.
 	launched time.Time
 	// privateIP, publicIP and ipv6 are its addresses; the public ones show
@@ -236,6 +261,9 @@ func New(tb testing.TB, opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if !s.noDefaultVPC {
+		s.addDefaultVPCs()
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -482,6 +510,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		body, err = s.describeInstances(req)
 	case "TerminateInstances":
 		body, err = s.terminateInstances(req)
+	case "DescribeVpcs":
+		body, err = s.describeVpcs(req)
+	case "DescribeSecurityGroups":
+		body, err = s.describeSecurityGroups(req)
+	case "CreateSecurityGroup":
+		body, err = s.createSecurityGroup(req)
+	case "AuthorizeSecurityGroupIngress":
+		body, err = s.authorizeSecurityGroupIngress(req)
+	case "DeleteSecurityGroup":
+		body, err = s.deleteSecurityGroup(req)
 	default:
 		err = errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", req.action)
 	}
@@ -620,12 +658,13 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 		ClientToken: f.Get("ClientToken"), KeyName: f.Get("KeyName"), UserDataBase64: f.Get("UserData"),
 		ShutdownBehavior:   f.Get("InstanceInitiatedShutdownBehavior"),
 		MetadataHTTPTokens: f.Get("MetadataOptions.HttpTokens"), MetadataHopLimit: f.Get("MetadataOptions.HttpPutResponseHopLimit"),
+		SecurityGroupIDs: list(f, "SecurityGroupId"), SecurityGroupNames: list(f, "SecurityGroup"),
 	}
 	body.MinCount, _ = strconv.Atoi(f.Get("MinCount"))
 	body.MaxCount, _ = strconv.Atoi(f.Get("MaxCount"))
 	userData, decodeErr := base64.StdEncoding.DecodeString(body.UserDataBase64)
 	body.UserData = string(userData)
-	tags, tagErr := tagSpecification(f)
+	tags, tagErr := tagSpecification(f, "instance")
 	body.Tags = tags
 	s.runs = append(s.runs, body)
 
@@ -637,7 +676,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	}
 	if prev, ok := s.tokens[req.region+"\x00"+body.ClientToken]; ok && body.ClientToken != "" {
 		if prev.imageID != body.ImageID || prev.instanceType != body.InstanceType || prev.userData != body.UserData ||
-			!slices.Equal(prev.tags, body.Tags) {
+			!slices.Equal(prev.tags, body.Tags) || !slices.Equal(prev.requestedGroups, body.SecurityGroupIDs) {
 			return nil, errorf(http.StatusBadRequest, "IdempotentParameterMismatch",
 				"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
 		}
@@ -671,6 +710,10 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	if tagErr != nil {
 		return nil, tagErr
 	}
+	groupIDs, err := s.launchGroups(req.region, f)
+	if err != nil {
+		return nil, err
+	}
 	if s.vcpuLimit > 0 {
 		used := t.vcpu
 		for _, in := range s.instances {
@@ -691,6 +734,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 		reservationID: fmt.Sprintf("r-%017x", 0xdef0000000000000+uint64(n)),
 		region:        req.region, zone: req.region + "a", instanceType: t.name, imageID: body.ImageID, arch: t.arch,
 		clientToken: body.ClientToken, userData: body.UserData, tags: body.Tags,
+		requestedGroups: body.SecurityGroupIDs, groupIDs: groupIDs,
 		launched:  time.Now().UTC(),
 		privateIP: fmt.Sprintf("172.31.%d.%d", n/250%250, n%250+1),
 		publicIP:  fmt.Sprintf("203.0.113.%d", n%250+1),
@@ -714,8 +758,10 @@ func (s *Server) runAnswer(req *request, in *instance) xmlRunInstances {
 	}}
 }
 
-// tagSpecification returns the tags of the "instance" tag specification.
-func tagSpecification(f url.Values) ([]Tag, *apiError) {
+// tagSpecification returns the tags of the TagSpecification.N for
+// resourceType, refusing other resource types unless they are in allowed
+// (nil allows any, as RunInstances tags volumes and interfaces too).
+func tagSpecification(f url.Values, resourceType string, allowed ...string) ([]Tag, *apiError) {
 	var tags []Tag
 	for i := 1; ; i++ {
 		p := fmt.Sprintf("TagSpecification.%d.", i)
@@ -723,7 +769,10 @@ func tagSpecification(f url.Values) ([]Tag, *apiError) {
 		if rt == "" {
 			return tags, nil
 		}
-		if rt != "instance" {
+		if allowed != nil && !slices.Contains(allowed, rt) {
+			return nil, invalidParameter("'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		if rt != resourceType {
 			continue
 		}
 		for j := 1; ; j++ {
@@ -766,7 +815,7 @@ func (s *Server) render(in *instance, st xmlState) xmlInstance {
 	x := xmlInstance{
 		InstanceID: in.id, ImageID: in.imageID, State: st, InstanceType: in.instanceType,
 		LaunchTime: in.launched.Format("2006-01-02T15:04:05.000Z"), AvailabilityZone: in.zone,
-		ClientToken: in.clientToken, Architecture: in.arch,
+		ClientToken: in.clientToken, Architecture: in.arch, Groups: s.groupRefs(in.region, in.groupIDs),
 	}
 	for _, t := range in.tags {
 		x.Tags = append(x.Tags, xmlTag(t))
@@ -775,7 +824,9 @@ func (s *Server) render(in *instance, st xmlState) xmlInstance {
 		return x
 	}
 	x.PrivateIPAddress = in.privateIP
-	ni := xmlNetworkInterface{NetworkInterfaceID: "eni-" + in.id[2:], PrivateIPAddress: in.privateIP}
+	x.VpcID = DefaultVPCID(in.region)
+	x.SubnetID = "subnet-" + x.VpcID[4:]
+	ni := xmlNetworkInterface{NetworkInterfaceID: "eni-" + in.id[2:], PrivateIPAddress: in.privateIP, Groups: x.Groups}
 	if st.Name == "running" {
 		x.IPAddress = in.publicIP
 		if in.ipv6 != "" {

@@ -106,16 +106,25 @@ type xmlInstance struct {
 	AvailabilityZone  string                `xml:"placement>availabilityZone"`
 	PrivateIPAddress  string                `xml:"privateIpAddress,omitempty"`
 	IPAddress         string                `xml:"ipAddress,omitempty"`
+	SubnetID          string                `xml:"subnetId,omitempty"`
+	VpcID             string                `xml:"vpcId,omitempty"`
 	ClientToken       string                `xml:"clientToken,omitempty"`
 	Architecture      string                `xml:"architecture"`
+	Groups            []xmlGroupRef         `xml:"groupSet>item"`
 	NetworkInterfaces []xmlNetworkInterface `xml:"networkInterfaceSet>item"`
 	Tags              []xmlTag              `xml:"tagSet>item"`
 }
 
+type xmlGroupRef struct {
+	GroupID   string `xml:"groupId"`
+	GroupName string `xml:"groupName"`
+}
+
 type xmlNetworkInterface struct {
-	NetworkInterfaceID string   `xml:"networkInterfaceId"`
-	PrivateIPAddress   string   `xml:"privateIpAddress"`
-	IPv6Addresses      []xmlIP6 `xml:"ipv6AddressesSet>item"`
+	NetworkInterfaceID string        `xml:"networkInterfaceId"`
+	PrivateIPAddress   string        `xml:"privateIpAddress"`
+	Groups             []xmlGroupRef `xml:"groupSet>item"`
+	IPv6Addresses      []xmlIP6      `xml:"ipv6AddressesSet>item"`
 }
 
 type xmlIP6 struct {
@@ -134,4 +143,121 @@ type xmlInstanceChange struct {
 	InstanceID    string   `xml:"instanceId"`
 	CurrentState  xmlState `xml:"currentState"`
 	PreviousState xmlState `xml:"previousState"`
+}
+
+type xmlDescribeVpcs struct {
+	XMLName   xml.Name `xml:"DescribeVpcsResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	RequestID string   `xml:"requestId"`
+	Vpcs      []xmlVpc `xml:"vpcSet>item"`
+	NextToken string   `xml:"nextToken,omitempty"`
+}
+
+type xmlVpc struct {
+	VpcID            string               `xml:"vpcId"`
+	OwnerID          string               `xml:"ownerId"`
+	State            string               `xml:"state"`
+	CidrBlock        string               `xml:"cidrBlock"`
+	CidrAssociations []xmlCidrAssociation `xml:"cidrBlockAssociationSet>item"`
+	DhcpOptionsID    string               `xml:"dhcpOptionsId"`
+	InstanceTenancy  string               `xml:"instanceTenancy"`
+	IsDefault        bool                 `xml:"isDefault"`
+}
+
+type xmlCidrAssociation struct {
+	AssociationID string `xml:"associationId"`
+	CidrBlock     string `xml:"cidrBlock"`
+	State         string `xml:"cidrBlockState>state"`
+}
+
+type xmlDescribeSecurityGroups struct {
+	XMLName   xml.Name           `xml:"DescribeSecurityGroupsResponse"`
+	Xmlns     string             `xml:"xmlns,attr"`
+	RequestID string             `xml:"requestId"`
+	Groups    []xmlSecurityGroup `xml:"securityGroupInfo>item"`
+	NextToken string             `xml:"nextToken,omitempty"`
+}
+
+type xmlSecurityGroup struct {
+	OwnerID     string            `xml:"ownerId"`
+	GroupID     string            `xml:"groupId"`
+	GroupName   string            `xml:"groupName"`
+	Description string            `xml:"groupDescription"`
+	Ingress     []xmlIPPermission `xml:"ipPermissions>item"`
+	Egress      []xmlIPPermission `xml:"ipPermissionsEgress>item"`
+	VpcID       string            `xml:"vpcId"`
+	Arn         string            `xml:"securityGroupArn"`
+	Tags        []xmlTag          `xml:"tagSet>item"`
+}
+
+// xmlIPPermission is one protocol and port range with its peers; EC2 omits
+// the ports of an all-protocols permission.
+type xmlIPPermission struct {
+	Protocol   string         `xml:"ipProtocol"`
+	FromPort   *int           `xml:"fromPort,omitempty"`
+	ToPort     *int           `xml:"toPort,omitempty"`
+	Groups     []xmlGroupPair `xml:"groups>item"`
+	IPRanges   []xmlIPRange   `xml:"ipRanges>item"`
+	IPv6Ranges []xmlIPv6Range `xml:"ipv6Ranges>item"`
+}
+
+type xmlGroupPair struct {
+	UserID      string `xml:"userId"`
+	GroupID     string `xml:"groupId"`
+	Description string `xml:"description,omitempty"`
+}
+
+type xmlIPRange struct {
+	CIDR        string `xml:"cidrIp"`
+	Description string `xml:"description,omitempty"`
+}
+
+type xmlIPv6Range struct {
+	CIDR        string `xml:"cidrIpv6"`
+	Description string `xml:"description,omitempty"`
+}
+
+type xmlCreateSecurityGroup struct {
+	XMLName   xml.Name `xml:"CreateSecurityGroupResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	RequestID string   `xml:"requestId"`
+	Return    bool     `xml:"return"`
+	GroupID   string   `xml:"groupId"`
+	Arn       string   `xml:"securityGroupArn"`
+	Tags      []xmlTag `xml:"tagSet>item"`
+}
+
+type xmlAuthorizeIngress struct {
+	XMLName   xml.Name       `xml:"AuthorizeSecurityGroupIngressResponse"`
+	Xmlns     string         `xml:"xmlns,attr"`
+	RequestID string         `xml:"requestId"`
+	Return    bool           `xml:"return"`
+	Rules     []xmlGroupRule `xml:"securityGroupRuleSet>item"`
+}
+
+type xmlGroupRule struct {
+	RuleID       string              `xml:"securityGroupRuleId"`
+	GroupID      string              `xml:"groupId"`
+	GroupOwnerID string              `xml:"groupOwnerId"`
+	IsEgress     bool                `xml:"isEgress"`
+	Protocol     string              `xml:"ipProtocol"`
+	FromPort     int                 `xml:"fromPort"`
+	ToPort       int                 `xml:"toPort"`
+	CidrIPv4     string              `xml:"cidrIpv4,omitempty"`
+	CidrIPv6     string              `xml:"cidrIpv6,omitempty"`
+	Referenced   *xmlReferencedGroup `xml:"referencedGroupInfo,omitempty"`
+	Description  string              `xml:"description,omitempty"`
+}
+
+type xmlReferencedGroup struct {
+	GroupID string `xml:"groupId"`
+	UserID  string `xml:"userId"`
+}
+
+type xmlDeleteSecurityGroup struct {
+	XMLName   xml.Name `xml:"DeleteSecurityGroupResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	RequestID string   `xml:"requestId"`
+	Return    bool     `xml:"return"`
+	GroupID   string   `xml:"groupId"`
 }
