@@ -774,3 +774,19 @@ func TestRunLogIsCappedWithOneTruncationLine(t *testing.T) {
 	assert.Equal(t, int64(18), page.Lines[17].Seq)
 	assert.Equal(t, "[daestro] log truncated: this run's output passed the 1 MiB log limit; later lines are not stored (the run goes on)", page.Lines[17].Text)
 }
+
+// The runs an agent reports in its ping are shown on its spawn only when
+// they were placed there: a run of another spawn (or an ID it made up) is
+// not listed, whatever the agent says.
+func TestAgentReportedRunsAreOnlyItsOwn(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.newProject("acme")
+	own := newPlacedRun(t, c, "own")
+	other := newPlacedRun(t, c, "other")
+	foreign := newPlacedRun(t, a.newProject("rival"), "rival")
+	r := own.agent.do(http.MethodPost, agentapi.PathPing, agentapi.PingRequest{CapacityCPUPct: 100, CapacityMemoryMB: 100,
+		RunningRuns: []string{own.run, other.run, foreign.run, "made-up"}})
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, []string{own.run}, getSpawn(t, c, own.spawn).AgentRuns)
+}

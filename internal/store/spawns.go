@@ -422,7 +422,9 @@ func (s *Store) RecordAgentPing(ctx context.Context, spawnID string, p agentapi.
 		_, err = tx.Exec(ctx, `UPDATE compute_spawns s SET last_ping_at = now(), agent_version = $2,
 				capacity_cpu_pct = LEAST($3, COALESCE(e.usable_cpu_pct, $3)),
 				capacity_memory_mb = LEAST($4, COALESCE(e.usable_memory_mb, $4)),
-				reported_runs = $5,
+				-- Only runs placed on this spawn: an agent's word names no other
+				-- spawn's or project's run (DESIGN.md §9).
+				reported_runs = ARRAY(SELECT r.id::text FROM job_runs r WHERE r.compute_spawn_id = s.id AND r.id::text = ANY($5::text[]) ORDER BY r.id),
 				ping_signalled_at = CASE WHEN $6 THEN now() ELSE s.ping_signalled_at END
 			FROM compute_envs e WHERE s.id = $1 AND e.id = s.compute_env_id`,
 			spawnID, p.AgentVersion, p.CapacityCPUPct, p.CapacityMemoryMB, runs, res.Signal)
