@@ -46,7 +46,7 @@ func (s *Service) cronScheduleStatus(ctx context.Context, cronJobID string) (dom
 	ctx, cancel := context.WithTimeout(ctx, cronStatusTimeout)
 	defer cancel()
 	resp, err := s.Temporal.WorkflowService().DescribeSchedule(ctx, &workflowservice.DescribeScheduleRequest{
-		Namespace: s.namespace(), ScheduleId: contract.CronScheduleID(cronJobID),
+		Namespace: s.Namespace, ScheduleId: contract.CronScheduleID(cronJobID),
 	})
 	if err != nil {
 		return domain.CronScheduleStatus{}, err
@@ -119,7 +119,7 @@ func (s *Service) scheduleMatchingTimes(ctx context.Context, cronJobID string, f
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
 	resp, err := s.Temporal.WorkflowService().ListScheduleMatchingTimes(ctx, &workflowservice.ListScheduleMatchingTimesRequest{
-		Namespace:  s.namespace(),
+		Namespace:  s.Namespace,
 		ScheduleId: contract.CronScheduleID(cronJobID),
 		StartTime:  timestamppb.New(from),
 		EndTime:    timestamppb.New(to),

@@ -11,7 +11,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"daestro/internal/config"
 	"daestro/internal/domain"
 	"daestro/internal/logging"
 	"daestro/internal/store"
@@ -30,15 +29,9 @@ type Service struct {
 	ControlQueue string
 	// UnreachableAfter is how long a spawn may go without a ping.
 	UnreachableAfter time.Duration
-	// Namespace is the Temporal namespace of raw workflow-service calls.
+	// Namespace is the Temporal namespace of raw workflow-service calls
+	// (the server's own, resolved by the caller).
 	Namespace string
-}
-
-func (s *Service) namespace() string {
-	if s.Namespace != "" {
-		return s.Namespace
-	}
-	return config.DefaultTemporalNamespace
 }
 
 // temporalUnavailable is the answer when the server has no Temporal client.
