@@ -272,20 +272,15 @@ func (e *Executor) Run(ctx context.Context, spec Spec, sink Sink, from Cursor, p
 	defer e.release(spec.RunID)
 
 	c, err := e.findContainer(ctx, spec.RunID)
+	if err == nil && c == nil && from.ContainerID != "" {
+		return Result{}, fmt.Errorf("run %s: container %.12s: %w (removed by hand, or by an earlier attempt that finished): its exit status is lost",
+			spec.RunID, from.ContainerID, ErrContainerGone)
+	}
+	if err == nil && c == nil {
+		c, err = e.pullAndCreate(ctx, spec)
+	}
 	if err != nil {
 		return e.beforeStart(ctx, err)
-	}
-	if c == nil {
-		if from.ContainerID != "" {
-			return Result{}, fmt.Errorf("run %s: container %.12s: %w (removed by hand, or by an earlier attempt that finished): its exit status is lost",
-				spec.RunID, from.ContainerID, ErrContainerGone)
-		}
-		if err := e.ensureImage(ctx, spec); err != nil {
-			return e.beforeStart(ctx, err)
-		}
-		if c, err = e.create(ctx, spec); err != nil {
-			return e.beforeStart(ctx, err)
-		}
 	}
 	r := &run{e: e, spec: spec, sink: sink, progress: progress, id: c.ID, from: from}
 	r.digest = e.digestOf(ctx, c.Image, spec.Image)

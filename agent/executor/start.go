@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // Started is a run's container once it started.
@@ -37,16 +39,11 @@ func (e *Executor) Start(ctx context.Context, spec Spec) (Started, error) {
 	defer e.release(spec.RunID)
 
 	c, err := e.findContainer(ctx, spec.RunID)
+	if err == nil && c == nil {
+		c, err = e.pullAndCreate(ctx, spec)
+	}
 	if err != nil {
 		return Started{}, err
-	}
-	if c == nil {
-		if err := e.ensureImage(ctx, spec); err != nil {
-			return Started{}, err
-		}
-		if c, err = e.create(ctx, spec); err != nil {
-			return Started{}, err
-		}
 	}
 	cleanup := context.WithoutCancel(ctx)
 	if c.State.Status == stateCreated {
@@ -72,6 +69,15 @@ func (e *Executor) Start(ctx context.Context, spec Spec) (Started, error) {
 		out.StartedAt = time.Now()
 	}
 	return out, nil
+}
+
+// pullAndCreate makes the run's container where there is none: the image
+// first (pulled, or the local one), then the container.
+func (e *Executor) pullAndCreate(ctx context.Context, spec Spec) (*container.InspectResponse, error) {
+	if err := e.ensureImage(ctx, spec); err != nil {
+		return nil, err
+	}
+	return e.create(ctx, spec)
 }
 
 // ContainerOf returns the ID of the run's container, or "" when there is none.
