@@ -15,7 +15,9 @@ import (
 
 // SetJobRunStateInput is one state change of a job run.
 type SetJobRunStateInput struct {
-	RunID, State, Reason string
+	RunID  string
+	State  domain.JobState
+	Reason string
 	// Fields are the facts the change also sets; nil ones stay.
 	Fields store.RunFields
 }

@@ -44,7 +44,7 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if domain.JobStateIsFinal(spec.State) {
+	if spec.State.IsFinal() {
 		writeError(c, domain.Errorf(domain.ECONFLICT, "run %s is %s: there is nothing left to run", spec.RunID, spec.State))
 		return
 	}

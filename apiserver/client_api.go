@@ -33,7 +33,7 @@ type clientJob struct {
 	// Name is the job's name, unique within its queue.
 	Name string `json:"name"`
 	// State is one of domain.JobStates.
-	State string `json:"state"`
+	State domain.JobState `json:"state"`
 	// SystemNote is daestro's sentence about the run; null for none.
 	SystemNote *string `json:"system_note"`
 	// ScheduleAt is when the job may start; null for as soon as possible.

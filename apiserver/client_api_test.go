@@ -271,7 +271,7 @@ func TestClientJobIsolationAndNotFound(t *testing.T) {
 	r := beta.do(http.MethodGet, "/v1/jobs", nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	assert.NotContains(t, r.Raw, id)
-	assert.Equal(t, domain.JobSubmitted, alpha.do(http.MethodGet, "/v1/client/job/"+id, nil).data(t)["state"], "untouched")
+	assert.Equal(t, string(domain.JobSubmitted), alpha.do(http.MethodGet, "/v1/client/job/"+id, nil).data(t)["state"], "untouched")
 
 	for _, bad := range []string{"0190a5c2-0000-7000-8000-000000000000", "not-a-uuid"} {
 		r := alpha.do(http.MethodGet, "/v1/client/job/"+bad, nil)

@@ -24,7 +24,7 @@ func parseJobFilter(q url.Values) (domain.JobFilter, error) {
 	}
 	if s := q.Get("state"); s != "" {
 		for st := range strings.SplitSeq(s, ",") {
-			st = strings.TrimSpace(st)
+			st := domain.JobState(strings.TrimSpace(st))
 			if err := domain.ValidateJobState("state", st); err != nil {
 				return f, err
 			}

@@ -21,7 +21,7 @@ func TestParseJobFilter(t *testing.T) {
 	require.NoError(t, err)
 	after, before := time.Date(2025, 5, 17, 6, 37, 0, 0, time.UTC), time.Date(2025, 5, 17, 22, 0, 0, 0, time.UTC)
 	assert.Equal(t, "0190a5c2-0000-7000-8000-000000000000", f.JobQueueID)
-	assert.Equal(t, []string{"running", "failed"}, f.States)
+	assert.Equal(t, []domain.JobState{"running", "failed"}, f.States)
 	assert.Equal(t, "etl", f.DefinitionName)
 	assert.Equal(t, 2, f.DefinitionVersion)
 	assert.True(t, after.Equal(*f.CreatedAfter))

@@ -57,7 +57,7 @@ func newJobAPI(t *testing.T) *api {
 	queue := testenv.TaskQueue(t)
 	w := sdkworker.New(tc, queue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(stubJobWorkflow, workflow.RegisterOptions{Name: "JobWorkflow"})
-	w.RegisterActivityWithOptions(func(ctx context.Context, runID, state, reason string) error {
+	w.RegisterActivityWithOptions(func(ctx context.Context, runID string, state domain.JobState, reason string) error {
 		return st.SetJobRunState(ctx, runID, state, reason, store.RunFields{})
 	}, activity.RegisterOptions{Name: stubRecordActivity})
 	require.NoError(t, w.Start())
@@ -115,7 +115,7 @@ func getJob(t *testing.T, c client, id string) domain.JobDetail {
 }
 
 // waitForJobState polls the job until it is in state, as a user would.
-func waitForJobState(t *testing.T, c client, id, state string) domain.JobDetail {
+func waitForJobState(t *testing.T, c client, id string, state domain.JobState) domain.JobDetail {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -135,8 +135,8 @@ func jobRows(a *api) [3]int {
 	return [3]int{a.count("jobs"), a.count("job_runs"), a.count("job_events")}
 }
 
-func eventStatesOf(evs []domain.JobEvent) []string {
-	out := make([]string, len(evs))
+func eventStatesOf(evs []domain.JobEvent) []domain.JobState {
+	out := make([]domain.JobState, len(evs))
 	for i, e := range evs {
 		out[i] = e.State
 	}
@@ -246,7 +246,7 @@ func TestJobSubmitThroughManagementAPI(t *testing.T) {
 	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.WorkflowExecutionInfo.Status)
 	assert.Equal(t, c.project.ID, keywordAttr(t, desc, contract.SearchAttrProjectID))
 	assert.Equal(t, "etl", keywordAttr(t, desc, contract.SearchAttrJobQueue))
-	assert.Equal(t, domain.JobSubmitted, keywordAttr(t, desc, contract.SearchAttrJobState))
+	assert.Equal(t, string(domain.JobSubmitted), keywordAttr(t, desc, contract.SearchAttrJobState))
 	_, input := jobHistory(t, a, j.ID)
 	assert.Equal(t, contract.JobWorkflowInput{JobID: j.ID, RunID: run.ID, ProjectID: c.project.ID}, input)
 }
@@ -395,7 +395,7 @@ func TestJobRunSpecAndSetJobRunState(t *testing.T) {
 	assert.Equal(t, &exit, run.ExitCode)
 	assert.True(t, run.OOMKilled)
 	assert.True(t, finished.Equal(*run.FinishedAt))
-	assert.Equal(t, []string{"submitted", "runnable", "starting", "running", "failed"}, eventStatesOf(d.Events))
+	assert.Equal(t, []domain.JobState{"submitted", "runnable", "starting", "running", "failed"}, eventStatesOf(d.Events))
 	assert.Equal(t, "exited 137", d.Events[4].Reason)
 
 	err = a.st.SetJobRunState(ctx, runID, domain.JobCompleted, "late", store.RunFields{})
@@ -418,9 +418,9 @@ func TestJobCancel(t *testing.T) {
 	id := c.do(http.MethodPost, "/v1/jobs", etlJob(nil)).id(t)
 	r := c.do(http.MethodPost, "/v1/jobs/"+id+"/cancel", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
-	assert.Equal(t, domain.JobSubmitted, r.data(t)["state"], "the API records nothing: the workflow moves the state")
+	assert.Equal(t, string(domain.JobSubmitted), r.data(t)["state"], "the API records nothing: the workflow moves the state")
 	d := waitForJobState(t, c, id, domain.JobCancelled)
-	assert.Equal(t, []string{domain.JobSubmitted, domain.JobCancelled}, eventStatesOf(d.Events))
+	assert.Equal(t, []domain.JobState{domain.JobSubmitted, domain.JobCancelled}, eventStatesOf(d.Events))
 	assert.Equal(t, "cancel signal received", d.Events[1].Reason, "recorded by the workflow")
 
 	r = c.do(http.MethodPost, "/v1/jobs/"+id+"/cancel", nil)
@@ -436,9 +436,9 @@ func TestJobCancel(t *testing.T) {
 	require.NoError(t, a.temporal.TerminateWorkflow(context.Background(), contract.JobWorkflowID(lost), "", "operator"))
 	r = c.do(http.MethodPost, "/v1/jobs/"+lost+"/cancel", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
-	assert.Equal(t, domain.JobCancelled, r.data(t)["state"])
+	assert.Equal(t, string(domain.JobCancelled), r.data(t)["state"])
 	d = getJob(t, c, lost)
-	assert.Equal(t, []string{domain.JobSubmitted, domain.JobCancelled}, eventStatesOf(d.Events))
+	assert.Equal(t, []domain.JobState{domain.JobSubmitted, domain.JobCancelled}, eventStatesOf(d.Events))
 	assert.Equal(t, "cancel requested via API; the job's workflow no longer ran", d.Events[1].Reason)
 	assert.Equal(t, domain.JobCancelled, d.Runs[0].State)
 	require.NotNil(t, d.Runs[0].FinishedAt)
@@ -501,7 +501,7 @@ func TestJobResubmit(t *testing.T) {
 	require.Len(t, d.Runs, 2)
 	assert.Equal(t, domain.JobCancelled, d.Runs[0].State, "the first run keeps its history")
 	assert.Equal(t, domain.JobSubmitted, d.Runs[1].State)
-	assert.Equal(t, []string{domain.JobSubmitted, domain.JobCancelled, domain.JobSubmitted}, eventStatesOf(d.Events))
+	assert.Equal(t, []domain.JobState{domain.JobSubmitted, domain.JobCancelled, domain.JobSubmitted}, eventStatesOf(d.Events))
 	assert.Equal(t, "resubmitted via API (attempt 2)", d.Events[2].Reason)
 	assert.Equal(t, &runID, d.Events[2].RunID)
 	assert.Equal(t, first.Command, d.Command)
@@ -512,7 +512,7 @@ func TestJobResubmit(t *testing.T) {
 	assert.Equal(t, contract.JobWorkflowInput{JobID: id, RunID: runID, ProjectID: c.project.ID}, input)
 
 	// The client API sees the job queued again.
-	assert.Equal(t, domain.JobSubmitted, c.do(http.MethodGet, "/v1/client/job/"+id, nil).data(t)["state"])
+	assert.Equal(t, string(domain.JobSubmitted), c.do(http.MethodGet, "/v1/client/job/"+id, nil).data(t)["state"])
 
 	// A run recorded as finished whose workflow has not closed yet (it still
 	// releases capacity) is not resubmitted over: 409, nothing written.

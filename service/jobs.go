@@ -97,7 +97,7 @@ func (s *Service) CancelJob(ctx context.Context, projectID, jobID string) (domai
 	if err != nil {
 		return j, err
 	}
-	if !domain.JobStateIsCancellable(j.State) {
+	if !j.State.IsCancellable() {
 		return j, domain.JobNotCancellable(j.ID, j.State)
 	}
 	if s.Temporal == nil {

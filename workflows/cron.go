@@ -19,7 +19,7 @@ type CronTriggerWorkflowResult struct {
 	JobID string
 	// JobState is the job's final state when the trigger waited for it
 	// (overlap skip or buffer_one); "" when it did not wait.
-	JobState string
+	JobState domain.JobState
 	// Error is the system note of a trigger that submitted no job, as
 	// recorded on the cron job.
 	Error string

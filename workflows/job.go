@@ -60,7 +60,7 @@ func JobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) (contract.J
 // jobRun is the state of one JobWorkflow run.
 type jobRun struct {
 	in        contract.JobWorkflowInput
-	state     string
+	state     domain.JobState
 	spawnID   string
 	cancelled bool
 	cancelCh  workflow.ReceiveChannel
@@ -87,7 +87,7 @@ func (j *jobRun) onCancel(ctx workflow.Context, sel workflow.Selector, then func
 func (j *jobRun) setup(ctx workflow.Context) error {
 	j.cancelCh = workflow.GetSignalChannel(ctx, contract.SignalJobCancel)
 	j.assignCh = workflow.GetSignalChannel(ctx, contract.SignalJobAssigned)
-	return workflow.SetQueryHandler(ctx, contract.QueryJobState, func() (string, error) { return j.state, nil })
+	return workflow.SetQueryHandler(ctx, contract.QueryJobState, func() (domain.JobState, error) { return j.state, nil })
 }
 
 // localStep runs a control-plane step (a database write, a signal) as a local
@@ -104,7 +104,7 @@ func localStep(ctx workflow.Context) workflow.Context {
 
 // record writes a state change through an activity and mirrors it in the
 // run's search attribute.
-func (j *jobRun) record(ctx workflow.Context, state, reason string, fields store.RunFields) error {
+func (j *jobRun) record(ctx workflow.Context, state domain.JobState, reason string, fields store.RunFields) error {
 	err := workflow.ExecuteLocalActivity(localStep(ctx), a.SetJobRunState, activities.SetJobRunStateInput{
 		RunID: j.in.RunID, State: state, Reason: reason, Fields: fields,
 	}).Get(ctx, nil)
@@ -112,10 +112,10 @@ func (j *jobRun) record(ctx workflow.Context, state, reason string, fields store
 		return err
 	}
 	j.state = state
-	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrJobState).ValueSet(state))
+	return workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrJobState).ValueSet(string(state)))
 }
 
-func (j *jobRun) finish(ctx workflow.Context, state, note string, fields store.RunFields) (contract.JobWorkflowResult, error) {
+func (j *jobRun) finish(ctx workflow.Context, state domain.JobState, note string, fields store.RunFields) (contract.JobWorkflowResult, error) {
 	fields.SystemNote = &note
 	// The outcome and the capacity must be recorded even when the workflow
 	// was cancelled from outside.

@@ -28,10 +28,10 @@ import (
 type jobEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	mu       sync.Mutex
-	states   []string
-	notes    map[string]string
+	states   []domain.JobState
+	notes    map[domain.JobState]string
 	released int
-	fields   map[string]store.RunFields
+	fields   map[domain.JobState]store.RunFields
 	wokeAt   time.Time
 	load     func(ctx context.Context, in activities.LoadJobRunInput) (domain.JobRunFacts, error)
 	start    func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error)
@@ -40,7 +40,7 @@ type jobEnv struct {
 
 func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 	var ts testsuite.WorkflowTestSuite
-	e := &jobEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment(), notes: map[string]string{}, fields: map[string]store.RunFields{}}
+	e := &jobEnv{TestWorkflowEnvironment: ts.NewTestWorkflowEnvironment(), notes: map[domain.JobState]string{}, fields: map[domain.JobState]store.RunFields{}}
 	var a *activities.Activities
 	e.RegisterActivity(a)
 	e.RegisterActivityWithOptions(func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error) {
@@ -107,7 +107,7 @@ func TestJobRunsToCompletion(t *testing.T) {
 	e.assignAfter(time.Minute)
 	res := e.execute(t)
 	assert.Equal(t, domain.JobCompleted, res.State)
-	assert.Equal(t, []string{"runnable", "starting", "running", "completed"}, e.states)
+	assert.Equal(t, []domain.JobState{"runnable", "starting", "running", "completed"}, e.states)
 }
 
 // Execution timeout 0 means indefinite: the run's activity has no bound a
@@ -144,7 +144,7 @@ func TestJobWaitsForScheduleAt(t *testing.T) {
 	e.assignAfter(3 * time.Hour)
 	res := e.execute(t)
 	assert.Equal(t, domain.JobCompleted, res.State)
-	assert.Equal(t, []string{"pending", "runnable", "starting", "running", "completed"}, e.states)
+	assert.Equal(t, []domain.JobState{"pending", "runnable", "starting", "running", "completed"}, e.states)
 	assert.False(t, e.wokeAt.Before(at), "not runnable before schedule_at (%s)", e.wokeAt)
 }
 
@@ -153,7 +153,7 @@ func TestJobScheduledInThePastRunsNow(t *testing.T) {
 	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", ScheduleAt: &at})
 	e.assignAfter(time.Second)
 	e.execute(t)
-	assert.Equal(t, []string{"runnable", "starting", "running", "completed"}, e.states)
+	assert.Equal(t, []domain.JobState{"runnable", "starting", "running", "completed"}, e.states)
 }
 
 func TestJobCancelInEveryPhase(t *testing.T) {
@@ -164,14 +164,14 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"pending", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"pending", "cancelled"}, e.states)
 	})
 	t.Run("queued", func(t *testing.T) {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 		e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalJobCancel, nil) }, time.Minute)
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "cancelled"}, e.states)
 	})
 	t.Run("starting", func(t *testing.T) {
 		// The cancel arrives while the agent pulls the image: the start
@@ -194,7 +194,7 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
 		assert.Equal(t, "cancelled before the container started", res.SystemNote)
-		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "starting", "cancelling", "cancelled"}, e.states)
 		assert.Equal(t, agentapi.WaitJobInput{RunID: "run-1", JobID: "job-1", Stop: true}, waited,
 			"the agent is told to stop whatever the abandoned start may have started")
 	})
@@ -223,7 +223,7 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		assert.True(t, got.Stop, "the wait stops the container the start started: %+v", got)
 		assert.Equal(t, "run-1", got.RunID)
 		assert.Equal(t, "cancelled while running", res.SystemNote)
-		assert.Equal(t, []string{"runnable", "starting", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "starting", "cancelling", "cancelled"}, e.states)
 	})
 	t.Run("running", func(t *testing.T) {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
@@ -239,7 +239,7 @@ func TestJobCancelInEveryPhase(t *testing.T) {
 		}
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
 	})
 }
 
@@ -254,7 +254,7 @@ func TestJobRecordsRunningAndTheContainersTimes(t *testing.T) {
 	e.start = func(context.Context, agentapi.RunJobInput) (agentapi.StartJobResult, error) {
 		return agentapi.StartJobResult{ContainerID: "c-9", ImageDigest: "sha256:abc", StartedAt: startedAt}, nil
 	}
-	stateWhileRunning := ""
+	var stateWhileRunning domain.JobState
 	var waitIn agentapi.WaitJobInput
 	e.run = func(_ context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 		waitIn = in
@@ -281,7 +281,7 @@ func TestJobOutcomes(t *testing.T) {
 		name   string
 		result agentapi.RunJobResult
 		err    error
-		state  string
+		state  domain.JobState
 		note   string
 	}{
 		{"non-zero exit", agentapi.RunJobResult{ExitCode: 3}, nil, domain.JobFailed, "exited with code 3"},
@@ -358,14 +358,14 @@ func TestJobCancelledFromTemporalInEveryPhase(t *testing.T) {
 		e.RegisterDelayedCallback(e.CancelWorkflow, time.Minute)
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"pending", "cancelled"}, e.states, "the timer's cancellation is not mistaken for it firing")
+		assert.Equal(t, []domain.JobState{"pending", "cancelled"}, e.states, "the timer's cancellation is not mistaken for it firing")
 	})
 	t.Run("queued", func(t *testing.T) {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 		e.RegisterDelayedCallback(e.CancelWorkflow, time.Minute)
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"runnable", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "cancelled"}, e.states)
 	})
 	t.Run("running", func(t *testing.T) {
 		e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
@@ -382,7 +382,7 @@ func TestJobCancelledFromTemporalInEveryPhase(t *testing.T) {
 		}
 		res := e.execute(t)
 		assert.Equal(t, domain.JobCancelled, res.State)
-		assert.Equal(t, []string{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
+		assert.Equal(t, []domain.JobState{"runnable", "starting", "running", "cancelling", "cancelled"}, e.states)
 	})
 }
 

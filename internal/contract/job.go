@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"daestro/internal/domain"
+
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -36,7 +38,7 @@ type JobWorkflowInput struct {
 type JobWorkflowResult struct {
 	// State is the final state: completed, failed, timeout, cancelled or
 	// error; empty when the job's rows never appeared (nothing ran).
-	State string
+	State domain.JobState
 	// SystemNote explains it.
 	SystemNote string
 }
@@ -63,7 +65,7 @@ const (
 // task queue; tests use their own), findable by project, queue and state.
 // A start while a run of the same ID is still open fails instead of silently
 // returning that run, so a new run row never lacks its workflow.
-func JobStartOptions(jobID, queue, projectID, queueName, state string) client.StartWorkflowOptions {
+func JobStartOptions(jobID, queue, projectID, queueName string, state domain.JobState) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                                       JobWorkflowID(jobID),
 		TaskQueue:                                queue,
@@ -75,10 +77,10 @@ func JobStartOptions(jobID, queue, projectID, queueName, state string) client.St
 
 // JobSearchAttributes are a job workflow's search attributes at start (the
 // API's start and a cron trigger's child workflow share them).
-func JobSearchAttributes(projectID, queueName, state string) temporal.SearchAttributes {
+func JobSearchAttributes(projectID, queueName string, state domain.JobState) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
 		temporal.NewSearchAttributeKeyKeyword(SearchAttrProjectID).ValueSet(projectID),
 		temporal.NewSearchAttributeKeyKeyword(SearchAttrJobQueue).ValueSet(queueName),
-		temporal.NewSearchAttributeKeyKeyword(SearchAttrJobState).ValueSet(state),
+		temporal.NewSearchAttributeKeyKeyword(SearchAttrJobState).ValueSet(string(state)),
 	)
 }

@@ -118,7 +118,7 @@ type CronJobLastJob struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// State is the job's state now.
-	State string `json:"state"`
+	State JobState `json:"state"`
 	// SystemNote is the job's own note ("exited with code 1").
 	SystemNote string `json:"system_note"`
 }
@@ -214,7 +214,7 @@ func (st CronScheduleStatus) Warnings(overlap string, lastJob *CronJobLastJob, c
 	w := []string{}
 	if st.WaitingTriggers > 0 && overlap != CronOverlapAllowAll {
 		job := "its last job"
-		if lastJob != nil && !JobStateIsFinal(lastJob.State) {
+		if lastJob != nil && !lastJob.State.IsFinal() {
 			job = fmt.Sprintf("job %s (now %s)", lastJob.Name, lastJob.State)
 		}
 		what := fmt.Sprintf("triggers meanwhile are skipped (%d so far)", st.OverlapSkipped)

@@ -12,7 +12,7 @@ type Job struct {
 	// Name is unique within the queue.
 	Name string `json:"name"`
 	// State is one of JobStates: the current run's.
-	State string `json:"state"`
+	State JobState `json:"state"`
 	// SystemNote is daestro's sentence about the current run ("exceeded execution timeout of 30s"); "" for none.
 	SystemNote string `json:"system_note"`
 	// ScheduleAt is when the job may start; nil for as soon as possible.
@@ -70,7 +70,7 @@ type JobRun struct {
 	// Attempt counts the job's runs from 1.
 	Attempt int `json:"attempt"`
 	// State is one of JobStates.
-	State string `json:"state"`
+	State JobState `json:"state"`
 	// ComputeSpawnID is the spawn the run was placed on; nil before placement.
 	ComputeSpawnID *string `json:"compute_spawn_id"`
 	// ImageDigest identifies the exact image that ran; "" before the pull.
@@ -91,7 +91,7 @@ type JobRun struct {
 // JobEvent is one state change of a job.
 type JobEvent struct {
 	// State is the state entered.
-	State string `json:"state"`
+	State JobState `json:"state"`
 	// Reason says why, in words a user understands.
 	Reason string `json:"reason"`
 	// RunID is the run that changed; nil for an event of the job itself.
@@ -114,7 +114,7 @@ type JobFilter struct {
 	// JobQueueID keeps the jobs of one queue.
 	JobQueueID string
 	// States keeps jobs in any of these states.
-	States []string
+	States []JobState
 	// DefinitionName keeps jobs of any version of a definition, or of one
 	// version when DefinitionVersion > 0.
 	DefinitionName    string
@@ -149,7 +149,7 @@ type RunSpec struct {
 	// ProjectID is the job's project (the registry auth belongs to it).
 	ProjectID string `json:"project_id"`
 	// State is the run's state now: an agent must not start a finished run.
-	State string `json:"state"`
+	State JobState `json:"state"`
 	// ComputeSpawnID is the spawn the run was placed on; nil before placement.
 	// The server hands a spec only to that spawn's agent.
 	ComputeSpawnID *string `json:"compute_spawn_id"`

@@ -5,40 +5,44 @@ import (
 	"strings"
 )
 
-// Job states, as they appear in the API and the database. After the
-// submission JobWorkflow is the only writer (through the store's
-// SetJobRunState); the API writes a state only for a job whose workflow is gone.
+// JobState is a job's (or a run's) state, as it appears in the API and the
+// database. After the submission JobWorkflow is the only writer (through the
+// store's SetJobRunState); the API writes a state only for a job whose
+// workflow is gone.
+type JobState string
+
+// The job states.
 const (
 	// JobSubmitted: accepted; its workflow has started.
-	JobSubmitted = "submitted"
+	JobSubmitted JobState = "submitted"
 	// JobPending: waiting for its schedule_at.
-	JobPending = "pending"
+	JobPending JobState = "pending"
 	// JobRunnable: waiting in its queue for capacity.
-	JobRunnable = "runnable"
+	JobRunnable JobState = "runnable"
 	// JobStarting: placed on a compute spawn; the image is being pulled and the container created.
-	JobStarting = "starting"
+	JobStarting JobState = "starting"
 	// JobRunning: its container runs.
-	JobRunning = "running"
+	JobRunning JobState = "running"
 	// JobCancelling: cancel was asked for; the container is being stopped.
-	JobCancelling = "cancelling"
+	JobCancelling JobState = "cancelling"
 	// JobCancelled: stopped on request; final.
-	JobCancelled = "cancelled"
+	JobCancelled JobState = "cancelled"
 	// JobTimeout: stopped at the definition's execution timeout; final.
-	JobTimeout = "timeout"
+	JobTimeout JobState = "timeout"
 	// JobCompleted: the container exited 0; final.
-	JobCompleted = "completed"
+	JobCompleted JobState = "completed"
 	// JobFailed: the container exited non-zero (or was OOM-killed); final.
-	JobFailed = "failed"
+	JobFailed JobState = "failed"
 	// JobError: daestro could not run it (image pull, invalid spec); final.
-	JobError = "error"
+	JobError JobState = "error"
 )
 
 // JobStates lists every state in lifecycle order, as Daestro documents them.
-var JobStates = []string{JobSubmitted, JobPending, JobRunnable, JobStarting, JobRunning,
+var JobStates = []JobState{JobSubmitted, JobPending, JobRunnable, JobStarting, JobRunning,
 	JobCancelling, JobCancelled, JobTimeout, JobCompleted, JobFailed, JobError}
 
-// JobStateIsFinal reports whether a run in state will never change again.
-func JobStateIsFinal(state string) bool {
+// IsFinal reports whether a run in state will never change again.
+func (state JobState) IsFinal() bool {
 	switch state {
 	case JobCancelled, JobTimeout, JobCompleted, JobFailed, JobError:
 		return true
@@ -46,9 +50,9 @@ func JobStateIsFinal(state string) bool {
 	return false
 }
 
-// JobStateIsCancellable reports whether a job in state may be cancelled:
+// IsCancellable reports whether a job in state may be cancelled:
 // queued or running. A cancelling job is already on its way out.
-func JobStateIsCancellable(state string) bool {
+func (state JobState) IsCancellable() bool {
 	switch state {
 	case JobSubmitted, JobPending, JobRunnable, JobStarting, JobRunning:
 		return true
@@ -57,14 +61,18 @@ func JobStateIsCancellable(state string) bool {
 }
 
 // JobNotCancellable is the ECONFLICT error for cancelling a job in state.
-func JobNotCancellable(id, state string) error {
+func JobNotCancellable(id string, state JobState) error {
 	return Errorf(ECONFLICT, "job %s is %s: only queued or running jobs can be cancelled", id, state)
 }
 
 // ValidateJobState checks a state named by a client or a caller.
-func ValidateJobState(field, state string) error {
+func ValidateJobState(field string, state JobState) error {
 	if !slices.Contains(JobStates, state) {
-		return Errorf(EINVALID, "%s: %q is not a job state: use one of %s", field, state, strings.Join(JobStates, ", "))
+		names := make([]string, len(JobStates))
+		for i, s := range JobStates {
+			names[i] = string(s)
+		}
+		return Errorf(EINVALID, "%s: %q is not a job state: use one of %s", field, state, strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -248,18 +248,18 @@ func TestMergeEnv(t *testing.T) {
 
 func TestJobStates(t *testing.T) {
 	t.Parallel()
-	var cancellable, final []string
+	var cancellable, final []domain.JobState
 	for _, s := range domain.JobStates {
 		require.NoError(t, domain.ValidateJobState("state", s))
-		if domain.JobStateIsCancellable(s) {
+		if s.IsCancellable() {
 			cancellable = append(cancellable, s)
 		}
-		if domain.JobStateIsFinal(s) {
+		if s.IsFinal() {
 			final = append(final, s)
 		}
 	}
-	assert.Equal(t, []string{"submitted", "pending", "runnable", "starting", "running"}, cancellable)
-	assert.Equal(t, []string{"cancelled", "timeout", "completed", "failed", "error"}, final)
+	assert.Equal(t, []domain.JobState{"submitted", "pending", "runnable", "starting", "running"}, cancellable)
+	assert.Equal(t, []domain.JobState{"cancelled", "timeout", "completed", "failed", "error"}, final)
 	assert.EqualError(t, domain.JobNotCancellable("j1", "completed"), "job j1 is completed: only queued or running jobs can be cancelled")
 }
 

@@ -53,7 +53,7 @@ type cronJobRow struct {
 	LastErrorAt          *time.Time        `db:"last_error_at"`
 	LastJobID            *string           `db:"last_job_id"`
 	LastJobName          *string           `db:"last_job_name"`
-	LastJobState         *string           `db:"last_job_state"`
+	LastJobState         *domain.JobState  `db:"last_job_state"`
 	LastJobSystemNote    *string           `db:"last_job_system_note"`
 	ScheduleTranslatedAt *time.Time        `db:"schedule_translated_at"`
 	ScheduleRefreshAfter *time.Time        `db:"schedule_refresh_after"`
@@ -575,7 +575,7 @@ func (s *Store) AbandonCronTrigger(ctx context.Context, projectID, cronID string
 		for _, j := range jobs {
 			sysNote := "its cron trigger gave up before starting it: " + note
 			err := s.setJobRunState(ctx, tx, j.CurrentRunID, domain.JobError, "cron trigger gave up", RunFields{SystemNote: &sysNote},
-				func(current string) error {
+				func(current domain.JobState) error {
 					if current != domain.JobSubmitted {
 						return errJobStarted
 					}

@@ -41,7 +41,7 @@ const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q
 type jobRow struct {
 	ID                string            `db:"id"`
 	Name              string            `db:"name"`
-	State             string            `db:"state"`
+	State             domain.JobState   `db:"state"`
 	SystemNote        string            `db:"system_note"`
 	ScheduleAt        *time.Time        `db:"schedule_at"`
 	QueueID           string            `db:"queue_id"`
@@ -105,17 +105,17 @@ const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_cod
 
 // jobRunRow is one row of job_runs read with jobRunCols.
 type jobRunRow struct {
-	ID             string     `db:"id"`
-	Attempt        int        `db:"attempt"`
-	State          string     `db:"state"`
-	ComputeSpawnID *string    `db:"compute_spawn_id"`
-	ImageDigest    string     `db:"image_digest"`
-	ExitCode       *int       `db:"exit_code"`
-	OOMKilled      bool       `db:"oom_killed"`
-	SystemNote     string     `db:"system_note"`
-	CreatedAt      time.Time  `db:"created_at"`
-	StartedAt      *time.Time `db:"started_at"`
-	FinishedAt     *time.Time `db:"finished_at"`
+	ID             string          `db:"id"`
+	Attempt        int             `db:"attempt"`
+	State          domain.JobState `db:"state"`
+	ComputeSpawnID *string         `db:"compute_spawn_id"`
+	ImageDigest    string          `db:"image_digest"`
+	ExitCode       *int            `db:"exit_code"`
+	OOMKilled      bool            `db:"oom_killed"`
+	SystemNote     string          `db:"system_note"`
+	CreatedAt      time.Time       `db:"created_at"`
+	StartedAt      *time.Time      `db:"started_at"`
+	FinishedAt     *time.Time      `db:"finished_at"`
 }
 
 func (r jobRunRow) jobRun() domain.JobRun {
@@ -126,10 +126,10 @@ func (r jobRunRow) jobRun() domain.JobRun {
 
 // jobEventRow is one row of job_events.
 type jobEventRow struct {
-	State  string    `db:"state"`
-	Reason string    `db:"reason"`
-	RunID  *string   `db:"run_id"`
-	At     time.Time `db:"at"`
+	State  domain.JobState `db:"state"`
+	Reason string          `db:"reason"`
+	RunID  *string         `db:"run_id"`
+	At     time.Time       `db:"at"`
 }
 
 func (r jobEventRow) jobEvent() domain.JobEvent {
@@ -258,7 +258,7 @@ func (s *Store) insertJob(ctx context.Context, tx pgx.Tx, projectID, jobID, runI
 	}
 }
 
-func insertJobEvent(ctx context.Context, q querier, jobID, runID, state, reason string) error {
+func insertJobEvent(ctx context.Context, q querier, jobID, runID string, state domain.JobState, reason string) error {
 	_, err := q.Exec(ctx, `INSERT INTO job_events (job_id, run_id, state, reason) VALUES ($1, $2, $3, $4)`, jobID, runID, state, reason)
 	return err
 }
@@ -330,7 +330,7 @@ func (s *Store) ListJobs(ctx context.Context, projectID string, f domain.JobFilt
 	}
 	states := f.States
 	if states == nil {
-		states = []string{}
+		states = []domain.JobState{}
 	}
 	rows, err := s.Pool.Query(ctx, jobSelect+`
 		WHERE j.project_id = $1
@@ -404,7 +404,7 @@ func (s *Store) ResubmitJob(ctx context.Context, projectID, id string, start fun
 			return err
 		}
 		switch {
-		case !domain.JobStateIsFinal(j.State):
+		case !j.State.IsFinal():
 			return domain.Errorf(domain.ECONFLICT, "job %s is %s: only a finished job can be resubmitted; cancel it first or wait until it ends", j.ID, j.State)
 		case def.Deleted:
 			return domain.Errorf(domain.ECONFLICT, "job %s ran job definition '%s', which was deleted: submit a new job with another version",
@@ -447,8 +447,8 @@ func (s *Store) CancelJobWithoutWorkflow(ctx context.Context, projectID, id, rea
 	if err != nil {
 		return j, err
 	}
-	err = s.setJobRunState(ctx, s.Pool, j.CurrentRunID, domain.JobCancelled, reason, RunFields{}, func(current string) error {
-		if !domain.JobStateIsCancellable(current) {
+	err = s.setJobRunState(ctx, s.Pool, j.CurrentRunID, domain.JobCancelled, reason, RunFields{}, func(current domain.JobState) error {
+		if !current.IsCancellable() {
 			return domain.JobNotCancellable(j.ID, current)
 		}
 		return nil
@@ -488,14 +488,14 @@ type RunFields struct {
 // run already is in state, only the fields are applied and no event is
 // written. A run in a final state keeps it: another state is ECONFLICT,
 // which a caller should treat as permanent.
-func (s *Store) SetJobRunState(ctx context.Context, runID, state, reason string, fields RunFields) error {
+func (s *Store) SetJobRunState(ctx context.Context, runID string, state domain.JobState, reason string, fields RunFields) error {
 	return s.setJobRunState(ctx, s.Pool, runID, state, reason, fields, nil)
 }
 
 // setJobRunState is SetJobRunState on db (the pool, or a transaction the
 // change joins) with check, which may refuse the change given the run's
 // current state (under the row locks).
-func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, reason string, f RunFields, check func(current string) error) error {
+func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, state domain.JobState, reason string, f RunFields, check func(current domain.JobState) error) error {
 	if !validUUID(runID) {
 		return jobRunNotFound(runID)
 	}
@@ -541,7 +541,7 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 		if err := tx.QueryRow(ctx, `SELECT current_run_id FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&currentRun); err != nil {
 			return err
 		}
-		var current string
+		var current domain.JobState
 		if err := tx.QueryRow(ctx, `SELECT state FROM job_runs WHERE id = $1 FOR UPDATE`, runID).Scan(&current); err != nil {
 			return err
 		}
@@ -551,7 +551,7 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 			}
 		}
 		changed := current != state
-		if changed && domain.JobStateIsFinal(current) {
+		if changed && current.IsFinal() {
 			return domain.Errorf(domain.ECONFLICT, "job run %s is already %s: a finished run's state does not change", runID, current)
 		}
 		var note string
@@ -566,7 +566,7 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 				system_note = coalesce($11, system_note)
 			WHERE id = $1 RETURNING system_note`,
 			runID, state, f.SpawnID, f.ContainerID, f.ImageDigest, f.ExitCode, f.OOMKilled, f.StartedAt, f.FinishedAt,
-			domain.JobStateIsFinal(state), f.SystemNote).Scan(&note); err != nil {
+			state.IsFinal(), f.SystemNote).Scan(&note); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return domain.Errorf(domain.EINVALID, "no compute spawn with id %q: a run is placed on an existing spawn", *f.SpawnID)
@@ -588,7 +588,7 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID, state, r
 		if !changed {
 			return nil
 		}
-		if domain.JobStateIsFinal(state) {
+		if state.IsFinal() {
 			// Log followers end their stream now instead of at their next re-check.
 			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, RunLogsChannel, runID); err != nil {
 				return err
@@ -638,27 +638,27 @@ func (s *Store) runSensitiveValues(ctx context.Context, q querier, runID string)
 
 // runSpecRow is one run with its job, queue and definition, as JobRunSpec reads it.
 type runSpecRow struct {
-	RunID          string   `db:"run_id"`
-	Attempt        int      `db:"attempt"`
-	State          string   `db:"state"`
-	ComputeSpawnID *string  `db:"compute_spawn_id"`
-	JobID          string   `db:"job_id"`
-	JobName        string   `db:"job_name"`
-	ProjectID      string   `db:"project_id"`
-	JobQueueID     string   `db:"job_queue_id"`
-	JobQueueName   string   `db:"job_queue_name"`
-	DefinitionID   string   `db:"definition_id"`
-	Type           string   `db:"type"`
-	Image          string   `db:"image"`
-	RegistryAuthID *string  `db:"registry_auth_id"`
-	Script         string   `db:"script"`
-	Command        []string `db:"command"`
-	JobEnv         []byte   `db:"job_env"`        // sealed
-	DefinitionEnv  []byte   `db:"definition_env"` // sealed
-	CPUQuotaPct    *int     `db:"cpu_quota_pct"`
-	MemoryMB       *int     `db:"memory_mb"`
-	Privileged     bool     `db:"privileged"`
-	TimeoutSeconds int      `db:"timeout_seconds"`
+	RunID          string          `db:"run_id"`
+	Attempt        int             `db:"attempt"`
+	State          domain.JobState `db:"state"`
+	ComputeSpawnID *string         `db:"compute_spawn_id"`
+	JobID          string          `db:"job_id"`
+	JobName        string          `db:"job_name"`
+	ProjectID      string          `db:"project_id"`
+	JobQueueID     string          `db:"job_queue_id"`
+	JobQueueName   string          `db:"job_queue_name"`
+	DefinitionID   string          `db:"definition_id"`
+	Type           string          `db:"type"`
+	Image          string          `db:"image"`
+	RegistryAuthID *string         `db:"registry_auth_id"`
+	Script         string          `db:"script"`
+	Command        []string        `db:"command"`
+	JobEnv         []byte          `db:"job_env"`        // sealed
+	DefinitionEnv  []byte          `db:"definition_env"` // sealed
+	CPUQuotaPct    *int            `db:"cpu_quota_pct"`
+	MemoryMB       *int            `db:"memory_mb"`
+	Privileged     bool            `db:"privileged"`
+	TimeoutSeconds int             `db:"timeout_seconds"`
 }
 
 // runSpecOf maps a runSpecRow to its spec, opening and merging both envs.

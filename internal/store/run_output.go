@@ -40,13 +40,13 @@ func runOnSpawn(ctx context.Context, q querier, spawnID, runID string) error {
 	if !validUUID(runID) {
 		return noRunOnSpawn(runID)
 	}
-	var state string
+	var state domain.JobState
 	err := q.QueryRow(ctx, `SELECT r.state FROM job_runs r JOIN compute_spawns s ON s.id = r.compute_spawn_id
 		WHERE r.id = $1 AND r.compute_spawn_id = $2 AND r.project_id = s.project_id`, runID, spawnID).Scan(&state)
 	if isNoRows(err) {
 		return noRunOnSpawn(runID)
 	}
-	if err == nil && domain.JobStateIsFinal(state) {
+	if err == nil && state.IsFinal() {
 		return domain.Errorf(domain.ECONFLICT, "run %s is %s: its output is closed", runID, state)
 	}
 	return err
