@@ -76,7 +76,7 @@ func (a *Activities) WaitJob(ctx context.Context, in agentapi.WaitJobInput) (age
 		}
 		from.ContainerID = id
 	}
-	runCtx, cancel := runContext(ctx)
+	runCtx, cancel := executor.RunContext(ctx, cancelRequested)
 	defer cancel(nil)
 	// A newer attempt is the one Temporal waits for: an older one of the
 	// same run still following the container here (its heartbeats were
@@ -171,30 +171,11 @@ func (a *Activities) keptResult(runID string) (agentapi.RunJobResult, bool) {
 	return k.res, ok && time.Since(k.at) <= keptResultsFor
 }
 
-// runContext is the executor's context for one WaitJob attempt. The SDK
-// cancels an activity's context for two different reasons, told apart by
-// the cause: the workflow asked to cancel (a *temporal.CanceledError: the
-// user cancelled the job, so the container is stopped), or this attempt is
-// over without anyone asking — its heartbeats timed out while the server
-// was away, the worker is stopping for an upgrade — and then the executor
-// detaches, leaving the container running for the next attempt to take
-// back. Stopping it would turn an outage into a killed job.
-func runContext(ctx context.Context) (context.Context, context.CancelCauseFunc) {
-	runCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	go func() {
-		select {
-		case <-runCtx.Done():
-			return
-		case <-ctx.Done():
-		}
-		var requested *temporal.CanceledError
-		if errors.As(context.Cause(ctx), &requested) {
-			cancel(context.Canceled)
-			return
-		}
-		cancel(fmt.Errorf("%w: %v", executor.ErrDetach, context.Cause(ctx)))
-	}()
-	return runCtx, cancel
+// cancelRequested tells a cancel the workflow asked for (the user
+// cancelled the job) from an attempt ending without one (executor.RunContext).
+func cancelRequested(cause error) bool {
+	var requested *temporal.CanceledError
+	return errors.As(cause, &requested)
 }
 
 // spec fetches the run's spec. Only a definite refusal (the run is not this

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"daestro/agent/executor"
 	"daestro/internal/agentapi"
@@ -48,14 +46,14 @@ func (s *HTTPSink) ShipLogs(ctx context.Context, runID string, lines []executor.
 			text, bytes int
 		)
 		for _, l := range lines {
-			t := wireText(l.Text)
-			cost := 6*len(t) + logLineOverhead
-			if len(chunk) > 0 && (len(chunk) == agentapi.MaxLogLines || text+len(t) > agentapi.MaxLogTextBytes ||
+			w := l.Wire()
+			cost := 6*len(w.Text) + logLineOverhead
+			if len(chunk) > 0 && (len(chunk) == agentapi.MaxLogLines || text+len(w.Text) > agentapi.MaxLogTextBytes ||
 				bytes+cost > agentapi.MaxLogBodyBytes) {
 				break
 			}
-			chunk = append(chunk, agentapi.LogLine{Seq: l.Seq, Stream: l.Stream, Time: l.Time, Text: t, Partial: l.Partial})
-			text, bytes = text+len(t), bytes+cost
+			chunk = append(chunk, w)
+			text, bytes = text+len(w.Text), bytes+cost
 		}
 		first, last := chunk[0].Seq, chunk[len(chunk)-1].Seq
 		var ack agentapi.LogsResponse
@@ -77,21 +75,6 @@ func (s *HTTPSink) ShipLogs(ctx context.Context, runID string, lines []executor.
 	return nil
 }
 
-// wireText makes a line's text survive JSON within the server's bound:
-// encoding/json turns each invalid UTF-8 byte into a three-byte U+FFFD, which
-// could push a full-length piece over MaxLogLineBytes (and the server would
-// refuse the batch on every retry). Such a piece gets '?' instead, which
-// never lengthens it.
-func wireText(t string) string {
-	if utf8.ValidString(t) {
-		return t
-	}
-	if v := strings.ToValidUTF8(t, "\uFFFD"); len(v) <= agentapi.MaxLogLineBytes {
-		return v
-	}
-	return strings.ToValidUTF8(t, "?")
-}
-
 // ShipMetrics sends samples in requests within the server's bound.
 func (s *HTTPSink) ShipMetrics(ctx context.Context, runID string, samples []executor.Metric) error {
 	path := agentapi.RunPath(agentapi.PathRunMetrics, runID)
@@ -99,7 +82,7 @@ func (s *HTTPSink) ShipMetrics(ctx context.Context, runID string, samples []exec
 		n := min(len(samples), agentapi.MaxMetricSamples)
 		batch := make([]agentapi.MetricSample, n)
 		for i, m := range samples[:n] {
-			batch[i] = agentapi.MetricSample{Time: m.Time, CPUPct: m.CPUPct, MemoryBytes: m.MemoryBytes}
+			batch[i] = m.Wire()
 		}
 		if err := s.server.post(ctx, path, agentapi.MetricsRequest{Samples: batch}, nil); err != nil {
 			return fmt.Errorf("ship %d metric samples of run %s: %w", n, runID, err)

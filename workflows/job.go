@@ -70,6 +70,9 @@ type jobRun struct {
 	// would fire every select).
 	operatorCancel    workflow.ReceiveChannel
 	operatorCancelled bool
+	// recovered says, in the final note, that the outcome was read from the
+	// container on its engine after the agent was lost.
+	recovered bool
 }
 
 // onCancel adds both ways a job is cancelled to sel — the API's signal and
@@ -116,6 +119,9 @@ func (j *jobRun) record(ctx workflow.Context, state domain.JobState, reason stri
 }
 
 func (j *jobRun) finish(ctx workflow.Context, state domain.JobState, note string, fields store.RunFields) (contract.JobWorkflowResult, error) {
+	if j.recovered {
+		note += " (the compute spawn's agent was lost: daestro followed the container on its engine to its end)"
+	}
 	fields.SystemNote = &note
 	// The outcome and the capacity must be recorded even when the workflow
 	// was cancelled from outside.
@@ -216,6 +222,11 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	runErr := j.onAgent(ctx, cancelAgent, workflow.ExecuteActivity(j.agentOptions(waitCtx, limit), agentapi.WaitJobActivity,
 		agentapi.WaitJobInput{RunID: j.in.RunID, JobID: j.in.JobID, ContainerID: started.ContainerID, Stop: j.cancelled}), &res)
 	cancelAgent()
+	lostNote := ""
+	if runErr != nil && !j.cancelled && started.ContainerID != "" && agentLost(runErr) &&
+		workflow.GetVersion(ctx, "recover-lost-run", workflow.DefaultVersion, 1) == 1 {
+		res, lostNote, runErr = j.recoverLostRun(ctx, info, started, limit, runErr)
+	}
 
 	fields.OOMKilled = &res.OOMKilled
 	if res.ImageDigest != "" {
@@ -230,7 +241,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	case j.cancelled || res.Cancelled:
 		return j.finish(ctx, domain.JobCancelled, "cancelled while running", fields)
 	case runErr != nil:
-		return j.finish(ctx, domain.JobError, runErrorNote(runErr, true), fields)
+		return j.finish(ctx, domain.JobError, runErrorNote(runErr, true)+lostNote, fields)
 	}
 	fields.ExitCode = &res.ExitCode
 	switch {
@@ -320,6 +331,44 @@ func (j *jobRun) onAgent(ctx workflow.Context, cancel workflow.CancelFunc, f wor
 		sel.Select(ctx)
 	}
 	return err
+}
+
+// agentLost reports whether an agent activity ended because no agent
+// answered: none picked it up, or its heartbeats stopped, through every
+// attempt.
+func agentLost(err error) bool {
+	var timeoutErr *temporal.TimeoutError
+	return errors.As(err, &timeoutErr) &&
+		(timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START || timeoutErr.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT)
+}
+
+// recoverLostRun has the control plane follow a run whose agent was lost to
+// its real end, where it reaches the spawn's Docker engine itself
+// (localdocker): the last logs are stored and the container removed. It
+// returns the run's result and a nil error when the outcome became known;
+// otherwise lost, with a note on why it stays unknown.
+func (j *jobRun) recoverLostRun(ctx workflow.Context, info domain.JobRunFacts, started agentapi.StartJobResult, limit time.Duration, lost error) (agentapi.RunJobResult, string, error) {
+	recCtx, cancelRec := workflow.WithCancel(ctx)
+	defer cancelRec()
+	opts := workflow.WithActivityOptions(recCtx, workflow.ActivityOptions{
+		StartToCloseTimeout: limit,
+		HeartbeatTimeout:    30 * time.Second,
+		WaitForCancellation: true,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
+	})
+	var rec activities.RecoverLostRunResult
+	err := j.onAgent(ctx, cancelRec, workflow.ExecuteActivity(opts, a.RecoverLostRun, activities.RecoverLostRunInput{
+		ProjectID: j.in.ProjectID, SpawnID: j.spawnID, RunID: j.in.RunID, JobID: j.in.JobID, ContainerID: started.ContainerID,
+		Image: started.ImageDigest, TimeoutSeconds: info.TimeoutSeconds, MemoryMB: info.MemoryMB,
+	}), &rec)
+	switch {
+	case err != nil:
+		return agentapi.RunJobResult{}, " (reading it from the spawn's engine failed: " + err.Error() + ")", lost
+	case !rec.Known:
+		return agentapi.RunJobResult{}, " (" + rec.Why + ")", lost
+	}
+	j.recovered = true
+	return rec.Result, "", nil
 }
 
 // runErrorNote says why the system, not the job, failed the run; started

@@ -386,16 +386,63 @@ func TestJobCancelledFromTemporalInEveryPhase(t *testing.T) {
 	})
 }
 
-// An agent lost for good while its container ran: the note says so, and
-// that the container's outcome is unknown, rather than blaming the job.
+// An agent lost for good while its container ran, on a machine whose engine
+// only the agent reaches: the note says so, and that the container's outcome
+// is unknown and why, rather than blaming the job.
 func TestJobWhoseAgentIsLostSaysSo(t *testing.T) {
 	e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl"})
 	e.assignAfter(time.Second)
 	e.run = func(context.Context, agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
 		return agentapi.RunJobResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
 	}
+	var asked activities.RecoverLostRunInput
+	var a *activities.Activities
+	e.OnActivity(a.RecoverLostRun, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecoverLostRunInput) (activities.RecoverLostRunResult, error) {
+		asked = in
+		return activities.RecoverLostRunResult{Why: "a self-hosted machine's Docker engine is reachable only through its agent"}, nil
+	})
 	res := e.execute(t)
 	assert.Equal(t, domain.JobError, res.State)
 	assert.Contains(t, res.SystemNote, "the compute spawn's agent was lost while the job ran")
 	assert.Contains(t, res.SystemNote, "the container's outcome is unknown")
+	assert.Contains(t, res.SystemNote, "(a self-hosted machine's Docker engine is reachable only through its agent)")
+	assert.Equal(t, activities.RecoverLostRunInput{ProjectID: "p-1", SpawnID: "spawn-1", RunID: "run-1", JobID: "job-1", ContainerID: "c-1"}, asked,
+		"the control plane is asked about the run's own container on its own spawn")
+}
+
+// An agent lost for good on a machine whose engine the control plane reaches
+// (localdocker): the outcome is the container's real exit, with its engine
+// times, and the note says how it was learnt (#17 item 20).
+func TestJobWhoseAgentIsLostEndsWithTheContainersRealExit(t *testing.T) {
+	finished := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name  string
+		exit  int
+		state domain.JobState
+		note  string
+	}{
+		{"exit 0", 0, domain.JobCompleted, "exited with code 0"},
+		{"exit 2", 2, domain.JobFailed, "exited with code 2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newJobEnv(t, domain.JobRunFacts{QueueName: "etl", TimeoutSeconds: 60})
+			e.assignAfter(time.Second)
+			e.run = func(context.Context, agentapi.WaitJobInput) (agentapi.RunJobResult, error) {
+				return agentapi.RunJobResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil)
+			}
+			var a *activities.Activities
+			e.OnActivity(a.RecoverLostRun, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecoverLostRunInput) (activities.RecoverLostRunResult, error) {
+				assert.Equal(t, 60, in.TimeoutSeconds, "the job's timeout still holds while the container runs")
+				return activities.RecoverLostRunResult{Known: true, Result: agentapi.RunJobResult{ContainerID: "c-1", ExitCode: tt.exit, FinishedAt: finished}}, nil
+			})
+			res := e.execute(t)
+			assert.Equal(t, tt.state, res.State)
+			assert.Equal(t, tt.note+" (the compute spawn's agent was lost: daestro followed the container on its engine to its end)", res.SystemNote)
+			require.NotNil(t, e.fields[tt.state].FinishedAt)
+			assert.Equal(t, finished, *e.fields[tt.state].FinishedAt, "the runtime is the container's")
+			require.NotNil(t, e.fields[tt.state].ExitCode)
+			assert.Equal(t, tt.exit, *e.fields[tt.state].ExitCode)
+			assert.Equal(t, 1, e.released, "the allocation is released")
+		})
+	}
 }

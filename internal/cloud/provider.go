@@ -3,6 +3,8 @@ package cloud
 import (
 	"context"
 	"errors"
+
+	"github.com/docker/docker/client"
 )
 
 // Provider is what daestro needs from one cloud account: enough to start an
@@ -31,6 +33,17 @@ type Provider interface {
 	// ListInstancesByTag lists the machines carrying tag, which is how daestro
 	// finds machines it started even after losing their ids.
 	ListInstancesByTag(ctx context.Context, tag string) ([]Instance, error)
+}
+
+// EngineOwner is a Provider whose machines run their containers on a Docker
+// engine the control plane reaches itself (localdocker). A run whose agent
+// was lost for good can still be followed to its real end there, its last
+// logs read and its container removed; on any other provider the engine is
+// reachable only through the machine's agent.
+type EngineOwner interface {
+	Provider
+	// Engine is the Docker engine the provider's machines run containers on.
+	Engine() *client.Client
 }
 
 // Region is a place machines can be created in.

@@ -202,6 +202,12 @@ func (s *Store) capRunLogs(ctx context.Context, tx pgx.Tx, runID string, prev in
 	return keep, dropped, nil
 }
 
+// RunLogsAcked is the Seq up to which the run's lines 1..N are all stored:
+// where a reader of its container resumes.
+func (s *Store) RunLogsAcked(ctx context.Context, runID string) (int64, error) {
+	return ackedSeq(ctx, s.Pool, runID)
+}
+
 // ackedSeq is the top of the run's contiguous prefix (0 when line 1 is missing).
 func ackedSeq(ctx context.Context, q querier, runID string) (int64, error) {
 	var seq int64

@@ -210,6 +210,12 @@ func instance(name, status string, labels map[string]string) cloud.Instance {
 	return inst
 }
 
+// Engine is the Docker engine the instances' agents run job containers on:
+// the one the provider starts them on (cloud.EngineOwner).
+func (p *Provider) Engine() *client.Client { return p.docker }
+
+var _ cloud.EngineOwner = (*Provider)(nil)
+
 // DeleteInstance removes the agent container and, like a VM's deletion, the
 // job containers its agent started. Deleting a missing instance succeeds.
 func (p *Provider) DeleteInstance(ctx context.Context, id string) error {
