@@ -43,9 +43,9 @@ func authLsCmd() *cobra.Command {
 			}
 			return show(s, raw, func(p client.CloudAuthPage) *table {
 				s.nextPage(p.NextToken)
-				t := newTable("ID", "NAME~", "PROVIDER", "CREDENTIALS~", "REGION~")
+				t := newTable("NAME~", "PROVIDER", "CREDENTIALS~", "REGION~", "CREATED")
 				for _, a := range deref(p.Items) {
-					t.row(idOf(a.Id), str(a.Name), str(a.Provider), str(a.CredentialsHint), str(a.DefaultRegion))
+					t.row(str(a.Name), str(a.Provider), str(a.CredentialsHint), str(a.DefaultRegion), ago(a.CreatedAt))
 				}
 				return t
 			})

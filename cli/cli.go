@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ func (e *ExitError) Error() string {
 func Exit(stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "daestro: interrupted")
+		return 130 // as a shell reports a command ended by Ctrl-C
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {

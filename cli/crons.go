@@ -54,9 +54,9 @@ func cronLsCmd() *cobra.Command {
 			}
 			return show(s, raw, func(p client.CronJobPage) *table {
 				s.nextPage(p.NextToken)
-				t := newTable("ID", "NAME~", "EXPRESSION~", "ENABLED", "LAST")
+				t := newTable("NAME~", "EXPRESSION~", "TIME ZONE~", "ENABLED", "LAST")
 				for _, c := range deref(p.Items) {
-					t.row(idOf(c.Id), str(c.Name), str(c.Expression), yesNo(c.Enabled), ago(c.LastTriggerAt))
+					t.row(str(c.Name), str(c.Expression), str(c.TimeZone), yesNo(c.Enabled), ago(c.LastTriggerAt))
 				}
 				return t
 			})

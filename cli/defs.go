@@ -54,20 +54,28 @@ func defTable(d client.JobDefinition) *table {
 	t.field("ID", idOf(d.Id))
 	t.field("Name", fmt.Sprintf("%s:%s", str(d.Name), num(d.Version)))
 	t.field("Type", str(d.Type))
-	if d.Image != nil {
-		t.field("Image", str(d.Image))
+	if v := str(d.Image); v != "" {
+		t.field("Image", v)
 	}
-	if d.Script != nil {
-		t.field("Script", str(d.Script))
+	if v := str(d.Script); v != "" {
+		t.field("Script", v)
 	}
 	t.field("Command", list(d.Command))
 	params := deref2(d.Parameters)
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		t.field("Param "+k, params[k])
 	}
-	t.field("CPU quota", num(d.CpuQuotaPct)+" %")
-	t.field("Memory", num(d.MemoryMb)+" MB")
-	t.field("Timeout", num(d.TimeoutSeconds)+" s")
+	if d.CpuQuotaPct != nil {
+		t.field("CPU quota", num(d.CpuQuotaPct)+" % of a core")
+		t.field("Memory", num(d.MemoryMb)+" MB")
+	} else {
+		t.field("Quotas", "none: a job takes a whole spawn")
+	}
+	if val(d.TimeoutSeconds) > 0 {
+		t.field("Timeout", num(d.TimeoutSeconds)+" s")
+	} else {
+		t.field("Timeout", "none")
+	}
 	t.field("Privileged", yesNo(d.Privileged))
 	t.field("Created", stamp(d.CreatedAt))
 	env := deref2(d.Env)

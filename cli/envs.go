@@ -42,9 +42,10 @@ func envLsCmd() *cobra.Command {
 			}
 			return show(s, raw, func(p client.ComputeEnvPage) *table {
 				s.nextPage(p.NextToken)
-				t := newTable("ID", "NAME~", "KIND", "ENABLED", "REGION~", "TYPE~")
+				// Environments go by name in every command: the ID is in -o json.
+				t := newTable("NAME~", "KIND", "ENABLED", "REGION~", "TYPE~")
 				for _, e := range deref(p.Items) {
-					t.row(idOf(e.Id), str(e.Name), str(e.Kind), yesNo(e.Enabled), str(e.Region), str(e.InstanceType))
+					t.row(str(e.Name), str(e.Kind), yesNo(e.Enabled), str(e.Region), str(e.InstanceType))
 				}
 				return t
 			})

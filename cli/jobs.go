@@ -284,17 +284,15 @@ func jobLsCmd() *cobra.Command {
 
 // jobsTable is a list of jobs at a glance.
 func jobsTable(jobs []client.Job) *table {
-	t := newTable("ID", "NAME~", "STATE", "DEFINITION~", "QUEUE~", "AGE")
+	// No queue column: 80 columns hold little next to a 36-character ID
+	// (job ls --queue filters by queue; job get shows it).
+	t := newTable("ID", "NAME~", "STATE", "DEF~", "AGE")
 	for _, j := range jobs {
 		def := ""
 		if j.JobDefinition != nil {
 			def = fmt.Sprintf("%s:%s", str(j.JobDefinition.Name), num(j.JobDefinition.Version))
 		}
-		queue := ""
-		if j.JobQueue != nil {
-			queue = str(j.JobQueue.Name)
-		}
-		t.row(idOf(j.Id), str(j.Name), str(j.State), def, queue, ago(j.CreatedAt))
+		t.row(idOf(j.Id), str(j.Name), str(j.State), def, ago(j.CreatedAt))
 	}
 	return t
 }

@@ -166,19 +166,22 @@ func (t *table) fit(width int) {
 		}
 		return n
 	}
-	const minCol = 6
-	floor := func(i int) int { return max(minCol, utf8.RuneCountInString(t.header[i])) }
-	for total() > width {
-		widest := -1
-		for i, w := range widths {
-			if t.shrink[i] && w > floor(i) && (widest < 0 || w > widths[widest]) {
-				widest = i
+	// A cut column keeps at least its header and ten characters, and
+	// only when that is not enough less than ten.
+	for _, minCol := range []int{10, 4} {
+		floor := func(i int) int { return max(minCol, utf8.RuneCountInString(t.header[i])) }
+		for total() > width {
+			widest := -1
+			for i, w := range widths {
+				if t.shrink[i] && w > floor(i) && (widest < 0 || w > widths[widest]) {
+					widest = i
+				}
 			}
+			if widest < 0 {
+				break
+			}
+			widths[widest]--
 		}
-		if widest < 0 {
-			break
-		}
-		widths[widest]--
 	}
 	for _, r := range t.rows {
 		for i := range r {

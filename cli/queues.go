@@ -26,9 +26,10 @@ func queueLsCmd() *cobra.Command {
 			}
 			return show(s, raw, func(p client.JobQueuePage) *table {
 				s.nextPage(p.NextToken)
-				t := newTable("ID", "NAME~", "PRIORITY", "ENABLED", "MAX RUN", "MAX SPAWNS", "ENVS~")
+				// Queues go by name in every command: the ID is in -o json.
+				t := newTable("NAME~", "PRIORITY", "ENABLED", "MAX RUN", "MAX SPAWNS", "MAX IDLE", "ENVS~")
 				for _, q := range deref(p.Items) {
-					t.row(idOf(q.Id), str(q.Name), num(q.Priority), yesNo(q.Enabled), limitText(q.MaxConcurrency), limitText(q.MaxSpawns), envNames(q.ComputeEnvs))
+					t.row(str(q.Name), num(q.Priority), yesNo(q.Enabled), limitText(q.MaxConcurrency), limitText(q.MaxSpawns), num(q.MaxIdleSeconds)+"s", envNames(q.ComputeEnvs))
 				}
 				return t
 			})

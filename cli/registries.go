@@ -38,9 +38,9 @@ func registryLsCmd() *cobra.Command {
 			}
 			return show(s, raw, func(p client.RegistryAuthPage) *table {
 				s.nextPage(p.NextToken)
-				t := newTable("ID", "NAME~", "REGISTRY~", "USERNAME~")
+				t := newTable("NAME~", "REGISTRY~", "USERNAME~", "CREATED")
 				for _, r := range deref(p.Items) {
-					t.row(idOf(r.Id), str(r.Name), firstOf(str(r.RegistryUrl), "Docker Hub"), str(r.Username))
+					t.row(str(r.Name), firstOf(str(r.RegistryUrl), "Docker Hub"), str(r.Username), ago(r.CreatedAt))
 				}
 				return t
 			})
