@@ -22,6 +22,10 @@ help: ## list targets
 build: ## build bin/daestro
 	$(GO) build -o bin/daestro ./cmd/daestro
 
+.PHONY: generate
+generate: ## regenerate the API client (client/client.gen.go) from schemas/openapi.json
+	$(GO) generate ./client
+
 .PHONY: dev
 dev: ## start Postgres + Temporal (with Web UI) and run `daestro dev`; Ctrl-C stops
 	scripts/dev.sh

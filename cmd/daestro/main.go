@@ -13,14 +13,15 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"daestro/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "daestro:", err)
-		os.Exit(1)
+		os.Exit(cli.Exit(os.Stderr, err)) // a job's exit code when a command carries one
 	}
 }
 
@@ -119,6 +120,7 @@ those it reads, and README.md has the table with defaults.`,
 		},
 		newAdminCmd(stdout, stderr),
 	)
+	root.AddCommand(cli.Commands()...)
 	return root
 }
 
