@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
@@ -31,6 +32,28 @@ func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput)
 		return temporal.NewNonRetryableApplicationError(err.Error(), "RunStateConflict", err)
 	}
 	return err
+}
+
+// RetryJobRunInput ends a run that did not complete and starts its job's
+// next attempt (store.RetryJobRun).
+type RetryJobRunInput struct {
+	RunID  string
+	State  domain.JobState
+	Reason string
+	Fields store.RunFields
+	// Attempts is the strategy's total; RetryAt when the next may run.
+	Attempts int
+	RetryAt  time.Time
+}
+
+// RetryJobRun writes the run's end and the next attempt's pending run in
+// one transaction and returns the new run's ID.
+func (a *Activities) RetryJobRun(ctx context.Context, in RetryJobRunInput) (string, error) {
+	next, err := a.Store.RetryJobRun(ctx, in.RunID, in.State, in.Reason, in.Fields, in.Attempts, in.RetryAt)
+	if domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND {
+		return "", temporal.NewNonRetryableApplicationError(err.Error(), "RunStateConflict", err)
+	}
+	return next, err
 }
 
 // LoadJobRunInput names the run.

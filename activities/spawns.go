@@ -2,11 +2,14 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
+	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
 )
@@ -100,4 +103,34 @@ func spawnError(spawnID, what string, err error) error {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("compute spawn %s: %s: the spawn no longer exists", spawnID, what), ErrTypeSpawnNotFound, err)
 	}
 	return fmt.Errorf("compute spawn %s: %s: %w", spawnID, what, err)
+}
+
+// InterruptSpawnRunsInput names a spawn that went away and why.
+type InterruptSpawnRunsInput struct {
+	SpawnID, Note string
+}
+
+// InterruptSpawnRuns tells every run started on the spawn that it went
+// away: each ends interrupted, releases its allocation at once, and its
+// retry strategy decides (by default one more attempt, on whatever spawn
+// the queue gives it). A job whose workflow is gone is skipped.
+func (a *Activities) InterruptSpawnRuns(ctx context.Context, in InterruptSpawnRunsInput) (int, error) {
+	runs, err := a.Store.OpenRunsOnSpawn(ctx, in.SpawnID)
+	if err != nil {
+		return 0, spawnError(in.SpawnID, "list its runs", err)
+	}
+	n := 0
+	for _, r := range runs {
+		err := a.Temporal.SignalWorkflow(ctx, contract.JobWorkflowID(r.JobID), "", contract.SignalJobInterrupted,
+			contract.JobInterruptedSignal{RunID: r.RunID, SpawnID: in.SpawnID, Note: in.Note})
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound):
+			continue
+		case err != nil:
+			return n, fmt.Errorf("signal job %s: %w", r.JobID, err)
+		}
+		n++
+	}
+	return n, nil
 }

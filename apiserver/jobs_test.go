@@ -238,7 +238,7 @@ func TestJobSubmitThroughManagementAPI(t *testing.T) {
 
 	// The detail's runs and events have exactly the documented fields.
 	raw := c.do(http.MethodGet, "/v1/jobs/"+j.ID, nil).data(t)
-	assert.ElementsMatch(t, []string{"id", "attempt", "state", "compute_spawn_id", "image_digest", "exit_code", "oom_killed", "system_note",
+	assert.ElementsMatch(t, []string{"id", "attempt", "state", "compute_spawn_id", "image_digest", "exit_code", "oom_killed", "reason", "system_note",
 		"created_at", "started_at", "finished_at"}, keysOf(raw["runs"].([]any)[0].(map[string]any)))
 	assert.ElementsMatch(t, []string{"state", "reason", "run_id", "at"}, keysOf(raw["events"].([]any)[0].(map[string]any)))
 

@@ -131,6 +131,21 @@ const (
 	False ErrorOk = false
 )
 
+// Defines values for ExitRuleAction.
+const (
+	Exit  ExitRuleAction = "exit"
+	Retry ExitRuleAction = "retry"
+)
+
+// Defines values for ExitRuleOnReason.
+const (
+	ExitRuleOnReasonAsterisk    ExitRuleOnReason = "*"
+	ExitRuleOnReasonError       ExitRuleOnReason = "error"
+	ExitRuleOnReasonInterrupted ExitRuleOnReason = "interrupted"
+	ExitRuleOnReasonOom         ExitRuleOnReason = "oom"
+	ExitRuleOnReasonTimeout     ExitRuleOnReason = "timeout"
+)
+
 // Defines values for JobState.
 const (
 	JobStateCancelled  JobState = "cancelled"
@@ -192,6 +207,15 @@ const (
 	JobEventStateStarting   JobEventState = "starting"
 	JobEventStateSubmitted  JobEventState = "submitted"
 	JobEventStateTimeout    JobEventState = "timeout"
+)
+
+// Defines values for JobRunReason.
+const (
+	JobRunReasonEmpty       JobRunReason = ""
+	JobRunReasonError       JobRunReason = "error"
+	JobRunReasonInterrupted JobRunReason = "interrupted"
+	JobRunReasonOom         JobRunReason = "oom"
+	JobRunReasonTimeout     JobRunReason = "timeout"
 )
 
 // Defines values for JobRunState.
@@ -1073,6 +1097,25 @@ type Error struct {
 // ErrorOk defines model for Error.Ok.
 type ErrorOk bool
 
+// ExitRule One evaluate_on_exit rule: every condition it gives must hold.
+type ExitRule struct {
+	Action ExitRuleAction `json:"action"`
+
+	// OnExitCode An exit code ("3"), a range ("1-5") or "*" (any exit code); a run without an exit code (error, interrupted) never matches.
+	//
+	// Example: 3
+	OnExitCode *string `json:"on_exit_code,omitempty"`
+
+	// OnReason How the run ended; "*" is any of them (not a plain non-zero exit).
+	OnReason *ExitRuleOnReason `json:"on_reason,omitempty"`
+}
+
+// ExitRuleAction defines model for ExitRule.Action.
+type ExitRuleAction string
+
+// ExitRuleOnReason How the run ended; "*" is any of them (not a plain non-zero exit).
+type ExitRuleOnReason string
+
 // Job defines model for Job.
 type Job struct {
 	Attempt *int `json:"attempt,omitempty"`
@@ -1093,10 +1136,13 @@ type Job struct {
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
 
-	// Pending Why a runnable job waits; null unless runnable.
-	Pending    *PendingReason `json:"pending,omitempty"`
-	RunnableAt *time.Time     `json:"runnable_at,omitempty"`
-	ScheduleAt *time.Time     `json:"schedule_at,omitempty"`
+	// Pending Why a runnable job waits, or why a pending one waits for its next attempt (reason retry_wait); null otherwise.
+	Pending *PendingReason `json:"pending,omitempty"`
+
+	// RetryStrategy The strategy that applies: the job's own, else its definition's, else the default.
+	RetryStrategy *RetryStrategy `json:"retry_strategy,omitempty"`
+	RunnableAt    *time.Time     `json:"runnable_at,omitempty"`
+	ScheduleAt    *time.Time     `json:"schedule_at,omitempty"`
 
 	// State The current run's state.
 	State      *JobState  `json:"state,omitempty"`
@@ -1120,11 +1166,14 @@ type JobDefinition struct {
 	Parameters     *map[string]string  `json:"parameters,omitempty"`
 	Privileged     *bool               `json:"privileged,omitempty"`
 	RegistryAuthId *openapi_types.UUID `json:"registry_auth_id,omitempty"`
-	Script         *string             `json:"script,omitempty"`
-	TimeoutSeconds *int                `json:"timeout_seconds,omitempty"`
-	Type           *JobDefinitionType  `json:"type,omitempty"`
-	UpdatedAt      *time.Time          `json:"updated_at,omitempty"`
-	Version        *int                `json:"version,omitempty"`
+
+	// RetryStrategy The definition's retry strategy; null for the default (an interrupted run once more).
+	RetryStrategy  *RetryStrategy     `json:"retry_strategy,omitempty"`
+	Script         *string            `json:"script,omitempty"`
+	TimeoutSeconds *int               `json:"timeout_seconds,omitempty"`
+	Type           *JobDefinitionType `json:"type,omitempty"`
+	UpdatedAt      *time.Time         `json:"updated_at,omitempty"`
+	Version        *int               `json:"version,omitempty"`
 }
 
 // JobDefinitionType defines model for JobDefinition.Type.
@@ -1150,6 +1199,9 @@ type JobDefinitionInput struct {
 	Parameters     *map[string]string  `json:"parameters,omitempty"`
 	Privileged     *bool               `json:"privileged,omitempty"`
 	RegistryAuthId *openapi_types.UUID `json:"registry_auth_id,omitempty"`
+
+	// RetryStrategy Optional; null or omitted for the default.
+	RetryStrategy *RetryStrategy `json:"retry_strategy,omitempty"`
 
 	// Script bash type; runs in the configured bash image
 	Script *string `json:"script,omitempty"`
@@ -1183,12 +1235,15 @@ type JobDefinitionRevisionInput struct {
 	CpuQuotaPct *int      `json:"cpu_quota_pct,omitempty"`
 
 	// Env Given keys override the previous version's; an empty value removes a key.
-	Env            *map[string]EnvVarInput         `json:"env,omitempty"`
-	Image          *string                         `json:"image,omitempty"`
-	MemoryMb       *int                            `json:"memory_mb,omitempty"`
-	Parameters     *map[string]string              `json:"parameters,omitempty"`
-	Privileged     *bool                           `json:"privileged,omitempty"`
-	RegistryAuthId *openapi_types.UUID             `json:"registry_auth_id,omitempty"`
+	Env            *map[string]EnvVarInput `json:"env,omitempty"`
+	Image          *string                 `json:"image,omitempty"`
+	MemoryMb       *int                    `json:"memory_mb,omitempty"`
+	Parameters     *map[string]string      `json:"parameters,omitempty"`
+	Privileged     *bool                   `json:"privileged,omitempty"`
+	RegistryAuthId *openapi_types.UUID     `json:"registry_auth_id,omitempty"`
+
+	// RetryStrategy Replaces the inherited strategy; null goes back to the default; omitted inherits it.
+	RetryStrategy  *RetryStrategy                  `json:"retry_strategy,omitempty"`
 	Script         *string                         `json:"script,omitempty"`
 	TimeoutSeconds *int                            `json:"timeout_seconds,omitempty"`
 	Type           *JobDefinitionRevisionInputType `json:"type,omitempty"`
@@ -1220,9 +1275,12 @@ type JobDetail struct {
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
 
-	// Pending Why a runnable job waits; null unless runnable.
-	Pending    *PendingReason `json:"pending,omitempty"`
-	RunnableAt *time.Time     `json:"runnable_at,omitempty"`
+	// Pending Why a runnable job waits, or why a pending one waits for its next attempt (reason retry_wait); null otherwise.
+	Pending *PendingReason `json:"pending,omitempty"`
+
+	// RetryStrategy The strategy that applies: the job's own, else its definition's, else the default.
+	RetryStrategy *RetryStrategy `json:"retry_strategy,omitempty"`
+	RunnableAt    *time.Time     `json:"runnable_at,omitempty"`
 
 	// Runs Every run, by attempt.
 	Runs       *[]JobRun  `json:"runs,omitempty"`
@@ -1351,10 +1409,16 @@ type JobRun struct {
 	Id             *openapi_types.UUID `json:"id,omitempty"`
 	ImageDigest    *string             `json:"image_digest,omitempty"`
 	OomKilled      *bool               `json:"oom_killed,omitempty"`
-	StartedAt      *time.Time          `json:"started_at,omitempty"`
-	State          *JobRunState        `json:"state,omitempty"`
-	SystemNote     *string             `json:"system_note,omitempty"`
+
+	// Reason How a run that did not complete ended, as retry rules match it; "" when it completed, was cancelled, or exited non-zero on its own.
+	Reason     *JobRunReason `json:"reason,omitempty"`
+	StartedAt  *time.Time    `json:"started_at,omitempty"`
+	State      *JobRunState  `json:"state,omitempty"`
+	SystemNote *string       `json:"system_note,omitempty"`
 }
+
+// JobRunReason How a run that did not complete ended, as retry rules match it; "" when it completed, was cancelled, or exited non-zero on its own.
+type JobRunReason string
 
 // JobRunState defines model for JobRun.State.
 type JobRunState string
@@ -1471,6 +1535,13 @@ type Resubmitted struct {
 	RunId   *openapi_types.UUID `json:"run_id,omitempty"`
 }
 
+// RetryStrategy When a run that did not complete is tried again, as a new run (attempt) of the same job. Rules are checked in order and the first match decides; when none matches, the run is retried while attempts remain. Without a strategy (job or definition): an interrupted run is retried once, nothing else.
+type RetryStrategy struct {
+	// Attempts Runs in all, the first included (1 = no retry).
+	Attempts       int         `json:"attempts"`
+	EvaluateOnExit *[]ExitRule `json:"evaluate_on_exit,omitempty"`
+}
+
 // RunLogs defines model for RunLogs.
 type RunLogs struct {
 	Lines *[]LogLine `json:"lines,omitempty"`
@@ -1546,6 +1617,9 @@ type SubmitJobInput struct {
 
 	// Name Unique within the queue; a random readable name (e.g. brave-otter-4821) when empty.
 	Name *string `json:"name,omitempty"`
+
+	// RetryStrategy Overrides the definition's strategy for this job; optional.
+	RetryStrategy *RetryStrategy `json:"retry_strategy,omitempty"`
 
 	// ScheduleAt RFC 3339 time or unix seconds; the job waits (state pending) until then.
 	ScheduleAt *SubmitJobInput_ScheduleAt `json:"schedule_at,omitempty"`

@@ -45,6 +45,9 @@ const (
 // outcome and give the capacity back. Cancel works in every phase.
 func JobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) (contract.JobWorkflowResult, error) {
 	j := &jobRun{in: in, state: domain.JobSubmitted, operatorCancel: ctx.Done()}
+	if !in.RetryAt.IsZero() {
+		j.state = domain.JobPending // the attempt before wrote this run pending
+	}
 	if err := j.setup(ctx); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
@@ -73,6 +76,12 @@ type jobRun struct {
 	// recovered says, in the final note, that the outcome was read from the
 	// container on its engine after the agent was lost.
 	recovered bool
+	// info are the run's facts once loaded: its attempt and retry strategy.
+	info *domain.JobRunFacts
+	// interruptCh carries JobInterruptedSignal; interrupted is its note
+	// once one for this run and spawn arrived.
+	interruptCh workflow.ReceiveChannel
+	interrupted string
 }
 
 // onCancel adds both ways a job is cancelled to sel — the API's signal and
@@ -90,6 +99,7 @@ func (j *jobRun) onCancel(ctx workflow.Context, sel workflow.Selector, then func
 func (j *jobRun) setup(ctx workflow.Context) error {
 	j.cancelCh = workflow.GetSignalChannel(ctx, contract.SignalJobCancel)
 	j.assignCh = workflow.GetSignalChannel(ctx, contract.SignalJobAssigned)
+	j.interruptCh = workflow.GetSignalChannel(ctx, contract.SignalJobInterrupted)
 	return workflow.SetQueryHandler(ctx, contract.QueryJobState, func() (domain.JobState, error) { return j.state, nil })
 }
 
@@ -122,6 +132,12 @@ func (j *jobRun) finish(ctx workflow.Context, state domain.JobState, note string
 	if j.recovered {
 		note += " (the compute spawn's agent was lost: daestro followed the container on its engine to its end)"
 	}
+	if reason := runReason(state, fields); reason != "" {
+		fields.Reason = &reason
+	}
+	if j.retries(ctx, state, fields) {
+		return j.retry(ctx, state, note, fields)
+	}
 	fields.SystemNote = &note
 	// The outcome and the capacity must be recorded even when the workflow
 	// was cancelled from outside.
@@ -144,6 +160,15 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	if err != nil || !found {
 		return contract.JobWorkflowResult{SystemNote: fmt.Sprintf("job run %s was never saved: nothing ran", j.in.RunID)}, err
 	}
+	j.info = &info
+
+	// Phase 0, for a retry: the backoff before this attempt, pending (the
+	// attempt before recorded that, with the time it ends).
+	if wait := j.in.RetryAt.Sub(workflow.Now(ctx)); wait > 0 {
+		if !j.sleepUnlessCancelled(ctx, wait) {
+			return j.finish(ctx, domain.JobCancelled, "cancelled while waiting to retry", store.RunFields{})
+		}
+	}
 
 	// Phase 1: schedule_at is a durable timer; a past time runs now.
 	if info.ScheduleAt != nil {
@@ -151,14 +176,7 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 			if err := j.record(ctx, domain.JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), store.RunFields{}); err != nil {
 				return contract.JobWorkflowResult{}, err
 			}
-			timerCtx, stopTimer := workflow.WithCancel(ctx)
-			fired := false
-			sel := workflow.NewSelector(ctx)
-			sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(f workflow.Future) { fired = f.Get(ctx, nil) == nil })
-			j.onCancel(ctx, sel, func(string) { j.cancelled = true })
-			sel.Select(ctx)
-			stopTimer()
-			if !fired {
+			if !j.sleepUnlessCancelled(ctx, wait) {
 				return j.finish(ctx, domain.JobCancelled, "cancelled before its scheduled time", store.RunFields{})
 			}
 		}
@@ -203,10 +221,16 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		fields = store.RunFields{ContainerID: &started.ContainerID, ImageDigest: &started.ImageDigest, StartedAt: &started.StartedAt}
 	}
 	switch {
+	case j.interrupted != "":
+		return j.finishInterrupted(ctx, fields)
 	case j.cancelled:
 		// The cancel came while the agent started the container, and the
 		// start may have got there anyway (its answer then is lost to the
 		// cancellation): the wait is told to stop whatever started.
+	case startErr != nil && agentLost(startErr):
+		// Nothing started: the spawn's agent is gone.
+		fields.Reason = ptr(domain.ReasonInterrupted)
+		return j.finish(ctx, domain.JobError, "interrupted: "+runErrorNote(startErr, false), fields)
 	case startErr != nil:
 		return j.finish(ctx, domain.JobError, runErrorNote(startErr, false), fields)
 	default:
@@ -236,10 +260,16 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		fields.FinishedAt = &res.FinishedAt
 	}
 	switch {
+	case j.interrupted != "":
+		return j.finishInterrupted(ctx, fields)
 	case (j.cancelled || res.Cancelled) && started.ContainerID == "" && res.ContainerID == "":
 		return j.finish(ctx, domain.JobCancelled, "cancelled before the container started", fields)
 	case j.cancelled || res.Cancelled:
 		return j.finish(ctx, domain.JobCancelled, "cancelled while running", fields)
+	case runErr != nil && agentLost(runErr):
+		// The job did nothing wrong: its machine or agent went away.
+		fields.Reason = ptr(domain.ReasonInterrupted)
+		return j.finish(ctx, domain.JobError, "interrupted: "+runErrorNote(runErr, true)+lostNote, fields)
 	case runErr != nil:
 		return j.finish(ctx, domain.JobError, runErrorNote(runErr, true)+lostNote, fields)
 	}
@@ -268,6 +298,81 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 	default:
 		return j.finish(ctx, domain.JobCompleted, "exited with code 0", fields)
 	}
+}
+
+// sleepUnlessCancelled waits d on a durable timer and reports whether it
+// fired; a cancel ends the wait first (and marks the run cancelled).
+func (j *jobRun) sleepUnlessCancelled(ctx workflow.Context, d time.Duration) bool {
+	timerCtx, stopTimer := workflow.WithCancel(ctx)
+	defer stopTimer()
+	fired := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(workflow.NewTimer(timerCtx, d), func(f workflow.Future) { fired = f.Get(ctx, nil) == nil })
+	j.onCancel(ctx, sel, func(string) { j.cancelled = true })
+	sel.Select(ctx)
+	return fired
+}
+
+// runReason is how a run that did not complete ended, as retry rules
+// match it: the reason an error already carries (interrupted), else one
+// from its state.
+func runReason(state domain.JobState, f store.RunFields) string {
+	switch {
+	case f.Reason != nil:
+		return *f.Reason
+	case state == domain.JobTimeout:
+		return domain.ReasonTimeout
+	case state == domain.JobFailed && f.OOMKilled != nil && *f.OOMKilled:
+		return domain.ReasonOOM
+	case state == domain.JobError:
+		return domain.ReasonError
+	}
+	return ""
+}
+
+// retries reports whether the job's retry strategy gives a run that ended
+// in state another attempt. Completed and cancelled runs never retry.
+func (j *jobRun) retries(ctx workflow.Context, state domain.JobState, f store.RunFields) bool {
+	if j.info == nil || j.cancelled || (state != domain.JobFailed && state != domain.JobTimeout && state != domain.JobError) {
+		return false
+	}
+	if workflow.GetVersion(ctx, "retry-strategy", workflow.DefaultVersion, 1) != 1 {
+		return false
+	}
+	o := domain.RunOutcome{ExitCode: f.ExitCode}
+	if f.Reason != nil {
+		o.Reason = *f.Reason
+	}
+	return j.info.RetryStrategy.Retries(j.info.Attempt, o)
+}
+
+// retry ends this run and hands the job to its next attempt: one write
+// records this run's end and the next run, pending until the backoff ends
+// (the job is never seen final in between); the allocation is released at
+// once; and the workflow continues as new with the next run, so each
+// attempt has a history of its own.
+func (j *jobRun) retry(ctx workflow.Context, state domain.JobState, note string, fields store.RunFields) (contract.JobWorkflowResult, error) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	next := j.info.Attempt + 1
+	retryAt := workflow.Now(ctx).Add(domain.RetryBackoff(next))
+	note += fmt.Sprintf("; retrying as attempt %d of %d", next, j.info.RetryStrategy.Attempts)
+	fields.SystemNote = &note
+	var nextRun string
+	if err := workflow.ExecuteLocalActivity(localStep(ctx), a.RetryJobRun, activities.RetryJobRunInput{
+		RunID: j.in.RunID, State: state, Reason: note, Fields: fields, Attempts: j.info.RetryStrategy.Attempts, RetryAt: retryAt,
+	}).Get(ctx, &nextRun); err != nil {
+		return contract.JobWorkflowResult{}, err
+	}
+	if err := workflow.ExecuteLocalActivity(localStep(ctx), a.ReleaseRun, activities.ReleaseRunInput{
+		RunID: j.in.RunID, ProjectID: j.in.ProjectID,
+	}).Get(ctx, nil); err != nil {
+		return contract.JobWorkflowResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrJobState).ValueSet(string(domain.JobPending))); err != nil {
+		return contract.JobWorkflowResult{}, err
+	}
+	return contract.JobWorkflowResult{}, workflow.NewContinueAsNewError(ctx, JobWorkflow,
+		contract.JobWorkflowInput{JobID: j.in.JobID, RunID: nextRun, ProjectID: j.in.ProjectID, RetryAt: retryAt})
 }
 
 // load reads the run's facts. The API starts the workflow inside the
@@ -321,16 +426,33 @@ func (j *jobRun) onAgent(ctx workflow.Context, cancel workflow.CancelFunc, f wor
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(f, func(f workflow.Future) { err = f.Get(ctx, out); done = true })
 		j.onCancel(ctx, sel, func(by string) {
-			if j.cancelled {
+			if j.cancelled || j.interrupted != "" {
 				return
 			}
 			j.cancelled = true
 			cancel()
 			_ = j.record(ctx, domain.JobCancelling, by+": stopping the container (SIGTERM, then SIGKILL)", store.RunFields{})
 		})
+		sel.AddReceive(j.interruptCh, func(c workflow.ReceiveChannel, _ bool) {
+			var sig contract.JobInterruptedSignal
+			c.Receive(ctx, &sig)
+			if sig.RunID != j.in.RunID || sig.SpawnID != j.spawnID || j.cancelled || j.interrupted != "" {
+				return // another run's, or too late to matter
+			}
+			j.interrupted = sig.Note
+			cancel() // the agent is gone: nothing answers for the activity
+		})
 		sel.Select(ctx)
 	}
 	return err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// finishInterrupted ends a run whose spawn went away under it.
+func (j *jobRun) finishInterrupted(ctx workflow.Context, fields store.RunFields) (contract.JobWorkflowResult, error) {
+	fields.Reason = ptr(domain.ReasonInterrupted)
+	return j.finish(ctx, domain.JobError, "interrupted: "+j.interrupted, fields)
 }
 
 // agentLost reports whether an agent activity ended because no agent

@@ -259,11 +259,24 @@ func (w *spawnImpl) checkLiveness(ctx workflow.Context) error {
 		return nil
 	}
 	applied, err := w.transition(ctx, domain.SpawnUnreachable, fmt.Sprintf("no ping for %s", w.in.UnreachableAfter), w.in.UnreachableAfter)
-	if err != nil || applied {
+	if err != nil {
 		return err
+	}
+	if applied {
+		return w.interruptRuns(ctx, fmt.Sprintf("compute spawn %s became unreachable (no ping for %s)", w.in.SpawnID, w.in.UnreachableAfter))
 	}
 	workflow.GetLogger(ctx).Info("a ping arrived while marking the spawn unreachable; checking again", "spawn_id", w.in.SpawnID)
 	return nil
+}
+
+// interruptRuns ends the runs started on the spawn as interrupted (their
+// retry strategies decide what comes next): a spawn silent past its limit
+// is not waited for with the jobs' capacity held.
+func (w *spawnImpl) interruptRuns(ctx workflow.Context, note string) error {
+	if workflow.GetVersion(ctx, "interrupt-runs", workflow.DefaultVersion, 1) != 1 {
+		return nil
+	}
+	return workflow.ExecuteActivity(ctx, a.InterruptSpawnRuns, activities.InterruptSpawnRunsInput{SpawnID: w.in.SpawnID, Note: note}).Get(ctx, nil)
 }
 
 // stopLiveness cancels a pending liveness timer.

@@ -45,6 +45,8 @@ type spawnHarness struct {
 	allocated int
 	// maxIdleSeconds is the queue's max idle time as the row says.
 	maxIdleSeconds int
+	// interrupted are the notes InterruptSpawnRuns was called with.
+	interrupted []string
 }
 
 // transition is one recorded state change.
@@ -92,6 +94,11 @@ func newSpawnHarness(t *testing.T) *spawnHarness {
 			last := h.lastPing
 			return activities.SpawnLivenessResult{LastPingAt: &last, SinceLastPing: h.env.Now().Sub(last), Allocations: h.allocated,
 				MaxIdleSeconds: h.maxIdleSeconds}, nil
+		})
+	h.env.OnActivity(a.InterruptSpawnRuns, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.InterruptSpawnRunsInput) (int, error) {
+			h.interrupted = append(h.interrupted, in.Note)
+			return 0, nil
 		})
 	return h
 }
@@ -189,6 +196,8 @@ func TestSpawnWorkflowUnreachableAfterFiveMinutesWithoutPings(t *testing.T) {
 	assert.Equal(t, transition{State: domain.SpawnUnreachable, Reason: "no ping for 5m0s", After: 10*time.Second + 5*time.Minute}, h.recorded[1],
 		"unreachable exactly five minutes after the last ping, not a timer period later")
 	assert.Equal(t, 2, h.livenessReads, "one read arms the timer, one re-checks when it fires; an unreachable spawn arms none")
+	assert.Equal(t, []string{"compute spawn 0190a5c2-0000-7000-8000-000000000001 became unreachable (no ping for 5m0s)"}, h.interrupted,
+		"the runs started on it are interrupted once, when it becomes unreachable")
 }
 
 func TestSpawnWorkflowPingsInTimeKeepItIdle(t *testing.T) {

@@ -1,6 +1,8 @@
 package contract
 
 import (
+	"time"
+
 	"daestro/internal/domain"
 
 	"go.temporal.io/api/enums/v1"
@@ -23,7 +25,19 @@ const (
 	SignalJobAssigned = "assigned"
 	// QueryJobState answers the run's current state.
 	QueryJobState = "state"
+	// SignalJobInterrupted (JobInterruptedSignal) tells a run that its
+	// spawn went away under it.
+	SignalJobInterrupted = "interrupted"
 )
+
+// JobInterruptedSignal says a run's compute spawn went away (unreachable
+// past its limit): the run ends interrupted and its retry strategy decides.
+// A run ignores one naming another run or spawn than its own.
+type JobInterruptedSignal struct {
+	RunID, SpawnID string
+	// Note says what happened, e.g. "compute spawn X became unreachable (no ping for 5m0s)".
+	Note string
+}
 
 // JobWorkflowInput is the input of JobWorkflow. Everything else (command,
 // env, quotas) is read from Postgres by activities: no secret enters history.
@@ -32,6 +46,10 @@ type JobWorkflowInput struct {
 	JobID, RunID string
 	// ProjectID is the job's project, for the dispatcher.
 	ProjectID string
+	// RetryAt is when a retry may run (the run was written pending by the
+	// attempt before, which continued as new into this one); zero for a
+	// submission or a resubmission.
+	RetryAt time.Time
 }
 
 // JobWorkflowResult is the run's outcome.

@@ -35,8 +35,12 @@ type Job struct {
 	Attempt int `json:"attempt"`
 	// RunnableAt is when the job last became runnable: its place in the queue after priority.
 	RunnableAt *time.Time `json:"runnable_at"`
-	// Pending says why a runnable job is not running yet; nil unless runnable.
+	// Pending says why a runnable job is not running yet, or why a pending
+	// one waits for its next attempt; nil otherwise.
 	Pending *PendingReason `json:"pending"`
+	// RetryStrategy is the strategy that applies to the job: its own, else
+	// its definition's, else the default.
+	RetryStrategy RetryStrategy `json:"retry_strategy"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -79,6 +83,9 @@ type JobRun struct {
 	ExitCode *int `json:"exit_code"`
 	// OOMKilled is the kernel's report that the container hit its memory limit.
 	OOMKilled bool `json:"oom_killed"`
+	// Reason is how a run that did not complete ended, as retry rules
+	// match it: oom, timeout, interrupted or error; "" otherwise.
+	Reason string `json:"reason"`
 	// SystemNote is daestro's sentence about how the run went.
 	SystemNote string `json:"system_note"`
 	// CreatedAt is when the run was submitted; StartedAt and FinishedAt are
@@ -135,6 +142,10 @@ type JobRunFacts struct {
 	ScheduleAt                           *time.Time
 	TimeoutSeconds                       int
 	CPUQuotaPct, MemoryMB                int
+	// Attempt counts the job's runs from 1; RetryStrategy is the one that
+	// applies (Effective).
+	Attempt       int
+	RetryStrategy RetryStrategy
 }
 
 // RunSpec is everything an agent needs to run one run of a job. It holds

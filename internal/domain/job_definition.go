@@ -86,6 +86,9 @@ type JobDefinition struct {
 	Privileged bool `json:"privileged"`
 	// TimeoutSeconds stops a run after this long; 0 means no timeout.
 	TimeoutSeconds int `json:"timeout_seconds"`
+	// RetryStrategy says when a run that did not complete is tried again;
+	// nil means DefaultRetryStrategy (an interrupted run once more).
+	RetryStrategy *RetryStrategy `json:"retry_strategy"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -111,6 +114,7 @@ func (d JobDefinition) clone() JobDefinition {
 	c.RegistryAuthID = clonePtr(d.RegistryAuthID)
 	c.CPUQuotaPct = clonePtr(d.CPUQuotaPct)
 	c.MemoryMB = clonePtr(d.MemoryMB)
+	c.RetryStrategy = d.RetryStrategy.clone()
 	return c
 }
 
@@ -161,6 +165,8 @@ type JobDefinitionInput struct {
 	Privileged *bool `json:"privileged"`
 	// TimeoutSeconds is 0 for no timeout.
 	TimeoutSeconds *int `json:"timeout_seconds"`
+	// RetryStrategy replaces the whole strategy; null goes back to the default.
+	RetryStrategy *RetryStrategy `json:"retry_strategy"`
 	// Null lists the JSON fields sent as null, which Go decoding cannot tell
 	// from omitted ones: a revision resets them instead of inheriting.
 	Null []string `json:"-"`
@@ -328,6 +334,14 @@ func (in JobDefinitionInput) Build(base *JobDefinition, bashImage string) (JobDe
 	}
 	if d.TimeoutSeconds < 0 || d.TimeoutSeconds > math.MaxInt32 {
 		return d, Errorf(EINVALID, "timeout_seconds: %d is out of range: use 0 for no timeout or a number of seconds up to %d", d.TimeoutSeconds, math.MaxInt32)
+	}
+	if in.given("retry_strategy", in.RetryStrategy != nil) {
+		d.RetryStrategy = in.RetryStrategy.clone()
+	}
+	if d.RetryStrategy != nil {
+		if err := d.RetryStrategy.Validate("retry_strategy"); err != nil {
+			return d, err
+		}
 	}
 
 	if d.Command == nil {

@@ -38,6 +38,8 @@ type SubmitJobInput struct {
 	// ScheduleAt is an RFC 3339 string or unix seconds (a JSON number), kept
 	// raw because the two forms cannot share a Go type; see ParseScheduleAt.
 	ScheduleAt json.RawMessage `json:"schedule_at"`
+	// RetryStrategy overrides the definition's for this job; optional.
+	RetryStrategy *RetryStrategy `json:"retry_strategy"`
 }
 
 // SubmitJob is a submission after Normalize: references resolved to plain
@@ -64,6 +66,8 @@ type SubmitJob struct {
 	Via string
 	// CronJobID is the cron job submitting the job; nil for the API.
 	CronJobID *string
+	// RetryStrategy is the job's own; nil follows its definition's.
+	RetryStrategy *RetryStrategy
 }
 
 // DefinitionRef is the definition reference the request resolves, "name" or "name:version".
@@ -125,6 +129,12 @@ func (in SubmitJobInput) Normalize(projectCode string, requirePrefix bool) (Subm
 			return r, Errorf(EINVALID, "container_env: the value of %q contains a NUL character, which no environment variable can hold", k)
 		}
 		r.Env[k] = EnvVar{Value: val, Sensitive: v.Sensitive}
+	}
+	if in.RetryStrategy != nil {
+		if err := in.RetryStrategy.Validate("retry_strategy"); err != nil {
+			return r, err
+		}
+		r.RetryStrategy = in.RetryStrategy.clone()
 	}
 	if r.ScheduleAt, err = ParseScheduleAt(in.ScheduleAt); err != nil {
 		return r, err

@@ -11,27 +11,28 @@ import (
 )
 
 const jobDefinitionCols = `id, name, version, type, image, registry_auth_id, script, command, parameters, env,
-	cpu_quota_pct, memory_mb, privileged, timeout_seconds, created_at, updated_at, deleted_at`
+	cpu_quota_pct, memory_mb, privileged, timeout_seconds, retry_strategy, created_at, updated_at, deleted_at`
 
 // jobDefinitionRow is one row of job_definitions read with jobDefinitionCols.
 type jobDefinitionRow struct {
-	ID             string            `db:"id"`
-	Name           string            `db:"name"`
-	Version        int               `db:"version"`
-	Type           string            `db:"type"`
-	Image          string            `db:"image"`
-	RegistryAuthID *string           `db:"registry_auth_id"`
-	Script         string            `db:"script"`
-	Command        []string          `db:"command"`
-	Parameters     map[string]string `db:"parameters"`
-	Env            []byte            `db:"env"` // sealed
-	CPUQuotaPct    *int              `db:"cpu_quota_pct"`
-	MemoryMB       *int              `db:"memory_mb"`
-	Privileged     bool              `db:"privileged"`
-	TimeoutSeconds int               `db:"timeout_seconds"`
-	CreatedAt      time.Time         `db:"created_at"`
-	UpdatedAt      time.Time         `db:"updated_at"`
-	DeletedAt      *time.Time        `db:"deleted_at"`
+	ID             string                `db:"id"`
+	Name           string                `db:"name"`
+	Version        int                   `db:"version"`
+	Type           string                `db:"type"`
+	Image          string                `db:"image"`
+	RegistryAuthID *string               `db:"registry_auth_id"`
+	Script         string                `db:"script"`
+	Command        []string              `db:"command"`
+	Parameters     map[string]string     `db:"parameters"`
+	Env            []byte                `db:"env"` // sealed
+	CPUQuotaPct    *int                  `db:"cpu_quota_pct"`
+	MemoryMB       *int                  `db:"memory_mb"`
+	Privileged     bool                  `db:"privileged"`
+	TimeoutSeconds int                   `db:"timeout_seconds"`
+	RetryStrategy  *domain.RetryStrategy `db:"retry_strategy"`
+	CreatedAt      time.Time             `db:"created_at"`
+	UpdatedAt      time.Time             `db:"updated_at"`
+	DeletedAt      *time.Time            `db:"deleted_at"`
 }
 
 // jobDefinitionOf maps a jobDefinitionRow to its definition, opening its env.
@@ -39,7 +40,7 @@ func (s *Store) jobDefinitionOf(r jobDefinitionRow) (domain.JobDefinition, error
 	d := domain.JobDefinition{ID: r.ID, Name: r.Name, Version: r.Version, Type: r.Type, Image: r.Image,
 		RegistryAuthID: r.RegistryAuthID, Script: r.Script, Command: r.Command, Parameters: r.Parameters,
 		CPUQuotaPct: r.CPUQuotaPct, MemoryMB: r.MemoryMB, Privileged: r.Privileged, TimeoutSeconds: r.TimeoutSeconds,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, DeletedAt: r.DeletedAt}
+		RetryStrategy: r.RetryStrategy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, DeletedAt: r.DeletedAt}
 	if d.Command == nil {
 		d.Command = []string{}
 	}
@@ -196,10 +197,10 @@ func (s *Store) insertJobDefinition(ctx context.Context, tx pgx.Tx, projectID st
 		return domain.JobDefinition{}, err
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO job_definitions (id, project_id, name, version, type, image, registry_auth_id, script,
-			command, parameters, env, cpu_quota_pct, memory_mb, privileged, timeout_seconds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING `+jobDefinitionCols,
+			command, parameters, env, cpu_quota_pct, memory_mb, privileged, timeout_seconds, retry_strategy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING `+jobDefinitionCols,
 		id, projectID, d.Name, d.Version, d.Type, d.Image, d.RegistryAuthID, d.Script,
-		command, params, env, d.CPUQuotaPct, d.MemoryMB, d.Privileged, d.TimeoutSeconds)
+		command, params, env, d.CPUQuotaPct, d.MemoryMB, d.Privileged, d.TimeoutSeconds, d.RetryStrategy)
 	if err != nil {
 		return domain.JobDefinition{}, err
 	}

@@ -31,7 +31,8 @@ func jobRunNotFound(id string) error {
 const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id AS queue_id, q.name AS queue_name,
 		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
 		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0) AS attempt, j.runnable_at,
-		j.pending_reason, j.pending_detail, j.created_at, j.updated_at
+		j.pending_reason, j.pending_detail, j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy,
+		j.created_at, j.updated_at
 	FROM jobs j
 	JOIN job_queues q ON q.id = j.job_queue_id
 	JOIN job_definitions d ON d.id = j.job_definition_id
@@ -39,27 +40,29 @@ const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q
 
 // jobRow is one row of jobSelect.
 type jobRow struct {
-	ID                string            `db:"id"`
-	Name              string            `db:"name"`
-	State             domain.JobState   `db:"state"`
-	SystemNote        string            `db:"system_note"`
-	ScheduleAt        *time.Time        `db:"schedule_at"`
-	QueueID           string            `db:"queue_id"`
-	QueueName         string            `db:"queue_name"`
-	DefinitionID      string            `db:"definition_id"`
-	DefinitionName    string            `db:"definition_name"`
-	DefinitionVersion int               `db:"definition_version"`
-	Command           []string          `db:"command"`
-	Parameters        map[string]string `db:"parameters"`
-	Env               []byte            `db:"env"` // sealed
-	CronJobID         *string           `db:"cron_job_id"`
-	CurrentRunID      *string           `db:"current_run_id"`
-	Attempt           int               `db:"attempt"`
-	RunnableAt        *time.Time        `db:"runnable_at"`
-	PendingReason     string            `db:"pending_reason"`
-	PendingDetail     string            `db:"pending_detail"`
-	CreatedAt         time.Time         `db:"created_at"`
-	UpdatedAt         time.Time         `db:"updated_at"`
+	ID                string                `db:"id"`
+	Name              string                `db:"name"`
+	State             domain.JobState       `db:"state"`
+	SystemNote        string                `db:"system_note"`
+	ScheduleAt        *time.Time            `db:"schedule_at"`
+	QueueID           string                `db:"queue_id"`
+	QueueName         string                `db:"queue_name"`
+	DefinitionID      string                `db:"definition_id"`
+	DefinitionName    string                `db:"definition_name"`
+	DefinitionVersion int                   `db:"definition_version"`
+	Command           []string              `db:"command"`
+	Parameters        map[string]string     `db:"parameters"`
+	Env               []byte                `db:"env"` // sealed
+	CronJobID         *string               `db:"cron_job_id"`
+	CurrentRunID      *string               `db:"current_run_id"`
+	Attempt           int                   `db:"attempt"`
+	RunnableAt        *time.Time            `db:"runnable_at"`
+	PendingReason     string                `db:"pending_reason"`
+	PendingDetail     string                `db:"pending_detail"`
+	JobRetry          *domain.RetryStrategy `db:"job_retry_strategy"`
+	DefinitionRetry   *domain.RetryStrategy `db:"definition_retry_strategy"`
+	CreatedAt         time.Time             `db:"created_at"`
+	UpdatedAt         time.Time             `db:"updated_at"`
 }
 
 // jobOf maps a jobRow to its job, opening the job's env overrides.
@@ -89,19 +92,23 @@ func (s *Store) jobOf(r jobRow) (domain.Job, error) {
 	if j.Parameters == nil {
 		j.Parameters = map[string]string{}
 	}
-	if j.State == domain.JobRunnable {
+	switch {
+	case j.State == domain.JobRunnable:
 		p := domain.PendingQueued
 		if r.PendingReason != "" {
 			p = domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 		}
 		j.Pending = &p
+	case j.State == domain.JobPending && r.PendingReason != "":
+		j.Pending = &domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 	}
+	j.RetryStrategy = domain.Effective(r.JobRetry, r.DefinitionRetry)
 	var err error
 	j.Env, err = s.openEnv(envOfJob, r.Env, j.ID)
 	return j, err
 }
 
-const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, system_note, created_at, started_at, finished_at`
+const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, reason, system_note, created_at, started_at, finished_at`
 
 // jobRunRow is one row of job_runs read with jobRunCols.
 type jobRunRow struct {
@@ -112,6 +119,7 @@ type jobRunRow struct {
 	ImageDigest    string          `db:"image_digest"`
 	ExitCode       *int            `db:"exit_code"`
 	OOMKilled      bool            `db:"oom_killed"`
+	Reason         string          `db:"reason"`
 	SystemNote     string          `db:"system_note"`
 	CreatedAt      time.Time       `db:"created_at"`
 	StartedAt      *time.Time      `db:"started_at"`
@@ -120,7 +128,7 @@ type jobRunRow struct {
 
 func (r jobRunRow) jobRun() domain.JobRun {
 	return domain.JobRun{ID: r.ID, Attempt: r.Attempt, State: r.State, ComputeSpawnID: r.ComputeSpawnID, ImageDigest: r.ImageDigest,
-		ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, SystemNote: r.SystemNote,
+		ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, Reason: r.Reason, SystemNote: r.SystemNote,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 }
 
@@ -239,9 +247,9 @@ func (s *Store) insertJob(ctx context.Context, tx pgx.Tx, projectID, jobID, runI
 		}
 		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 			_, err := sp.Exec(ctx, `INSERT INTO jobs (id, project_id, job_queue_id, job_definition_id, name, state,
-					schedule_at, command, parameters, env, current_run_id, cron_job_id)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-				jobID, projectID, queue.ID, defID, name, domain.JobSubmitted, in.ScheduleAt, cmdJSON, params, env, runID, in.CronJobID)
+					schedule_at, command, parameters, env, current_run_id, cron_job_id, retry_strategy)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				jobID, projectID, queue.ID, defID, name, domain.JobSubmitted, in.ScheduleAt, cmdJSON, params, env, runID, in.CronJobID, in.RetryStrategy)
 			return err
 		})
 		switch {
@@ -479,6 +487,8 @@ type RunFields struct {
 	// SystemNote is daestro's sentence about the run ("exceeded execution
 	// timeout of 30s"); the job shows its current run's.
 	SystemNote *string
+	// Reason is how a run that did not complete ended (domain.ReasonOOM…).
+	Reason *string
 }
 
 // SetJobRunState moves a run to state with reason and fields, in one
@@ -563,10 +573,11 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 				oom_killed = coalesce($7, oom_killed),
 				started_at = coalesce($8, started_at, CASE WHEN $2 = 'running' THEN now() END),
 				finished_at = coalesce($9, finished_at, CASE WHEN $10 THEN now() END),
-				system_note = coalesce($11, system_note)
+				system_note = coalesce($11, system_note),
+				reason = coalesce($12, reason)
 			WHERE id = $1 RETURNING system_note`,
 			runID, state, f.SpawnID, f.ContainerID, f.ImageDigest, f.ExitCode, f.OOMKilled, f.StartedAt, f.FinishedAt,
-			state.IsFinal(), f.SystemNote).Scan(&note); err != nil {
+			state.IsFinal(), f.SystemNote, f.Reason).Scan(&note); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 				return domain.Errorf(domain.EINVALID, "no compute spawn with id %q: a run is placed on an existing spawn", *f.SpawnID)
@@ -578,8 +589,8 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 			// see the row as it was before this UPDATE.)
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, system_note = $3,
 					runnable_at = CASE WHEN $2 = 'runnable' AND (state <> 'runnable' OR runnable_at IS NULL) THEN now() ELSE runnable_at END,
-					pending_reason = CASE WHEN $2 = 'runnable' THEN pending_reason ELSE '' END,
-					pending_detail = CASE WHEN $2 = 'runnable' THEN pending_detail ELSE '' END,
+					pending_reason = CASE WHEN state = $2 THEN pending_reason ELSE '' END,
+					pending_detail = CASE WHEN state = $2 THEN pending_detail ELSE '' END,
 					updated_at = CASE WHEN state <> $2 OR system_note <> $3 THEN now() ELSE updated_at END
 				WHERE id = $1`, jobID, state, note); err != nil {
 				return err
