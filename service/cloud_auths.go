@@ -59,7 +59,11 @@ func (s *Service) UpdateCloudAuth(ctx context.Context, projectID, id string, p d
 // (see UpdateCloudAuth), returning what the write records and the warnings.
 func (s *Service) checkKeyChange(ctx context.Context, projectID string, want domain.CloudAuth, creds cloud.Credentials, confirm bool, out *CloudAuthUpdate) (store.KeyChange, []string, error) {
 	provider := cloud.DisplayName(want.Provider)
-	v, err := s.Clouds.Validate(ctx, want.Provider, creds, want.DefaultRegion)
+	clouds := s.Clouds
+	if clouds == nil {
+		clouds = cloud.NewRegistry() // no provider wired: nothing can be checked
+	}
+	v, err := clouds.Validate(ctx, want.Provider, creds, want.DefaultRegion)
 	if err != nil {
 		return store.KeyChange{}, nil, err
 	}
@@ -79,7 +83,7 @@ func (s *Service) checkKeyChange(ctx context.Context, projectID string, want dom
 		old = *cur.AccountID
 	} else {
 		// An old row: ask the stored keys, which may be dead by now.
-		acct, err := s.Clouds.Account(ctx, want.Provider, oldCreds, cur.DefaultRegion)
+		acct, err := clouds.Account(ctx, want.Provider, oldCreds, cur.DefaultRegion)
 		if err != nil {
 			log(ctx).Warn("could not read the account of a cloud auth's old keys", "cloud_auth_id", want.ID, "error", err)
 			return kc, []string{fmt.Sprintf("daestro could not tell which %s account the old keys belonged to (%s): if it was not account %s, machines created with the old keys can no longer be managed by daestro; delete them in their own account",
