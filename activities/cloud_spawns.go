@@ -29,6 +29,13 @@ const ErrTypeCloudPermanent = "CloudPermanent"
 // nothing is created and the workflow has nothing left to do.
 const ErrTypeSpawnNotRequested = "SpawnNotRequested"
 
+// ErrTypeAccountChanged is the type of the non-retryable error a machine
+// activity returns when the spawn's machine was created in another provider
+// account than the one its cloud auth's keys belong to now: the keys cannot
+// see the machine, so their "not found" must not pass for "deleted". Its
+// message (AccountChangedNote) is the spawn's system note.
+const ErrTypeAccountChanged = "CloudAccountChanged"
+
 // StartSpawnsInput names the requested cloud spawns whose workflows to start.
 type StartSpawnsInput struct {
 	ProjectID string
@@ -99,6 +106,12 @@ func (a *Activities) CreateMachine(ctx context.Context, in MachineInput) (Create
 			return res, a.Store.RecordSpawnMachine(ctx, sp.ID, inst)
 		}
 	}
+	// The machine is made with the keys read just now: record their
+	// account first, so even a crash right after the create leaves the
+	// machine's account known.
+	if err := a.Store.SetSpawnAccount(ctx, sp.ID, sp.AuthAccountID); err != nil {
+		return res, spawnError(sp.ID, "record the machine's account", err)
+	}
 	token, err := a.Store.MintAgentToken(ctx, sp.ID)
 	if err != nil {
 		return res, spawnError(sp.ID, "mint the agent token", err)
@@ -129,8 +142,8 @@ func (a *Activities) CreateMachine(ctx context.Context, in MachineInput) (Create
 // as they are: the addresses are informative, never worth failing for.
 func (a *Activities) RefreshMachine(ctx context.Context, in MachineInput) error {
 	sp, p, err := a.openSpawnProvider(ctx, in.SpawnID)
-	if err != nil || sp.InstanceID == "" {
-		return err
+	if err != nil || sp.InstanceID == "" || sp.AccountMoved() {
+		return err // (another account's keys cannot see the machine)
 	}
 	inst, err := p.Instance(ctx, sp.InstanceID)
 	if err != nil {
@@ -143,11 +156,24 @@ func (a *Activities) RefreshMachine(ctx context.Context, in MachineInput) error 
 // DeleteMachine deletes a cloud spawn's machine, and any other machine that
 // carries its tag (an orphan of an interrupted create). A machine already
 // gone counts as deleted. It revokes the spawn's agent tokens at the end.
+//
+// A machine created in another account than the cloud auth's keys belong
+// to now is neither looked for nor "deleted": those keys would not find it
+// and it would pass for gone while it runs on. The error
+// ErrTypeAccountChanged says what the user must do; the agent's tokens
+// stay, so its pings still reach the server and are told to stop (a
+// termination_failed spawn takes no work).
 func (a *Activities) DeleteMachine(ctx context.Context, in MachineInput) error {
 	defer keepAlive(ctx)()
 	sp, p, err := a.openSpawnProvider(ctx, in.SpawnID)
 	if err != nil {
 		return err
+	}
+	if sp.AccountMoved() {
+		activity.GetLogger(ctx).Warn("the spawn's machine is in another account than its cloud auth's keys", "spawn_id", sp.ID,
+			"instance_id", sp.InstanceID, "machine_account", sp.AccountID, "auth_account", sp.AuthAccountID)
+		return temporal.NewNonRetryableApplicationError(AccountChangedNote(sp.Provider, sp.InstanceID, sp.AccountID, sp.AuthName, sp.AuthAccountID),
+			ErrTypeAccountChanged, nil)
 	}
 	ids := []string{}
 	if sp.InstanceID != "" {
@@ -168,6 +194,18 @@ func (a *Activities) DeleteMachine(ctx context.Context, in MachineInput) error {
 		}
 	}
 	return a.Store.RevokeAgentTokens(ctx, sp.ID)
+}
+
+// AccountChangedNote is the system note of a spawn whose machine daestro
+// can no longer see or delete because its cloud auth now holds keys of
+// another account: what happened and what the user must do.
+func AccountChangedNote(provider, instanceID, machineAccount, authName, authAccount string) string {
+	machine := "the spawn's machine"
+	if instanceID != "" {
+		machine = "machine " + instanceID
+	}
+	return fmt.Sprintf("%s was created in %s account %s, but cloud auth '%s' now holds keys of account %s: daestro can no longer see or delete it; delete it in account %s",
+		machine, cloud.DisplayName(provider), machineAccount, authName, authAccount, machineAccount)
 }
 
 // heartbeatEvery is how often a machine activity heartbeats while a

@@ -38,7 +38,7 @@ func newCloudFixture(t testing.TB) *cloudFixture {
 	ctx := context.Background()
 	p, err := st.CreateProject(ctx, testenv.RandomName("cloud"), "")
 	require.NoError(t, err)
-	auth, err := st.CreateCloudAuth(ctx, p.ID, domain.CloudAuthInput{Name: "local", Provider: cloud.LocalDocker})
+	auth, err := st.CreateCloudAuth(ctx, p.ID, domain.CloudAuthInput{Name: "local", Provider: cloud.LocalDocker}, "")
 	require.NoError(t, err)
 	f := &cloudFixture{t: t, st: st, projectID: p.ID, authID: auth.ID, envID: store.NewID(), queueID: store.NewID()}
 	f.exec(`INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, region, instance_type, instance_vcpu, instance_memory_mb, hourly_price)

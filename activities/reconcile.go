@@ -30,6 +30,27 @@ type ReconcileResult struct {
 	Deleted []string
 	// Errors are the accounts or machines that could not be handled.
 	Errors []string
+	// OtherAccount are the spawns whose machines were created in another
+	// provider account than their cloud auth's keys belong to now: daestro
+	// can neither see nor delete those machines, so reconciliation never
+	// marks the spawns terminated and names them here, for someone to
+	// delete the machines in their own account.
+	OtherAccount []OtherAccountMachine
+}
+
+// OtherAccountMachine is a spawn's machine in an account its cloud auth's
+// keys no longer belong to.
+type OtherAccountMachine struct {
+	// SpawnID, State and CloudAuthID are the spawn's.
+	SpawnID, State, CloudAuthID string
+	// Provider and InstanceID name the machine ("" when its ID was never
+	// recorded; it carries the spawn's tag).
+	Provider, InstanceID string
+	// MachineAccount is the account the machine was created in,
+	// AuthAccount the one the cloud auth's keys belong to now.
+	MachineAccount, AuthAccount string
+	// Note says what to do, as the spawn's system note does.
+	Note string
 }
 
 // ReconcileMachines lists the machines daestro tagged in every cloud
@@ -65,8 +86,24 @@ func (a *Activities) ReconcileMachines(ctx context.Context, in ReconcileInput) (
 		if complete {
 			a.settleTerminationFailed(ctx, acct, in.Grace, seen, &res)
 		}
+		a.listOtherAccount(ctx, acct, &res)
 	}
 	return res, nil
+}
+
+// listOtherAccount adds the account's spawns whose machines live in another
+// provider account to res.OtherAccount.
+func (a *Activities) listOtherAccount(ctx context.Context, acct store.CloudAccount, res *ReconcileResult) {
+	list, err := a.Store.OtherAccountSpawns(ctx, acct.ID)
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("cloud auth %s: list spawns of another account: %v", acct.ID, err))
+		return
+	}
+	for _, sp := range list {
+		res.OtherAccount = append(res.OtherAccount, OtherAccountMachine{SpawnID: sp.ID, State: sp.State, CloudAuthID: acct.ID,
+			Provider: acct.Provider, InstanceID: sp.InstanceID, MachineAccount: sp.AccountID, AuthAccount: acct.AccountID,
+			Note: AccountChangedNote(acct.Provider, sp.InstanceID, sp.AccountID, acct.Name, acct.AccountID)})
+	}
 }
 
 // reconcileAccount handles one account in one region and adds the spawns
@@ -148,7 +185,9 @@ func (a *Activities) reconcileAccount(ctx context.Context, acct store.CloudAccou
 
 // settleTerminationFailed marks terminated the account's termination_failed
 // spawns whose machines no listing found any more (a delete that worked
-// although it reported an error).
+// although it reported an error). Spawns whose machines were made in
+// another account than the keys' are not among them: the listing could
+// never have found those (see listOtherAccount).
 func (a *Activities) settleTerminationFailed(ctx context.Context, acct store.CloudAccount, grace time.Duration, seen map[string]bool, res *ReconcileResult) {
 	ids, err := a.Store.TerminationFailedSpawns(ctx, acct.ID, grace)
 	if err != nil {

@@ -44,6 +44,13 @@ var errFixedCatalog = errors.New("the test catalog provider creates no machines"
 
 func (fixedCatalog) ValidateCredentials(context.Context) error { return nil }
 
+// fixedAccount is the account every fixedCatalog's credentials belong to.
+const fixedAccount = "000011112222"
+
+func (fixedCatalog) Account(context.Context) (cloud.Account, error) {
+	return cloud.Account{ID: fixedAccount}, nil
+}
+
 func (fixedCatalog) Regions(context.Context) ([]cloud.Region, error) {
 	return slices.Clone(fixedRegions), nil
 }

@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -29,7 +28,8 @@ func (s *Server) cloudAuthRoutes(g *gin.RouterGroup) {
 }
 
 // createCloudAuth checks the credentials with the provider before storing
-// them, so rejected credentials leave nothing behind.
+// them, so rejected credentials leave nothing behind, and records the
+// account they belong to.
 func (s *Server) createCloudAuth(c *gin.Context) {
 	var in domain.CloudAuthInput
 	if err := bindJSON(c, &in); err != nil {
@@ -46,7 +46,7 @@ func (s *Server) createCloudAuth(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	ca, err := s.store.CreateCloudAuth(c.Request.Context(), project(c).ID, in)
+	ca, err := s.store.CreateCloudAuth(c.Request.Context(), project(c).ID, in, v.Account.ID)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -78,38 +78,25 @@ func (s *Server) getCloudAuth(c *gin.Context) {
 }
 
 // updateCloudAuth renames a cloud auth, changes its default region or
-// replaces its keys; new keys are checked with the provider first.
+// replaces its keys; new keys are checked with the provider first, and must
+// belong to the same account unless the change is confirmed (the service
+// has the rule).
 func (s *Server) updateCloudAuth(c *gin.Context) {
 	var p domain.CloudAuthPatch
 	if err := bindJSON(c, &p); err != nil {
 		writeError(c, err)
 		return
 	}
-	ctx, projectID, id := c.Request.Context(), project(c).ID, c.Param("id")
-	want, creds, err := s.store.PrepareCloudAuthUpdate(ctx, projectID, id, p)
+	up, err := s.svc.UpdateCloudAuth(c.Request.Context(), project(c).ID, c.Param("id"), p)
 	if err != nil {
-		writeError(c, err)
-		return
-	}
-	resp := cloudAuthResponse{}
-	if p.ChangesKeys() {
-		v, err := s.clouds.Validate(ctx, want.Provider, creds, want.DefaultRegion)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		resp.Validation = &v
-		resp.Warnings = []string{fmt.Sprintf("the new keys must belong to the same %s account as the old ones: machines created with the old keys are managed and terminated with the new ones", cloud.DisplayName(want.Provider))}
-	}
-	if resp.CloudAuth, err = s.store.UpdateCloudAuth(ctx, projectID, id, p); err != nil {
 		writeError(c, err)
 		return
 	}
 	// The cached listings were read with the old row, maybe with old keys.
 	// (They are keyed by updated_at, so other API processes never serve
 	// them either; dropping them here frees them now.)
-	s.catalog.drop(id)
-	writeData(c, http.StatusOK, resp)
+	s.catalog.drop(c.Param("id"))
+	writeData(c, http.StatusOK, cloudAuthResponse{CloudAuth: up.CloudAuth, Validation: up.Validation, Warnings: up.Warnings})
 }
 
 func (s *Server) deleteCloudAuth(c *gin.Context) {

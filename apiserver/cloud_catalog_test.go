@@ -205,14 +205,14 @@ func TestCloudCatalogProviderErrors(t *testing.T) {
 	assert.Len(t, getCatalog(t, c, "/v1/cloud-auths/"+auth+"/regions").Items, 2)
 
 	// A token DigitalOcean refuses (stored while it was valid, say): 400 with its sentence.
-	revoked, err := a.st.CreateCloudAuth(context.Background(), c.project.ID, domain.CloudAuthInput{Name: "revoked", Provider: "digitalocean", AccessToken: "dop_v1_revoked-0000000000"})
+	revoked, err := a.st.CreateCloudAuth(context.Background(), c.project.ID, domain.CloudAuthInput{Name: "revoked", Provider: "digitalocean", AccessToken: "dop_v1_revoked-0000000000"}, "")
 	require.NoError(t, err)
 	r = c.do(http.MethodGet, "/v1/cloud-auths/"+revoked.ID+"/regions", nil)
 	assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
 	assert.Contains(t, r.Message, "DigitalOcean rejected this access token")
 
 	// A provider this server has no implementation for: 503 saying so.
-	linode, err := a.st.CreateCloudAuth(context.Background(), c.project.ID, domain.CloudAuthInput{Name: "lin", Provider: "linode", AccessToken: "linode-token-0000000000"})
+	linode, err := a.st.CreateCloudAuth(context.Background(), c.project.ID, domain.CloudAuthInput{Name: "lin", Provider: "linode", AccessToken: "linode-token-0000000000"}, "")
 	require.NoError(t, err)
 	r = c.do(http.MethodGet, "/v1/cloud-auths/"+linode.ID+"/regions", nil)
 	assert.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)

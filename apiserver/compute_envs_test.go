@@ -23,7 +23,7 @@ import (
 func insertCloudAuth(t *testing.T, a *api, projectID string) string {
 	t.Helper()
 	ca, err := a.st.CreateCloudAuth(context.Background(), projectID, domain.CloudAuthInput{
-		Name: testenv.RandomName("auth"), Provider: "digitalocean", AccessToken: dofake.Token})
+		Name: testenv.RandomName("auth"), Provider: "digitalocean", AccessToken: dofake.Token}, "")
 	require.NoError(t, err)
 	return ca.ID
 }

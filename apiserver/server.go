@@ -150,7 +150,6 @@ func New(o Options) *Server {
 	if s.unreachableAfter <= 0 {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter
 	}
-	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.temporalNamespace()}
 	s.followers = &followerCounts{max: o.MaxFollowersPerKey, count: map[string]int{}}
 	if s.followers.max <= 0 {
 		s.followers.max = DefaultMaxFollowersPerKey
@@ -161,6 +160,8 @@ func New(o Options) *Server {
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()
 	}
+	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.temporalNamespace(),
+		Clouds: s.clouds}
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

@@ -518,6 +518,8 @@ const (
 
 // CloudAuth defines model for CloudAuth.
 type CloudAuth struct {
+	// AccountId The provider account the credentials belong to, as the provider names it: AWS account ID, DigitalOcean account UUID, Linode euuid, Vultr account email, the Docker engine's ID. null while unknown (stored before daestro recorded accounts, or not checked with the provider).
+	AccountId *string    `json:"account_id,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// CredentialsHint Masked credentials, e.g. …WXYZ; empty for localdocker. Secrets are never returned.
@@ -562,13 +564,16 @@ type CloudAuthPage struct {
 	NextToken *string `json:"next_token,omitempty"`
 }
 
-// CloudAuthPatch Rename, change the default region, or replace the keys (a key pair is replaced whole). New keys must belong to the same provider account.
+// CloudAuthPatch Rename, change the default region, or replace the keys (a key pair is replaced whole). New keys are checked with the provider: keys of the same provider account are saved; keys of another account are a 409 naming both accounts unless `confirm_account_change` is true.
 type CloudAuthPatch struct {
-	AccessKeyId     *string `json:"access_key_id,omitempty"`
-	AccessToken     *string `json:"access_token,omitempty"`
-	DefaultRegion   *string `json:"default_region,omitempty"`
-	Name            *string `json:"name,omitempty"`
-	SecretAccessKey *string `json:"secret_access_key,omitempty"`
+	AccessKeyId *string `json:"access_key_id,omitempty"`
+	AccessToken *string `json:"access_token,omitempty"`
+
+	// ConfirmAccountChange Accept new keys of another provider account than the old keys'. Without it such a key change is refused (409 naming both accounts) and nothing is written; with it the keys are saved and the response warns that machines created under the old account can no longer be managed by daestro.
+	ConfirmAccountChange *bool   `json:"confirm_account_change,omitempty"`
+	DefaultRegion        *string `json:"default_region,omitempty"`
+	Name                 *string `json:"name,omitempty"`
+	SecretAccessKey      *string `json:"secret_access_key,omitempty"`
 }
 
 // CloudInstanceType defines model for CloudInstanceType.

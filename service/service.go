@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/cloud"
 	"daestro/internal/domain"
 	"daestro/internal/logging"
 	"daestro/internal/store"
@@ -32,6 +33,8 @@ type Service struct {
 	// Namespace is the Temporal namespace of raw workflow-service calls
 	// (the server's own, resolved by the caller).
 	Namespace string
+	// Clouds checks credentials and accounts with the providers.
+	Clouds *cloud.Registry
 }
 
 // temporalUnavailable is the answer when the server has no Temporal client.

@@ -40,8 +40,8 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileWorkflowInput) (activit
 	})
 	var res activities.ReconcileResult
 	err := workflow.ExecuteActivity(ctx, a.ReconcileMachines, activities.ReconcileInput{Grace: in.Grace}).Get(ctx, &res)
-	if len(res.Deleted) > 0 || len(res.Errors) > 0 {
-		workflow.GetLogger(ctx).Warn("reconciliation", "deleted", res.Deleted, "errors", res.Errors)
+	if len(res.Deleted) > 0 || len(res.Errors) > 0 || len(res.OtherAccount) > 0 {
+		workflow.GetLogger(ctx).Warn("reconciliation", "deleted", res.Deleted, "errors", res.Errors, "other_account", res.OtherAccount)
 	}
 	return res, err
 }

@@ -29,6 +29,8 @@ var machineCreateOptions = workflow.ActivityOptions{
 
 // machineDeleteOptions retry a delete with backoff for about ten minutes;
 // after that the spawn is termination_failed and reconciliation keeps trying.
+// A machine in another account than the cloud auth's keys is not retried:
+// no retry can reach it.
 var machineDeleteOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 5 * time.Minute,
 	HeartbeatTimeout:    30 * time.Second,
@@ -37,7 +39,7 @@ var machineDeleteOptions = workflow.ActivityOptions{
 		BackoffCoefficient:     2,
 		MaximumInterval:        2 * time.Minute,
 		MaximumAttempts:        8,
-		NonRetryableErrorTypes: []string{activities.ErrTypeCloudPermanent, activities.ErrTypeSpawnNotFound},
+		NonRetryableErrorTypes: []string{activities.ErrTypeCloudPermanent, activities.ErrTypeSpawnNotFound, activities.ErrTypeAccountChanged},
 	},
 }
 
@@ -61,8 +63,15 @@ func (w *spawnImpl) createMachine(ctx workflow.Context) error {
 		note := failureMessage(err)
 		// A create that failed after the provider accepted it may have left
 		// a machine: delete whatever carries the spawn's tag before failing.
-		_ = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, machineDeleteOptions), a.DeleteMachine,
+		cleanup := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, machineDeleteOptions), a.DeleteMachine,
 			activities.MachineInput{SpawnID: w.in.SpawnID}).Get(ctx, nil)
+		if errorType(cleanup) == activities.ErrTypeAccountChanged {
+			// The keys changed account mid-create: a machine may be left in
+			// the old account, which these keys cannot reach.
+			note := failureMessage(cleanup)
+			_, err := w.record(ctx, activities.RecordSpawnStateInput{State: domain.SpawnTerminationFailed, Reason: "machine not created: " + note, Note: note})
+			return err
+		}
 		_, err := w.record(ctx, activities.RecordSpawnStateInput{State: domain.SpawnFailed, Reason: "machine not created: " + note, Note: note})
 		if err == nil {
 			err = w.wakeDispatcher(ctx)
@@ -151,6 +160,9 @@ func (w *spawnImpl) deleteMachine(ctx workflow.Context, final, reason string) er
 			return err
 		}
 		note := "the machine could not be deleted: " + failureMessage(err) + "; reconciliation keeps trying"
+		if errorType(err) == activities.ErrTypeAccountChanged {
+			note = failureMessage(err) // reconciliation cannot reach it either
+		}
 		_, err := w.record(ctx, activities.RecordSpawnStateInput{State: domain.SpawnTerminationFailed, Reason: note, Note: note})
 		return err
 	}

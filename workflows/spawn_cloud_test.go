@@ -157,6 +157,39 @@ func TestCloudSpawnDeleteFailureEndsInTerminationFailed(t *testing.T) {
 	assert.Greater(t, h.recorded[2].After, 2*time.Minute+5*time.Minute, "retries back off over minutes, not milliseconds")
 }
 
+// A machine made in another account than its cloud auth's keys belong to
+// now: the delete says so at once (no retry can reach it) and the spawn
+// ends termination_failed with that sentence as its note, never terminated.
+func TestCloudSpawnOfAnotherAccountEndsTerminationFailed(t *testing.T) {
+	const note = "machine i-0abc was created in AWS account 111111111111, but cloud auth 'x' now holds keys of account 222222222222: " +
+		"daestro can no longer see or delete it; delete it in account 111111111111"
+	h := newCloudHarness(t, 60)
+	h.deleteErr = temporal.NewNonRetryableApplicationError(note, activities.ErrTypeAccountChanged, nil)
+	h.ping(time.Minute)
+	h.terminate(2 * time.Minute)
+
+	require.NoError(t, h.runCloud())
+	assert.Equal(t, []string{domain.SpawnIdle, domain.SpawnTerminating, domain.SpawnTerminationFailed}, h.states())
+	assert.Equal(t, 1, h.deletes, "not retried")
+	assert.Equal(t, note, h.recorded[2].Reason)
+	assert.Equal(t, note, h.notes[2], "the note names both accounts and says what to do")
+}
+
+// A create that failed while the cloud auth's keys moved to another
+// account may have left a machine in the old one: the spawn is not
+// "failed" (nothing left) but termination_failed with the note.
+func TestCloudSpawnCreateFailureAcrossAnAccountChangeIsNotFailed(t *testing.T) {
+	const note = "the spawn's machine was created in DigitalOcean account a, but cloud auth 'x' now holds keys of account b: " +
+		"daestro can no longer see or delete it; delete it in account a"
+	h := newCloudHarness(t, 60)
+	h.createErr = temporal.NewNonRetryableApplicationError("DigitalOcean could not create: unauthorized", activities.ErrTypeCloudPermanent, nil)
+	h.deleteErr = temporal.NewNonRetryableApplicationError(note, activities.ErrTypeAccountChanged, nil)
+
+	require.NoError(t, h.runCloud())
+	assert.Equal(t, []string{domain.SpawnTerminationFailed}, h.states())
+	assert.Equal(t, note, h.notes[0])
+}
+
 func TestCloudSpawnIdleTimeoutLosesToARacingPlacement(t *testing.T) {
 	h := newCloudHarness(t, 120)
 	h.pingEvery(time.Minute, 2*time.Hour, time.Minute)

@@ -29,6 +29,8 @@ type spawnHarness struct {
 	start time.Time
 	// recorded are the transitions the workflow wrote, in order.
 	recorded []transition
+	// notes are the system notes written with them, in the same order.
+	notes []string
 	// state mirrors the spawn row's state column.
 	state string
 	// lastPing is the row's last_ping_at; zero before the first ping.
@@ -83,6 +85,7 @@ func newSpawnHarness(t *testing.T) *spawnHarness {
 			h.keys[in.Key] = true
 			h.state = in.State
 			h.recorded = append(h.recorded, transition{State: in.State, Reason: in.Reason, After: h.env.Now().Sub(h.start)})
+			h.notes = append(h.notes, in.Note)
 			return activities.RecordSpawnStateResult{Applied: true}, nil
 		})
 	h.env.OnActivity(a.SpawnLiveness, mock.Anything, mock.Anything).Return(

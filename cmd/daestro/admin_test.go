@@ -46,7 +46,7 @@ func TestAdminRotateKeyReencryptsEverything(t *testing.T) {
 	st.Secrets, _ = secrets.NewKeyring(oldKey)
 	p, err := st.CreateProject(context.Background(), "acme", "")
 	require.NoError(t, err)
-	ca, err := st.CreateCloudAuth(context.Background(), p.ID, domain.CloudAuthInput{Name: "do", Provider: "digitalocean", AccessToken: "dop_v1_secret-token"})
+	ca, err := st.CreateCloudAuth(context.Background(), p.ID, domain.CloudAuthInput{Name: "do", Provider: "digitalocean", AccessToken: "dop_v1_secret-token"}, "")
 	require.NoError(t, err)
 
 	t.Setenv(config.EnvDatabaseURL, url)

@@ -17,6 +17,10 @@ type Provider interface {
 	// ValidateCredentials checks that the provider accepts the account's
 	// credentials; a rejection is ErrUnauthorized.
 	ValidateCredentials(ctx context.Context) error
+	// Account names the provider account the credentials belong to, so a
+	// key change can be checked to stay in the same account (machines are
+	// visible only to keys of the account that created them).
+	Account(ctx context.Context) (Account, error)
 	// Regions lists the regions the account can create machines in.
 	Regions(ctx context.Context) ([]Region, error)
 	// InstanceTypes lists the machine types available in region.
@@ -44,6 +48,17 @@ type EngineOwner interface {
 	Provider
 	// Engine is the Docker engine the provider's machines run containers on.
 	Engine() *client.Client
+}
+
+// Account is the provider account a set of credentials belongs to.
+type Account struct {
+	// ID identifies the account and stays the same for every key of it:
+	// AWS's 12-digit account ID, DigitalOcean's account UUID, Linode's
+	// euuid, Vultr's account email (its API shows no account ID), the
+	// local Docker engine's ID.
+	ID string
+	// Name is a label for people (an ARN, an email), may be empty.
+	Name string
 }
 
 // Region is a place machines can be created in.

@@ -73,6 +73,11 @@ type Validation struct {
 	Status string `json:"status"`
 	// Message explains the status.
 	Message string `json:"message"`
+	// Account is the provider account the credentials belong to; its ID
+	// is empty when the provider was not asked (status unavailable, or a
+	// validator that does not tell). It is recorded with the cloud auth,
+	// not shown here.
+	Account Account `json:"-"`
 }
 
 // Registry holds the provider implementations.
@@ -139,7 +144,26 @@ func (r *Registry) Validate(ctx context.Context, provider string, creds Credenti
 	if err := p.ValidateCredentials(ctx); err != nil {
 		return Validation{}, UserError(provider, "check the credentials", err)
 	}
-	return Validation{Status: ValidationValid, Message: DisplayName(provider) + " accepted the credentials"}, nil
+	acct, err := p.Account(ctx)
+	if err != nil {
+		return Validation{}, UserError(provider, "read the credentials' account", err)
+	}
+	return Validation{Status: ValidationValid, Message: DisplayName(provider) + " accepted the credentials", Account: acct}, nil
+}
+
+// Account asks the provider which account creds belong to, without the
+// rest of Validate's checks (for keys stored before daestro recorded
+// accounts). Errors are domain errors, as Validate's.
+func (r *Registry) Account(ctx context.Context, provider string, creds Credentials, region string) (Account, error) {
+	p, err := r.Open(provider, creds, region)
+	if err != nil {
+		return Account{}, err
+	}
+	acct, err := p.Account(ctx)
+	if err != nil {
+		return Account{}, UserError(provider, "read the credentials' account", err)
+	}
+	return acct, nil
 }
 
 // UserError turns a provider error into a domain error for the API: rejected

@@ -20,6 +20,11 @@ type CloudAuth struct {
 	DefaultRegion string `json:"default_region"`
 	// CredentialsHint masks the credentials, e.g. "…WXYZ"; empty for localdocker.
 	CredentialsHint string `json:"credentials_hint"`
+	// AccountID is the provider account the credentials belong to (AWS
+	// account ID, DigitalOcean account UUID, Linode euuid, Vultr account
+	// email, Docker engine ID); nil while unknown (stored before daestro
+	// recorded accounts, or not checked with the provider).
+	AccountID *string `json:"account_id"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -42,6 +47,11 @@ type CloudAuthPatch struct {
 	AccessKeyID     *string `json:"access_key_id"`
 	SecretAccessKey *string `json:"secret_access_key"`
 	AccessToken     *string `json:"access_token"`
+	// ConfirmAccountChange accepts new keys of another provider account
+	// than the old keys': without it such a key change is refused (409),
+	// since machines created under the old account can no longer be seen
+	// or deleted with the new keys.
+	ConfirmAccountChange bool `json:"confirm_account_change"`
 }
 
 // ChangesKeys reports whether the patch replaces credentials.

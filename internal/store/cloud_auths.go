@@ -12,7 +12,7 @@ import (
 	"daestro/internal/secrets"
 )
 
-const cloudAuthCols = `id, name, provider, default_region, credentials_hint, created_at, updated_at`
+const cloudAuthCols = `id, name, provider, default_region, credentials_hint, account_id, created_at, updated_at`
 
 // cloudAuthRow is one row of cloud_auths read with cloudAuthCols (no credentials).
 type cloudAuthRow struct {
@@ -21,13 +21,14 @@ type cloudAuthRow struct {
 	Provider        string    `db:"provider"`
 	DefaultRegion   string    `db:"default_region"`
 	CredentialsHint string    `db:"credentials_hint"`
+	AccountID       *string   `db:"account_id"`
 	CreatedAt       time.Time `db:"created_at"`
 	UpdatedAt       time.Time `db:"updated_at"`
 }
 
 func (r cloudAuthRow) cloudAuth() domain.CloudAuth {
 	return domain.CloudAuth{ID: r.ID, Name: r.Name, Provider: r.Provider, DefaultRegion: r.DefaultRegion,
-		CredentialsHint: r.CredentialsHint, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		CredentialsHint: r.CredentialsHint, AccountID: r.AccountID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // credentialsHint masks the identifying part of the credentials; localdocker
@@ -43,7 +44,9 @@ func credentialsHint(provider string, c cloud.Credentials) string {
 }
 
 // CreateCloudAuth stores a cloud auth with its credentials encrypted.
-func (s *Store) CreateCloudAuth(ctx context.Context, projectID string, in domain.CloudAuthInput) (domain.CloudAuth, error) {
+// accountID is the provider account the provider said the credentials
+// belong to, "" when it was not asked (recorded as unknown).
+func (s *Store) CreateCloudAuth(ctx context.Context, projectID string, in domain.CloudAuthInput, accountID string) (domain.CloudAuth, error) {
 	if err := in.Validate(); err != nil {
 		return domain.CloudAuth{}, err
 	}
@@ -53,9 +56,9 @@ func (s *Store) CreateCloudAuth(ctx context.Context, projectID string, in domain
 	if err != nil {
 		return domain.CloudAuth{}, err
 	}
-	rows, err := s.Pool.Query(ctx, `INSERT INTO cloud_auths (id, project_id, name, provider, default_region, credentials, credentials_hint)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+cloudAuthCols,
-		id, projectID, in.Name, in.Provider, in.DefaultRegion, sealed, credentialsHint(in.Provider, creds))
+	rows, err := s.Pool.Query(ctx, `INSERT INTO cloud_auths (id, project_id, name, provider, default_region, credentials, credentials_hint, account_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, '')) RETURNING `+cloudAuthCols,
+		id, projectID, in.Name, in.Provider, in.DefaultRegion, sealed, credentialsHint(in.Provider, creds), accountID)
 	if err != nil {
 		return domain.CloudAuth{}, err
 	}
@@ -169,8 +172,27 @@ func (s *Store) PrepareCloudAuthUpdate(ctx context.Context, projectID, id string
 	return ca, creds, nil
 }
 
-// UpdateCloudAuth writes a patch prepared (and validated) by PrepareCloudAuthUpdate.
-func (s *Store) UpdateCloudAuth(ctx context.Context, projectID, id string, p domain.CloudAuthPatch) (domain.CloudAuth, error) {
+// KeyChange is what a key change records about provider accounts; the
+// caller checked the new keys (and, for a row whose account was unknown,
+// the old ones) with the provider.
+type KeyChange struct {
+	// Checked is the account_id the row held when the caller compared
+	// accounts (nil = unknown): if another change landed meanwhile the write
+	// is refused (ECONFLICT), so no unchecked switch of accounts slips in.
+	Checked *string
+	// OldAccount is the account of the keys being replaced, when known.
+	// The auth's spawns whose account is unknown get it: their machines
+	// were made with those keys, and must not pass for the new account's.
+	OldAccount string
+	// NewAccount is the account of the new keys, "" when the provider could
+	// not say (then the auth's account becomes unknown).
+	NewAccount string
+}
+
+// UpdateCloudAuth writes a patch prepared (and validated) by
+// PrepareCloudAuthUpdate. A patch that changes the keys records kc's
+// accounts in the same transaction; kc is ignored otherwise.
+func (s *Store) UpdateCloudAuth(ctx context.Context, projectID, id string, p domain.CloudAuthPatch, kc KeyChange) (domain.CloudAuth, error) {
 	want, creds, err := s.PrepareCloudAuthUpdate(ctx, projectID, id, p)
 	if err != nil {
 		return want, err
@@ -181,23 +203,58 @@ func (s *Store) UpdateCloudAuth(ctx context.Context, projectID, id string, p dom
 			return want, err
 		}
 	}
-	rows, err := s.Pool.Query(ctx, `UPDATE cloud_auths SET name = $3, default_region = $4,
-			credentials = COALESCE($5, credentials),
-			credentials_hint = CASE WHEN $5::bytea IS NULL THEN credentials_hint ELSE $6 END,
-			updated_at = now()
-		WHERE project_id = $1 AND id = $2 RETURNING `+cloudAuthCols,
-		projectID, id, want.Name, want.DefaultRegion, sealed, credentialsHint(want.Provider, creds))
-	if err != nil {
-		return want, err
-	}
-	ca, err := pgx.CollectExactlyOneRow(rows, byName(cloudAuthRow.cloudAuth))
+	var ca domain.CloudAuth
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		cur, err := s.cloudAuth(ctx, tx, projectID, id, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		account := cur.AccountID
+		if p.ChangesKeys() {
+			if !sameAccount(cur.AccountID, kc.Checked) {
+				return domain.Errorf(domain.ECONFLICT, "cloud auth '%s' changed while its new keys were checked: send the change again", cur.Name)
+			}
+			account = nil
+			if kc.NewAccount != "" {
+				account = &kc.NewAccount
+			}
+			if kc.OldAccount != "" {
+				if _, err := tx.Exec(ctx, `UPDATE compute_spawns SET account_id = $2
+					WHERE cloud_auth_id = $1 AND account_id IS NULL`, id, kc.OldAccount); err != nil {
+					return err
+				}
+			}
+		}
+		rows, err := tx.Query(ctx, `UPDATE cloud_auths SET name = $3, default_region = $4,
+				credentials = COALESCE($5, credentials),
+				credentials_hint = CASE WHEN $5::bytea IS NULL THEN credentials_hint ELSE $6 END,
+				account_id = $7,
+				updated_at = now()
+			WHERE project_id = $1 AND id = $2 RETURNING `+cloudAuthCols,
+			projectID, id, want.Name, want.DefaultRegion, sealed, credentialsHint(want.Provider, creds), account)
+		if err != nil {
+			return err
+		}
+		ca, err = pgx.CollectExactlyOneRow(rows, byName(cloudAuthRow.cloudAuth))
+		return err
+	})
 	switch {
 	case isUniqueViolation(err):
 		return want, domain.Errorf(domain.ECONFLICT, "a cloud auth named '%s' already exists", want.Name)
 	case isNoRows(err):
 		return want, cloudAuthNotFound(id)
+	case err != nil:
+		return want, err
 	}
-	return ca, err
+	return ca, nil
+}
+
+// sameAccount compares two maybe-unknown accounts.
+func sameAccount(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
 }
 
 // DeleteCloudAuth deletes a cloud auth no compute environment uses.

@@ -43,6 +43,21 @@ type CloudSpawn struct {
 	Credentials                    cloud.Credentials
 	SSHPublicKey                   string
 	MaxIdleSeconds                 int
+	// AuthName is the cloud auth's name, for notes.
+	AuthName string
+	// AccountID is the provider account the spawn's machine was (or is
+	// being) created in; AuthAccountID the account of the cloud auth's
+	// keys now, read with Credentials. Either is "" when unknown.
+	AccountID, AuthAccountID string
+}
+
+// AccountMoved reports whether the cloud auth's keys now belong to another
+// provider account than the one the spawn's machine was created in: then
+// the provider's "not found" with these keys says nothing about the
+// machine, which daestro can no longer see or delete. Unknown accounts
+// (rows from before daestro recorded them) never count as moved.
+func (c CloudSpawn) AccountMoved() bool {
+	return c.AccountID != "" && c.AuthAccountID != "" && c.AccountID != c.AuthAccountID
 }
 
 // cloudSpawnRow is a cloud spawn with its queue's machine settings and its
@@ -59,12 +74,16 @@ type cloudSpawnRow struct {
 	Credentials    []byte  `db:"credentials"` // sealed
 	SSHPublicKey   string  `db:"ssh_public_key"`
 	MaxIdleSeconds int     `db:"max_idle_seconds"`
+	AuthName       *string `db:"auth_name"`
+	AccountID      *string `db:"account_id"`
+	AuthAccountID  *string `db:"auth_account_id"`
 }
 
 // cloudSpawnOf maps a cloudSpawnRow to its CloudSpawn, opening the credentials.
 func (s *Store) cloudSpawnOf(r cloudSpawnRow) (CloudSpawn, error) {
 	c := CloudSpawn{ID: r.ID, ProjectID: r.ProjectID, State: r.State, Provider: r.Provider, Region: r.Region,
-		InstanceType: r.InstanceType, InstanceID: r.InstanceID, SSHPublicKey: r.SSHPublicKey, MaxIdleSeconds: r.MaxIdleSeconds}
+		InstanceType: r.InstanceType, InstanceID: r.InstanceID, SSHPublicKey: r.SSHPublicKey, MaxIdleSeconds: r.MaxIdleSeconds,
+		AuthName: deref(r.AuthName), AccountID: deref(r.AccountID), AuthAccountID: deref(r.AuthAccountID)}
 	if r.CloudAuthID == nil || r.Credentials == nil {
 		return c, domain.Errorf(domain.EINVALID, "compute spawn %s has no cloud auth: its cloud auth was deleted", r.ID)
 	}
@@ -79,7 +98,8 @@ func (s *Store) CloudSpawnMachine(ctx context.Context, spawnID string) (CloudSpa
 		return CloudSpawn{}, domain.Errorf(domain.ENOTFOUND, "no compute spawn with id %q", spawnID)
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT s.id, s.project_id, s.state, s.provider, s.region, s.instance_type, s.instance_id,
-			s.cloud_auth_id, a.credentials, q.ssh_public_key, q.max_idle_seconds
+			s.cloud_auth_id, a.credentials, q.ssh_public_key, q.max_idle_seconds,
+			a.name AS auth_name, s.account_id, a.account_id AS auth_account_id
 		FROM compute_spawns s
 		JOIN job_queues q ON q.id = s.job_queue_id
 		LEFT JOIN cloud_auths a ON a.id = s.cloud_auth_id
@@ -116,16 +136,37 @@ func (s *Store) RecordSpawnMachine(ctx context.Context, spawnID string, inst clo
 	return err
 }
 
+// SetSpawnAccount records the provider account a spawn's machine is created
+// in: the account of the keys about to create it ("" = unknown, a no-op).
+func (s *Store) SetSpawnAccount(ctx context.Context, spawnID, accountID string) error {
+	if accountID == "" {
+		return nil
+	}
+	_, err := s.Pool.Exec(ctx, `UPDATE compute_spawns SET account_id = $2 WHERE id = $1`, spawnID, accountID)
+	return err
+}
+
+// deref is *p, "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // CloudAccount is one cloud auth with its credentials, for reconciliation.
 type CloudAccount struct {
 	ID, ProjectID, Provider, DefaultRegion string
 	Credentials                            cloud.Credentials
+	// Name is the cloud auth's name; AccountID the provider account of its
+	// keys, "" when unknown.
+	Name, AccountID string
 }
 
 // CloudAccounts lists every cloud auth of every project, decrypted, for
 // reconciliation: each is asked for the machines daestro tagged.
 func (s *Store) CloudAccounts(ctx context.Context) ([]CloudAccount, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, project_id, provider, default_region, credentials FROM cloud_auths ORDER BY id`)
+	rows, err := s.Pool.Query(ctx, `SELECT id, project_id, name, provider, default_region, credentials, account_id FROM cloud_auths ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +189,13 @@ func (s *Store) CloudAccounts(ctx context.Context) ([]CloudAccount, error) {
 
 // cloudAccountRow is one cloud auth with its sealed credentials.
 type cloudAccountRow struct {
-	ID            string `db:"id"`
-	ProjectID     string `db:"project_id"`
-	Provider      string `db:"provider"`
-	DefaultRegion string `db:"default_region"`
-	Credentials   []byte `db:"credentials"` // sealed
+	ID            string  `db:"id"`
+	ProjectID     string  `db:"project_id"`
+	Name          string  `db:"name"`
+	Provider      string  `db:"provider"`
+	DefaultRegion string  `db:"default_region"`
+	Credentials   []byte  `db:"credentials"` // sealed
+	AccountID     *string `db:"account_id"`
 }
 
 // cloudAccountOf maps a cloudAccountRow to its account, opening the credentials.
@@ -161,7 +204,8 @@ func (s *Store) cloudAccountOf(r cloudAccountRow) (CloudAccount, error) {
 	if err != nil {
 		return CloudAccount{}, err
 	}
-	return CloudAccount{ID: r.ID, ProjectID: r.ProjectID, Provider: r.Provider, DefaultRegion: r.DefaultRegion, Credentials: creds}, nil
+	return CloudAccount{ID: r.ID, ProjectID: r.ProjectID, Name: r.Name, Provider: r.Provider, DefaultRegion: r.DefaultRegion,
+		Credentials: creds, AccountID: deref(r.AccountID)}, nil
 }
 
 // SpawnFact is a spawn's state as reconciliation sees it.
@@ -226,15 +270,44 @@ func (s *Store) CloudAuthRegions(ctx context.Context, authID string) ([]string, 
 
 // TerminationFailedSpawns lists the spawns of a cloud auth in
 // termination_failed for at least grace: reconciliation marks terminated
-// those whose machines it no longer finds.
+// those whose machines it no longer finds. A spawn whose machine was made
+// in another account than the auth's keys now belong to is left out: the
+// keys cannot see its machine, so not finding it proves nothing
+// (OtherAccountSpawns lists those).
 func (s *Store) TerminationFailedSpawns(ctx context.Context, authID string, grace time.Duration) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id::text FROM compute_spawns
-		WHERE cloud_auth_id = $1 AND state = 'termination_failed' AND state_changed_at <= now() - make_interval(secs => $2)`,
+	rows, err := s.Pool.Query(ctx, `SELECT s.id::text FROM compute_spawns s JOIN cloud_auths a ON a.id = s.cloud_auth_id
+		WHERE s.cloud_auth_id = $1 AND s.state = 'termination_failed' AND s.state_changed_at <= now() - make_interval(secs => $2)
+			AND (s.account_id IS NULL OR a.account_id IS NULL OR s.account_id = a.account_id)`,
 		authID, grace.Seconds())
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// OtherAccountSpawn is a spawn whose machine lives in another provider
+// account than its cloud auth's keys now belong to.
+type OtherAccountSpawn struct {
+	ID         string `db:"id"`
+	State      string `db:"state"`
+	InstanceID string `db:"instance_id"`
+	AccountID  string `db:"account_id"`
+	SystemNote string `db:"system_note"`
+}
+
+// OtherAccountSpawns lists the cloud auth's spawns, not terminated or
+// failed, whose machine was created in another account than the auth's
+// keys now belong to: daestro can neither see nor delete those machines.
+func (s *Store) OtherAccountSpawns(ctx context.Context, authID string) ([]OtherAccountSpawn, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT s.id::text AS id, s.state, s.instance_id, s.account_id, s.system_note
+		FROM compute_spawns s JOIN cloud_auths a ON a.id = s.cloud_auth_id
+		WHERE s.cloud_auth_id = $1 AND s.state NOT IN ('terminated', 'failed')
+			AND s.account_id IS NOT NULL AND a.account_id IS NOT NULL AND s.account_id <> a.account_id
+		ORDER BY s.id`, authID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByName[OtherAccountSpawn])
 }
 
 // SpawnAllocations counts the runs allocated to a spawn now and reads its

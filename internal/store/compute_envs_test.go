@@ -35,7 +35,7 @@ func TestCreateComputeEnvStoresTheInstanceSize(t *testing.T) {
 	ctx := context.Background()
 	p, err := st.CreateProject(ctx, "acme", "")
 	require.NoError(t, err)
-	ca, err := st.CreateCloudAuth(ctx, p.ID, domain.CloudAuthInput{Name: "local", Provider: cloud.LocalDocker})
+	ca, err := st.CreateCloudAuth(ctx, p.ID, domain.CloudAuthInput{Name: "local", Provider: cloud.LocalDocker}, "")
 	require.NoError(t, err)
 	assert.Equal(t, "", ca.CredentialsHint)
 	_, creds, err := st.CloudAuthCredentials(ctx, p.ID, ca.ID)

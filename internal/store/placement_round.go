@@ -272,12 +272,13 @@ func loadPlacementInput(ctx context.Context, tx pgx.Tx, projectID string) (place
 
 // insertSpawnRequest writes a cloud spawn the round asked for, state
 // requested, with its machine's provider facts copied from the environment
-// (a later edit of the environment does not change a machine being made).
+// (a later edit of the environment does not change a machine being made),
+// and the account its cloud auth's keys belong to now.
 func insertSpawnRequest(ctx context.Context, tx pgx.Tx, projectID string, rq placement.SpawnRequest) error {
 	id := NewID()
 	tag, err := tx.Exec(ctx, `INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state,
-			provider, cloud_auth_id, region, instance_type)
-		SELECT $1, $2, $3, e.id, 'cloud', 'requested', a.provider, a.id, e.region, e.instance_type
+			provider, cloud_auth_id, region, instance_type, account_id)
+		SELECT $1, $2, $3, e.id, 'cloud', 'requested', a.provider, a.id, e.region, e.instance_type, a.account_id
 		FROM compute_envs e JOIN cloud_auths a ON a.id = e.cloud_auth_id
 		WHERE e.id = $4 AND e.project_id = $2 AND e.kind = 'cloud'`, id, projectID, rq.QueueID, rq.ComputeEnvID)
 	if err != nil {

@@ -50,6 +50,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"daestro/internal/cloud"
 )
@@ -92,6 +93,8 @@ var liveStates = []string{"pending", "running", "shutting-down", "stopping", "st
 type Provider struct {
 	// client is the EC2 client; its retryer implements WithRetry.
 	client *ec2.Client
+	// sts is the STS client, for the account the key belongs to.
+	sts *sts.Client
 	// region is the region every call acts in, unless it names another.
 	region string
 	// accessKeyID and secretSet are kept only to fail fast on empty keys.
@@ -180,6 +183,7 @@ func New(accessKeyID, secretAccessKey, region string, opts ...Option) (*Provider
 	}
 	return &Provider{
 		client:      ec2.NewFromConfig(ac),
+		sts:         sts.NewFromConfig(ac),
 		region:      region,
 		accessKeyID: accessKeyID,
 		secretSet:   secretAccessKey != "",
@@ -200,6 +204,22 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	}
 	_, err := p.client.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 	return p.fail(ctx, op{what: "check the access key", action: "DescribeRegions", region: p.region}, err)
+}
+
+// Account asks STS whose key this is (GetCallerIdentity, which no IAM
+// policy can deny): the account's 12-digit ID, and the key's ARN as its name.
+func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
+	if p.accessKeyID == "" || !p.secretSet {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "no AWS access key given: enter both the access key id and the secret access key"}
+	}
+	out, err := p.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return cloud.Account{}, p.fail(ctx, op{what: "read the key's account", action: "GetCallerIdentity", region: p.region}, err)
+	}
+	if awssdk.ToString(out.Account) == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnavailable, Message: "AWS STS answered GetCallerIdentity without an account ID"}
+	}
+	return cloud.Account{ID: awssdk.ToString(out.Account), Name: awssdk.ToString(out.Arn)}, nil
 }
 
 // Regions lists the regions enabled for the account.

@@ -118,6 +118,27 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	})
 }
 
+// Account reads the token's account: its UUID, and its email as the name.
+func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
+	if p.token == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "no DigitalOcean access token given: create one under API → Tokens in the DigitalOcean control panel"}
+	}
+	var a *godo.Account
+	err := p.do(ctx, "read the account", func(ctx context.Context) (*godo.Response, error) {
+		var resp *godo.Response
+		var err error
+		a, resp, err = p.client.Account.Get(ctx)
+		return resp, err
+	})
+	if err != nil {
+		return cloud.Account{}, err
+	}
+	if a == nil || a.UUID == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnavailable, Message: "DigitalOcean answered GET /v2/account without the account's uuid"}
+	}
+	return cloud.Account{ID: a.UUID, Name: a.Email}, nil
+}
+
 // Regions lists the regions currently accepting droplets.
 func (p *Provider) Regions(ctx context.Context) ([]cloud.Region, error) {
 	var out []cloud.Region

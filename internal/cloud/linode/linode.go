@@ -140,6 +140,29 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	})
 }
 
+// Account reads the token's account (GET /v4/account): its euuid, which
+// stays the same for every user and token of the account (a user's uid or
+// username would not), and its email as the name. The token needs the
+// Account scope (read only is enough).
+func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
+	if p.token == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "no Linode access token given: create a personal access token in Linode Cloud Manager under My Profile → API Tokens"}
+	}
+	var a *linodego.Account
+	err := p.do(ctx, "read the account (the token needs the Account scope, read only is enough)", transient, func(ctx context.Context) error {
+		var err error
+		a, err = p.client.GetAccount(ctx)
+		return err
+	})
+	if err != nil {
+		return cloud.Account{}, err
+	}
+	if a == nil || a.EUUID == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnavailable, Message: "Linode answered GET /v4/account without the account's euuid"}
+	}
+	return cloud.Account{ID: a.EUUID, Name: a.Email}, nil
+}
+
 // Regions lists the regions where daestro can start agents: those offering
 // Linodes and the Metadata service. Metadata is what delivers user data to
 // cloud-init, and agents are configured through user data, so a region

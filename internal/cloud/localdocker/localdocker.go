@@ -95,6 +95,19 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	return nil
 }
 
+// Account is the Docker engine itself: its ID, and its host name as the name.
+func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
+	info, err := p.docker.Info(ctx)
+	if err != nil {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnavailable, Message: "the local Docker engine does not answer: " + err.Error(), Err: err}
+	}
+	if info.ID == "" {
+		// Engines since 23 may leave ID empty; the name still tells them apart.
+		return cloud.Account{ID: "docker:" + info.Name, Name: info.Name}, nil
+	}
+	return cloud.Account{ID: info.ID, Name: info.Name}, nil
+}
+
 // Regions is this machine only.
 func (p *Provider) Regions(context.Context) ([]cloud.Region, error) {
 	return []cloud.Region{{ID: Region, Name: "This machine's Docker engine"}}, nil

@@ -150,6 +150,25 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	})
 }
 
+// Account reads the token's account (GET /v2/account). Vultr shows no
+// account ID, so the account's email stands for it: it is the account's
+// login and the same for every API key of the account.
+func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
+	var a *govultr.Account
+	err := p.do(ctx, "read the account", func(ctx context.Context) error {
+		var err error
+		a, _, err = p.client.Account.Get(ctx)
+		return nonNil(a, err)
+	})
+	if err != nil {
+		return cloud.Account{}, err
+	}
+	if a.Email == "" {
+		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnavailable, Message: "Vultr answered GET /v2/account without the account's email"}
+	}
+	return cloud.Account{ID: a.Email, Name: a.Name}, nil
+}
+
 // Regions lists Vultr's regions. Vultr has no per-account availability
 // flag; whether a plan can be created in a region is InstanceTypes' answer.
 func (p *Provider) Regions(ctx context.Context) ([]cloud.Region, error) {

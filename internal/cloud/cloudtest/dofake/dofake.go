@@ -2,7 +2,11 @@
 // speaks the wire format godo expects (JSON under /v2/…), keeps droplets and
 // SSH keys in memory, checks the bearer token, and can inject the failures a
 // real account shows: 429 with Retry-After, 422 droplet limit, 5xx and slow
-// responses. A droplet is "new" without addresses in the create response and
+// responses. Tokens belong to accounts (Token to AccountUUID; AddToken adds
+// more, of that account or another): GET /v2/account answers the token's
+// account, and droplets and SSH keys are seen only with tokens of the
+// account that created them, another account's getting DigitalOcean's 404.
+// A droplet is "new" without addresses in the create response and
 // its first GET, and "active" with public IPv4/IPv6 afterwards (or once the
 // WithActiveAfter delay passed), so callers exercise their polling.
 package dofake
@@ -26,6 +30,17 @@ import (
 // Token is the access token the fake accepts unless Options say otherwise.
 const Token = "dop_v1_fake"
 
+// AccountUUID is the uuid of the account Token belongs to.
+const AccountUUID = "b6fc48fb-3f83-4d54-9d1c-0c6e6b0a0001"
+
+// AccountEmail is the email GET /v2/account shows for account.
+func AccountEmail(account string) string {
+	if account == AccountUUID {
+		return "dev@example.com"
+	}
+	return "owner-" + account + "@example.com"
+}
+
 // Server is a running fake. All methods are safe for concurrent use.
 type Server struct {
 	// URL is the base URL to hand to the client (no trailing slash).
@@ -36,8 +51,10 @@ type Server struct {
 
 	// mu guards everything below; handlers run concurrently.
 	mu sync.Mutex
-	// token is the accepted bearer token.
+	// token is Token, or WithToken's.
 	token string
+	// tokens maps every accepted bearer token to its account's uuid.
+	tokens map[string]string
 	// activeAfter, when set, replaces "active after the first GET".
 	activeAfter time.Duration
 	// dropletLimit is the account's droplet limit, 0 for none.
@@ -48,7 +65,7 @@ type Server struct {
 	nextID int
 	// droplets are the live droplets by id.
 	droplets map[int]*droplet
-	// keys are the registered SSH keys by MD5 fingerprint.
+	// keys are the registered SSH keys by account uuid + "/" + MD5 fingerprint.
 	keys map[string]key
 	// creates records droplet-create bodies for assertions.
 	creates []CreateBody
@@ -59,7 +76,9 @@ type Server struct {
 }
 
 type droplet struct {
-	ID      int
+	ID int
+	// Account is the uuid of the account that created it.
+	Account string
 	Name    string
 	Tags    []string
 	Created time.Time
@@ -67,6 +86,8 @@ type droplet struct {
 }
 
 type key struct {
+	// account is the uuid of the account that registered it.
+	account     string
 	ID          int    `json:"id"`
 	Name        string `json:"name"`
 	Fingerprint string `json:"fingerprint"`
@@ -107,14 +128,23 @@ func WithDropletLimit(n int) Option { return func(s *Server) { s.dropletLimit = 
 // New starts a fake and stops it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{token: Token, nextID: 3164444, droplets: map[int]*droplet{}, keys: map[string]key{}}
+	s := &Server{token: Token, tokens: map[string]string{}, nextID: 3164444, droplets: map[int]*droplet{}, keys: map[string]key{}}
 	for _, o := range opts {
 		o(s)
 	}
+	s.tokens[s.token] = AccountUUID
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
 	return s
+}
+
+// AddToken makes token an access token of account (a uuid): another key of
+// AccountUUID, or the key of another account.
+func (s *Server) AddToken(token, account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = account
 }
 
 // RateLimit makes the next n API calls answer 429 with Retry-After set to
@@ -179,8 +209,8 @@ func (s *Server) Keys() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for fp := range s.keys {
-		out = append(out, fp)
+	for _, k := range s.keys {
+		out = append(out, k.Fingerprint)
 	}
 	slices.Sort(out)
 	return out
@@ -224,7 +254,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(in.body))
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+s.token {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	account, ok := s.tokens[bearer]
+	if !ok || bearer == "" {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "Unable to authenticate you")
 		return
 	}
@@ -233,19 +265,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && path == "/v2/account":
 		writeJSON(w, 200, map[string]any{"account": map[string]any{
-			"droplet_limit": s.dropletLimit, "email": "dev@example.com", "uuid": "u1", "status": "active"}})
+			"droplet_limit": s.dropletLimit, "email": AccountEmail(account), "uuid": account, "status": "active", "email_verified": true}})
 	case r.Method == http.MethodGet && path == "/v2/regions":
 		writeJSON(w, 200, map[string]any{"regions": regions, "links": map[string]any{}, "meta": map[string]any{"total": len(regions)}})
 	case r.Method == http.MethodGet && path == "/v2/sizes":
 		writeJSON(w, 200, map[string]any{"sizes": sizes, "links": map[string]any{}, "meta": map[string]any{"total": len(sizes)}})
 	case r.Method == http.MethodPost && path == "/v2/droplets":
-		s.createDroplet(w, r)
+		s.createDroplet(w, r, account)
 	case r.Method == http.MethodGet && path == "/v2/droplets":
 		tag := r.URL.Query().Get("tag_name")
 		var out []map[string]any
 		for _, id := range slices.Sorted(maps.Keys(s.droplets)) {
 			d := s.droplets[id]
-			if tag == "" || slices.Contains(d.Tags, tag) {
+			if d.Account == account && (tag == "" || slices.Contains(d.Tags, tag)) {
 				out = append(out, s.render(d))
 			}
 		}
@@ -253,7 +285,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/v2/droplets/"):
 		id, err := strconv.Atoi(strings.TrimPrefix(path, "/v2/droplets/"))
 		d := s.droplets[id]
-		if err != nil || d == nil {
+		if err != nil || d == nil || d.Account != account {
 			writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
 			return
 		}
@@ -269,9 +301,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
 		}
 	case r.Method == http.MethodPost && path == "/v2/account/keys":
-		s.createKey(w, r)
+		s.createKey(w, r, account)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v2/account/keys/"):
-		k, ok := s.keys[strings.TrimPrefix(path, "/v2/account/keys/")]
+		k, ok := s.keys[account+"/"+strings.TrimPrefix(path, "/v2/account/keys/")]
 		if !ok {
 			writeError(w, http.StatusNotFound, "not_found", "The resource you were accessing could not be found.")
 			return
@@ -282,7 +314,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) createDroplet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createDroplet(w http.ResponseWriter, r *http.Request, account string) {
 	var body CreateBody
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON: "+err.Error())
@@ -298,23 +330,29 @@ func (s *Server) createDroplet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, fp := range body.SSHKeys {
-		if _, ok := s.keys[fp]; !ok {
+		if _, ok := s.keys[account+"/"+fp]; !ok {
 			writeError(w, http.StatusUnprocessableEntity, "unprocessable_entity", "ssh_keys: invalid key identifiers for Droplet creation")
 			return
 		}
 	}
-	if s.dropletLimit > 0 && len(s.droplets) >= s.dropletLimit {
+	live := 0
+	for _, d := range s.droplets {
+		if d.Account == account {
+			live++
+		}
+	}
+	if s.dropletLimit > 0 && live >= s.dropletLimit {
 		writeError(w, http.StatusUnprocessableEntity, "unprocessable_entity",
 			fmt.Sprintf("creating this/these droplet(s) will exceed your droplet limit of %d", s.dropletLimit))
 		return
 	}
-	d := &droplet{ID: s.nextID, Name: body.Name, Tags: body.Tags, Created: time.Now()}
+	d := &droplet{ID: s.nextID, Account: account, Name: body.Name, Tags: body.Tags, Created: time.Now()}
 	s.nextID++
 	s.droplets[d.ID] = d
 	writeJSON(w, http.StatusAccepted, map[string]any{"droplet": s.render(d)})
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, account string) {
 	var body struct {
 		Name      string `json:"name"`
 		PublicKey string `json:"public_key"`
@@ -329,12 +367,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := strings.TrimPrefix(ssh.FingerprintLegacyMD5(pk), "MD5:")
-	if _, ok := s.keys[fp]; ok {
+	if _, ok := s.keys[account+"/"+fp]; ok {
 		writeError(w, http.StatusUnprocessableEntity, "unprocessable_entity", "SSH Key is already in use on your account")
 		return
 	}
-	k := key{ID: 512189 + len(s.keys), Name: body.Name, Fingerprint: fp, PublicKey: body.PublicKey}
-	s.keys[fp] = k
+	k := key{account: account, ID: 512189 + len(s.keys), Name: body.Name, Fingerprint: fp, PublicKey: body.PublicKey}
+	s.keys[account+"/"+fp] = k
 	writeJSON(w, http.StatusCreated, map[string]any{"ssh_key": k})
 }
 

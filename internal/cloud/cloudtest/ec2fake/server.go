@@ -53,7 +53,12 @@ const (
 	SecretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 )
 
-// OwnerID is the account id of the fake account.
+// OwnerID is the account id of the fake account, the one AccessKeyID
+// belongs to. AddAccessKey adds keys of it or of other accounts: every
+// instance belongs to the account whose key launched it and is seen only
+// with that account's keys (another account's get EC2's
+// InvalidInstanceID.NotFound), as GetCallerIdentity tells them apart.
+// (Security groups and VPCs are shared by all accounts of the fake.)
 const OwnerID = "111122223333"
 
 // APIVersion is the only EC2 API version the fake answers.
@@ -69,8 +74,10 @@ type Server struct {
 
 	// mu guards everything below; handlers run concurrently.
 	mu sync.Mutex
-	// accessKeyID is the accepted access key id.
+	// accessKeyID is AccessKeyID, or WithAccessKeyID's.
 	accessKeyID string
+	// keys maps every accepted access key id to its account's id.
+	keys map[string]string
 	// runningAfterDescribes is how many DescribeInstances show a new
 	// instance pending before it runs.
 	runningAfterDescribes int
@@ -156,6 +163,8 @@ type RunBody struct {
 
 // instance is one instance of the fake account.
 type instance struct {
+	// account is the id of the account whose key launched it.
+	account string
 	// id and reservationID are EC2's identifiers, i-… and r-….
 	id            string
 	reservationID string
@@ -254,6 +263,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := &Server{
 		accessKeyID:           AccessKeyID,
+		keys:                  map[string]string{},
 		runningAfterDescribes: 1,
 		terminatedVisibleFor:  time.Hour,
 		denied:                map[string]bool{},
@@ -262,6 +272,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.keys[s.accessKeyID] = OwnerID
 	if !s.noDefaultVPC {
 		s.addDefaultVPCs()
 	}
@@ -269,6 +280,15 @@ func New(tb testing.TB, opts ...Option) *Server {
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
 	return s
+}
+
+// AddAccessKey makes keyID an access key of account (a 12-digit id):
+// another key of OwnerID, or the key of another account. Secrets are not
+// checked.
+func (s *Server) AddAccessKey(keyID, account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[keyID] = account
 }
 
 // Inject makes the next n calls of action ("" for any action) fail with an
@@ -406,6 +426,8 @@ type request struct {
 	form   url.Values
 	// id is the request id of the answer.
 	id string
+	// accessKeyID and account are the signing key and its account.
+	accessKeyID, account string
 }
 
 // apiError is an EC2 error answer: HTTP status, EC2 error code, message.
@@ -469,11 +491,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil || m[1] != s.accessKeyID {
+	if m == nil || s.keys[m[1]] == "" {
 		s.writeError(w, req, errorf(http.StatusUnauthorized, "AuthFailure", authFailureMessage))
 		return
 	}
-	req.region = m[2]
+	req.region, req.accessKeyID, req.account = m[2], m[1], s.keys[m[1]]
 	if _, ok := findRegion(req.region); !ok {
 		// EC2 has no endpoint for a region that does not exist; the SDK
 		// fails to resolve the host. The fake answers what the closest real
@@ -481,14 +503,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, req, errorf(http.StatusUnauthorized, "AuthFailure", authFailureMessage))
 		return
 	}
-	if v := req.form.Get("Version"); v != APIVersion {
+	if v := req.form.Get("Version"); v != APIVersion && (req.action != actionGetCallerIdentity || v != STSAPIVersion) {
 		s.writeError(w, req, errorf(http.StatusBadRequest, "NoSuchVersion", "An invalid API version was specified: %q", v))
 		return
 	}
 	if s.denied[req.action] {
 		s.writeError(w, req, errorf(http.StatusForbidden, "UnauthorizedOperation",
 			"You are not authorized to perform this operation. User: arn:aws:iam::%s:user/daestro is not authorized to perform: ec2:%s because no identity-based policy allows the ec2:%s action.",
-			OwnerID, req.action, req.action))
+			req.account, req.action, req.action))
 		return
 	}
 	s.purge()
@@ -498,6 +520,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		err  *apiError
 	)
 	switch req.action {
+	case actionGetCallerIdentity:
+		body, err = s.getCallerIdentity(req)
 	case "DescribeRegions":
 		body, err = s.describeRegions(req)
 	case "DescribeInstanceTypes":
@@ -547,6 +571,10 @@ func writeXML(w http.ResponseWriter, status int, body any) {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, req *request, e *apiError) {
+	if req.action == actionGetCallerIdentity {
+		writeSTSError(w, req, e)
+		return
+	}
 	writeXML(w, e.status, xmlError{Code: e.code, Message: e.message, RequestID: req.id})
 }
 
@@ -624,7 +652,7 @@ func (s *Server) describeImages(req *request) (any, *apiError) {
 	owners := list(req.form, "Owner")
 	for i, o := range owners {
 		if o == "self" {
-			owners[i] = OwnerID
+			owners[i] = req.account
 		}
 	}
 	ids := list(req.form, "ImageId")
@@ -674,7 +702,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	if len(body.ClientToken) > 64 {
 		return nil, invalidParameter("Value (%s) for parameter clientToken is invalid. Length must be at most 64.", body.ClientToken)
 	}
-	if prev, ok := s.tokens[req.region+"\x00"+body.ClientToken]; ok && body.ClientToken != "" {
+	if prev, ok := s.tokens[req.account+"\x00"+req.region+"\x00"+body.ClientToken]; ok && body.ClientToken != "" {
 		if prev.imageID != body.ImageID || prev.instanceType != body.InstanceType || prev.userData != body.UserData ||
 			!slices.Equal(prev.tags, body.Tags) || !slices.Equal(prev.requestedGroups, body.SecurityGroupIDs) {
 			return nil, errorf(http.StatusBadRequest, "IdempotentParameterMismatch",
@@ -717,7 +745,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	if s.vcpuLimit > 0 {
 		used := t.vcpu
 		for _, in := range s.instances {
-			if in.region == req.region && !in.terminated {
+			if in.account == req.account && in.region == req.region && !in.terminated {
 				it, _ := findType(in.instanceType)
 				used += it.vcpu
 			}
@@ -730,6 +758,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	s.seq++
 	n := s.seq
 	in := &instance{
+		account:       req.account,
 		id:            fmt.Sprintf("i-%017x", 0xabc0000000000000+uint64(n)),
 		reservationID: fmt.Sprintf("r-%017x", 0xdef0000000000000+uint64(n)),
 		region:        req.region, zone: req.region + "a", instanceType: t.name, imageID: body.ImageID, arch: t.arch,
@@ -745,7 +774,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 	}
 	s.instances = append(s.instances, in)
 	if body.ClientToken != "" {
-		s.tokens[req.region+"\x00"+body.ClientToken] = in
+		s.tokens[req.account+"\x00"+req.region+"\x00"+body.ClientToken] = in
 	}
 	return s.runAnswer(req, in), nil
 }
@@ -754,7 +783,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 // describe.
 func (s *Server) runAnswer(req *request, in *instance) xmlRunInstances {
 	return xmlRunInstances{Xmlns: xmlns, RequestID: req.id, xmlReservation: xmlReservation{
-		ReservationID: in.reservationID, OwnerID: OwnerID, Instances: []xmlInstance{s.render(in, s.state(in))},
+		ReservationID: in.reservationID, OwnerID: in.account, Instances: []xmlInstance{s.render(in, s.state(in))},
 	}}
 }
 
@@ -844,14 +873,14 @@ var instanceIDRE = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
 // for malformed or unknown ids. Instances still hidden by eventual
 // consistency count as unknown, and the call uses up one of their hidden
 // calls.
-func (s *Server) byID(region string, ids []string) ([]*instance, *apiError) {
+func (s *Server) byID(account, region string, ids []string) ([]*instance, *apiError) {
 	var out []*instance
 	var missing []string
 	for _, id := range ids {
 		if !instanceIDRE.MatchString(id) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInstanceID.Malformed", "Invalid id: %q", id)
 		}
-		i := slices.IndexFunc(s.instances, func(in *instance) bool { return in.id == id && in.region == region })
+		i := slices.IndexFunc(s.instances, func(in *instance) bool { return in.id == id && in.region == region && in.account == account })
 		if i < 0 {
 			missing = append(missing, id)
 			continue
@@ -885,12 +914,12 @@ func (s *Server) describeInstances(req *request) (any, *apiError) {
 	}
 	candidates := []*instance{}
 	if len(ids) > 0 {
-		if candidates, err = s.byID(req.region, ids); err != nil {
+		if candidates, err = s.byID(req.account, req.region, ids); err != nil {
 			return nil, err
 		}
 	} else {
 		for _, in := range s.instances {
-			if in.region == req.region {
+			if in.region == req.region && in.account == req.account {
 				candidates = append(candidates, in)
 			}
 		}
@@ -927,7 +956,7 @@ func (s *Server) describeInstances(req *request) (any, *apiError) {
 			m.in.shuttingShown++
 		}
 		out.Reservations = append(out.Reservations, xmlReservation{
-			ReservationID: m.in.reservationID, OwnerID: OwnerID, Instances: []xmlInstance{s.render(m.in, m.st)},
+			ReservationID: m.in.reservationID, OwnerID: m.in.account, Instances: []xmlInstance{s.render(m.in, m.st)},
 		})
 	}
 	return out, nil
@@ -938,7 +967,7 @@ func (s *Server) terminateInstances(req *request) (any, *apiError) {
 	if len(ids) == 0 {
 		return nil, errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId")
 	}
-	found, err := s.byID(req.region, ids)
+	found, err := s.byID(req.account, req.region, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,11 @@
 // can inject the failures a real account shows: 429 with Retry-After, 5xx,
 // "Linode busy.", maintenance 503s, the account limit and sold-out plans.
 //
+// Tokens belong to accounts (Token to AccountEUUID; AddToken adds more, of
+// that account or another): GET /v4/account answers the token's account,
+// and a Linode is seen only with tokens of the account that created it,
+// another account's getting Linode's 404.
+//
 // A Linode is "provisioning" in the create response and its first GET and
 // "running" afterwards (see WithRunningAfterGets and WithRunningAfter), so
 // callers exercise their polling. Like the real API it has its public IPv4
@@ -33,6 +38,17 @@ import (
 
 // Token is the access token the fake accepts unless Options say otherwise.
 const Token = "linode-fake-token"
+
+// AccountEUUID is the euuid of the account Token belongs to.
+const AccountEUUID = "E1AF5EEC-526F-487D-B317EBEB34C87D71"
+
+// AccountEmail is the email GET /v4/account shows for account.
+func AccountEmail(account string) string {
+	if account == AccountEUUID {
+		return "dev@example.com"
+	}
+	return "owner-" + strings.ToLower(account) + "@example.com"
+}
 
 // TimeLayout is how the Linode API writes timestamps: UTC without a zone.
 const TimeLayout = "2006-01-02T15:04:05"
@@ -64,8 +80,10 @@ type Server struct {
 
 	// mu guards everything below; handlers run concurrently.
 	mu sync.Mutex
-	// token is the accepted bearer token.
+	// token is Token, or WithToken's.
 	token string
+	// tokens maps every accepted bearer token to its account's euuid.
+	tokens map[string]string
 	// runningAfterGets is how many GETs of a Linode answer "provisioning"
 	// before it is "running".
 	runningAfterGets int
@@ -99,6 +117,8 @@ type Server struct {
 type instance struct {
 	// ID is the Linode id.
 	ID int
+	// Account is the euuid of the account that created it.
+	Account string
 	// Label is unique in the account, like on the real API.
 	Label string
 	// Region, Type and Image are as created.
@@ -181,11 +201,20 @@ func WithInstanceLimit(n int) Option { return func(s *Server) { s.instanceLimit 
 // asked for, so tests can exercise paging with a handful of items.
 func WithPageSize(n int) Option { return func(s *Server) { s.pageSize = n } }
 
+// AddToken makes token an access token of account (an euuid): another
+// token of AccountEUUID, or the token of another account.
+func (s *Server) AddToken(token, account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = account
+}
+
 // New starts a fake and stops it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := &Server{
 		token:            Token,
+		tokens:           map[string]string{},
 		runningAfterGets: 1,
 		nextID:           51234567,
 		instances:        map[int]*instance{},
@@ -194,6 +223,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.tokens[s.token] = AccountEUUID
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
@@ -379,7 +409,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(in.body))
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+s.token {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	account, ok := s.tokens[bearer]
+	if !ok || bearer == "" {
 		writeError(w, http.StatusUnauthorized, ReasonInvalidToken, "")
 		return
 	}
@@ -390,18 +422,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"uid": 1, "username": "daestro-test", "email": "dev@example.com", "timezone": "UTC",
 			"restricted": false, "two_factor_auth": false, "authorized_keys": nil})
+	case r.Method == http.MethodGet && path == "/v4/account":
+		writeJSON(w, http.StatusOK, map[string]any{
+			"euuid": account, "email": AccountEmail(account), "first_name": "Dev", "last_name": "Example",
+			"company": "", "country": "US", "balance": 0, "balance_uninvoiced": 0, "capabilities": []string{"Linodes", "Metadata"},
+			"billing_source": "linode"})
 	case r.Method == http.MethodGet && path == "/v4/regions":
 		s.page(w, r, regions)
 	case r.Method == http.MethodGet && path == "/v4/linode/types":
 		s.page(w, r, types)
 	case r.Method == http.MethodPost && path == "/v4/linode/instances":
-		s.create(w, r)
+		s.create(w, r, account)
 	case r.Method == http.MethodGet && path == "/v4/linode/instances":
-		s.list(w, r)
+		s.list(w, r, account)
 	case strings.HasPrefix(path, "/v4/linode/instances/"):
 		id, err := strconv.Atoi(strings.TrimPrefix(path, "/v4/linode/instances/"))
 		in := s.instances[id]
-		if err != nil || in == nil {
+		if err != nil || in == nil || in.Account != account {
 			writeError(w, http.StatusNotFound, ReasonNotFound, "")
 			return
 		}
@@ -460,7 +497,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any) {
 
 // list answers GET /v4/linode/instances, honouring an X-Filter on "tags"
 // (an instance matches when it carries the tag) and "label".
-func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+func (s *Server) list(w http.ResponseWriter, r *http.Request, account string) {
 	raw := r.Header.Get("X-Filter")
 	s.filters = append(s.filters, raw)
 	var filter map[string]string
@@ -479,6 +516,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	items := []any{}
 	for _, id := range slices.Sorted(maps.Keys(s.instances)) {
 		in := s.instances[id]
+		if in.Account != account {
+			continue
+		}
 		if tag, ok := filter["tags"]; ok && !slices.Contains(in.Tags, tag) {
 			continue
 		}
@@ -494,7 +534,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 // starting and ending with a letter or digit.
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,62}[A-Za-z0-9]$`)
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+func (s *Server) create(w http.ResponseWriter, r *http.Request, account string) {
 	var body CreateBody
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		writeError(w, http.StatusBadRequest, "Invalid JSON: "+err.Error(), "")
@@ -531,7 +571,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, in := range s.instances {
-			if in.Label == body.Label {
+			if in.Account == account && in.Label == body.Label {
 				writeError(w, http.StatusBadRequest, "Label must be unique among your linodes", "label")
 				return
 			}
@@ -566,12 +606,18 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Linode type %s is currently out of stock in %s.", body.Type, body.Region), "type")
 		return
 	}
-	if s.instanceLimit > 0 && len(s.instances) >= s.instanceLimit {
+	live := 0
+	for _, in := range s.instances {
+		if in.Account == account {
+			live++
+		}
+	}
+	if s.instanceLimit > 0 && live >= s.instanceLimit {
 		writeError(w, http.StatusBadRequest, ReasonAccountLimit, "")
 		return
 	}
 
-	in := &instance{ID: s.nextID, Label: body.Label, Region: body.Region, Type: body.Type, Image: body.Image,
+	in := &instance{ID: s.nextID, Account: account, Label: body.Label, Region: body.Region, Type: body.Type, Image: body.Image,
 		Tags: body.Tags, UserData: userData, Created: time.Now().UTC(), Private: body.PrivateIP}
 	s.nextID++
 	if in.Label == "" {

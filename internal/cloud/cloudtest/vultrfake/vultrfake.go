@@ -5,6 +5,12 @@
 // real account shows: 429 with Retry-After, 5xx, the account's instance
 // limit, plans sold out in a location, and slow responses.
 //
+// API keys belong to accounts (Token to AccountEmail; AddToken adds more, of
+// that account or another): GET /v2/account answers the key's account
+// (Vultr shows no account ID, only its name and email), and instances and
+// SSH keys are seen only with keys of the account that created them,
+// another account's getting Vultr's 404.
+//
 // An instance is "pending" with main_ip "0.0.0.0" in the create response and
 // its first GET, "active" but still booting (server_status
 // "installingbooting", addresses assigned) on the second, and "active" with
@@ -33,6 +39,9 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// AccountEmail is the email of the account Token belongs to.
+const AccountEmail = "dev@example.com"
+
 // Token is the API key the fake accepts unless WithToken says otherwise.
 // Real Vultr keys are 36 upper-case letters and digits.
 const Token = "VULTRFAKEKEY0123456789ABCDEFGHIJKLMN"
@@ -51,8 +60,12 @@ type Server struct {
 
 	// mu guards everything below; handlers run concurrently.
 	mu sync.Mutex
-	// token is the accepted bearer token.
+	// token is Token, or WithToken's.
 	token string
+	// tokens maps every accepted API key to its account's email.
+	tokens map[string]string
+	// keyAccount maps an SSH key's id to the email of its account.
+	keyAccount map[string]string
 	// readyAfter, when set, replaces the GET-count lifecycle with elapsed
 	// time: pending for the first half, booting until readyAfter, then ok.
 	readyAfter time.Duration
@@ -82,6 +95,8 @@ type Server struct {
 
 // instance is the fake's record of one instance.
 type instance struct {
+	// account is the email of the account that created it.
+	account string
 	// body is what the create request asked for.
 	body CreateBody
 	// id is the instance's UUID.
@@ -154,11 +169,21 @@ func WithInstanceLimit(n int) Option { return func(s *Server) { s.instanceLimit 
 // it at 500), so a test can force a client through several pages.
 func WithMaxPerPage(n int) Option { return func(s *Server) { s.maxPerPage = max(n, 1) } }
 
+// AddToken makes token an API key of the account with email: another key
+// of AccountEmail, or the key of another account.
+func (s *Server) AddToken(token, email string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = email
+}
+
 // New starts a fake and stops it when the test ends.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := &Server{
 		token:       Token,
+		tokens:      map[string]string{},
+		keyAccount:  map[string]string{},
 		maxPerPage:  500,
 		contentType: "application/json",
 		soldOut:     map[string]bool{},
@@ -168,6 +193,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.tokens[s.token] = AccountEmail
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
@@ -305,7 +331,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, in.status, in.message)
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer "+s.token {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	account, ok := s.tokens[bearer]
+	if !ok || bearer == "" {
 		writeError(w, http.StatusUnauthorized, "Invalid API token.")
 		return
 	}
@@ -314,7 +342,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && path == "/v2/account":
 		s.writeJSON(w, http.StatusOK, map[string]any{"account": map[string]any{
-			"name": "daestro dev", "email": "dev@example.com", "acls": []string{"subscriptions", "provisioning"},
+			"name": "daestro dev", "email": account, "acls": []string{"subscriptions", "provisioning"},
 			"balance": -10.5, "pending_charges": 1.25, "last_payment_date": "2026-11-01T00:00:00+00:00", "last_payment_amount": -10}})
 	case r.Method == http.MethodGet && path == "/v2/regions":
 		s.list(w, r, "regions", anys(regions))
@@ -330,19 +358,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && path == "/v2/os":
 		s.list(w, r, "os", anys(oses))
 	case r.Method == http.MethodPost && path == "/v2/instances":
-		s.createInstance(w, r)
+		s.createInstance(w, r, account)
 	case r.Method == http.MethodGet && path == "/v2/instances":
 		tag := r.URL.Query().Get("tag")
 		var out []any
 		for _, in := range s.sortedInstances() {
-			if tag == "" || slices.Contains(in.body.Tags, tag) {
+			if in.account == account && (tag == "" || slices.Contains(in.body.Tags, tag)) {
 				out = append(out, s.render(in))
 			}
 		}
 		s.list(w, r, "instances", out)
 	case strings.HasPrefix(path, "/v2/instances/"):
 		in := s.instances[strings.TrimPrefix(path, "/v2/instances/")]
-		if in == nil {
+		if in == nil || in.account != account {
 			writeError(w, http.StatusNotFound, "Invalid instance-id.")
 			return
 		}
@@ -360,14 +388,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && path == "/v2/ssh-keys":
 		var out []any
 		for _, id := range slices.Sorted(maps.Keys(s.keys)) {
-			out = append(out, s.keys[id])
+			if s.keyAccount[id] == account {
+				out = append(out, s.keys[id])
+			}
 		}
 		s.list(w, r, "ssh_keys", out)
 	case r.Method == http.MethodPost && path == "/v2/ssh-keys":
-		s.createKey(w, r)
+		s.createKey(w, r, account)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v2/ssh-keys/"):
-		k, ok := s.keys[strings.TrimPrefix(path, "/v2/ssh-keys/")]
-		if !ok {
+		id := strings.TrimPrefix(path, "/v2/ssh-keys/")
+		k, ok := s.keys[id]
+		if !ok || s.keyAccount[id] != account {
 			writeError(w, http.StatusNotFound, "Invalid ssh-key-id.")
 			return
 		}
@@ -419,7 +450,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, key string, items 
 		"meta": map[string]any{"total": len(items), "links": map[string]string{"next": next, "prev": prev}}})
 }
 
-func (s *Server) createInstance(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createInstance(w http.ResponseWriter, r *http.Request, account string) {
 	var body CreateBody
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		writeError(w, http.StatusBadRequest, "Invalid JSON: "+err.Error())
@@ -450,7 +481,7 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, id := range body.SSHKeyIDs {
-		if _, ok := s.keys[id]; !ok {
+		if _, ok := s.keys[id]; !ok || s.keyAccount[id] != account {
 			writeError(w, http.StatusBadRequest, "Invalid SSH key: "+id)
 			return
 		}
@@ -459,17 +490,23 @@ func (s *Server) createInstance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Server add failed: Plan %s is currently not available in this location. Please try another location or plan.", body.Plan))
 		return
 	}
-	if s.instanceLimit > 0 && len(s.instances) >= s.instanceLimit {
+	live := 0
+	for _, in := range s.instances {
+		if in.account == account {
+			live++
+		}
+	}
+	if s.instanceLimit > 0 && live >= s.instanceLimit {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("Server add failed: You have exceeded the instance limit of %d for this account. Please contact support to have the limit raised.", s.instanceLimit))
 		return
 	}
 	s.seq++
-	in := &instance{body: body, id: uuid(s.seq), n: s.seq, created: time.Now()}
+	in := &instance{account: account, body: body, id: uuid(s.seq), n: s.seq, created: time.Now()}
 	s.instances[in.id] = in
 	s.writeJSON(w, http.StatusAccepted, map[string]any{"instance": s.render(in)})
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, account string) {
 	var body struct {
 		Name   string `json:"name"`
 		SSHKey string `json:"ssh_key"`
@@ -489,6 +526,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 	s.seq++
 	k := SSHKey{ID: uuid(s.seq), Name: body.Name, SSHKey: body.SSHKey, DateCreated: time.Now().UTC().Format(time.RFC3339)}
 	s.keys[k.ID] = k
+	s.keyAccount[k.ID] = account
 	s.writeJSON(w, http.StatusCreated, map[string]any{"ssh_key": k})
 }
 
