@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -94,6 +95,7 @@ func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
 	env := []string{
 		"DAESTRO_JOB_ID=" + spec.JobID,
 		"DAESTRO_JOB_RUN_ID=" + spec.RunID,
+		"DAESTRO_JOB_ATTEMPT=" + strconv.Itoa(spec.Attempt),
 		"DAESTRO_JOB_QUEUE_NAME=" + spec.JobQueueName,
 		"DAESTRO_COMPUTE_SPAWN_ID=" + sp.ID,
 		"DAESTRO_COMPUTE_ENV_NAME=" + sp.ComputeEnv.Name,

@@ -281,15 +281,56 @@ func (s *session) followJob(jobID, runID string) error {
 			}
 		}()
 	}
-	if err := s.streamLogs(jobID, run, 0, stopWatching); err != nil {
-		return err
+	if run != nil {
+		// --run follows that run alone.
+		if err := s.streamLogs(jobID, run, 0, stopWatching); err != nil {
+			return err
+		}
+		stopWatching()
+		j, _, err := s.waitFinal(jobID, nil)
+		if err != nil {
+			return err
+		}
+		return outcome(j)
 	}
-	stopWatching()
-	j, _, err := s.waitFinal(jobID, nil)
+	// The job's current run, and each retry after it, until the job ends.
+	j, err := as[client.JobDetail](s.data(s.api.GetJob(s.ctx, jobID)))
 	if err != nil {
 		return err
 	}
-	return outcome(j)
+	for {
+		current := j.CurrentRunId
+		if err := s.streamLogs(jobID, current, 0, stopWatching); err != nil {
+			return err
+		}
+		stopWatching()
+		if j, err = s.nextAttempt(jobID, current); err != nil {
+			return err
+		}
+		if finalStates[str(j.State)] {
+			return outcome(j)
+		}
+		fmt.Fprintf(s.errOut, "daestro: the run ended; the job retries as attempt %s (%s)\n", num(j.Attempt), progressText(j))
+	}
+}
+
+// nextAttempt polls the job until it ends or a retry makes another run
+// than streamed its current one.
+func (s *session) nextAttempt(jobID string, streamed *uuid.UUID) (client.JobDetail, error) {
+	for {
+		j, err := as[client.JobDetail](s.data(s.api.GetJob(s.ctx, jobID)))
+		if err != nil {
+			return j, err
+		}
+		if finalStates[str(j.State)] || (j.CurrentRunId != nil && (streamed == nil || *j.CurrentRunId != *streamed)) {
+			return j, nil
+		}
+		select {
+		case <-s.ctx.Done():
+			return j, s.ctx.Err()
+		case <-time.After(pollEvery):
+		}
+	}
 }
 
 func jobMetricsCmd() *cobra.Command {

@@ -89,6 +89,8 @@ type systemOptions struct {
 	tls bool
 	// logLevel is DAESTRO_LOG_LEVEL of server and worker (warn when empty).
 	logLevel string
+	// unreachableAfter is DAESTRO_SPAWN_UNREACHABLE_AFTER (the default when empty).
+	unreachableAfter string
 }
 
 func startSystem(t testing.TB, opts ...systemOptions) *e2e {
@@ -117,6 +119,9 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	t.Setenv(config.EnvPublicURL, scheme+"://"+addr)
 	t.Setenv(config.EnvMasterKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	t.Setenv(config.EnvLogLevel, o.logLevel)
+	if o.unreachableAfter != "" {
+		t.Setenv(config.EnvSpawnUnreachable, o.unreachableAfter)
+	}
 
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"admin", "create-project", "--code", "e2e"}, &out, io.Discard))

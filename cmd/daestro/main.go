@@ -48,6 +48,7 @@ const (
   DAESTRO_AGENT_IMAGE       the agent image in docker run lines and cloud machines
   DAESTRO_BASH_IMAGE        the image bash job definitions run in
   DAESTRO_RUN_LOG_CAP_MB    the most log a run keeps
+  DAESTRO_SPAWN_UNREACHABLE_AFTER  a spawn silent this long is unreachable; its runs are interrupted (default 5m)
   DAESTRO_ENABLE_LOCALDOCKER  true to allow localdocker compute environments (the server's own engine)
   DAESTRO_TEMPORAL_UI_URL   shown in links to a job's workflow`
 	envWorker = `  DAESTRO_ENABLE_LOCALDOCKER  true to let localdocker compute environments create machines on this engine

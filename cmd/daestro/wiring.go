@@ -102,6 +102,8 @@ func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *sl
 		PublicURL:         cfg.PublicURL,
 		AgentImage:        cfg.AgentImage,
 		DevMode:           cfg.Dev,
+		// A spawn's workflow gets its limit when the spawn is made.
+		SpawnUnreachableAfter: cfg.SpawnUnreachableAfter,
 	}
 }
 

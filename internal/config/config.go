@@ -44,6 +44,7 @@ const (
 	EnvAllowInsecure     = "DAESTRO_ALLOW_INSECURE"
 	EnvEnableLocalDocker = "DAESTRO_ENABLE_LOCALDOCKER"
 	EnvRunLogCapMB       = "DAESTRO_RUN_LOG_CAP_MB"
+	EnvSpawnUnreachable  = "DAESTRO_SPAWN_UNREACHABLE_AFTER"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -78,6 +79,9 @@ type Config struct {
 	BashImage string
 	// ShutdownTimeout bounds how long a graceful stop may take.
 	ShutdownTimeout time.Duration
+	// SpawnUnreachableAfter is how long a spawn may go without a ping
+	// before it is unreachable and its started runs are interrupted.
+	SpawnUnreachableAfter time.Duration
 	// AgentImage is the agent's Docker image, put in the `docker run` line a
 	// new self-hosted spawn answers with.
 	AgentImage string
@@ -167,6 +171,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		bad(EnvRunLogCapMB, "%q must be a whole number of MiB, at least 1", get(EnvRunLogCapMB, ""))
 	}
 	cfg.RunLogCapMB = capMB
+	unreachable, err := time.ParseDuration(get(EnvSpawnUnreachable, "5m"))
+	if err != nil || unreachable < 30*time.Second {
+		bad(EnvSpawnUnreachable, "%q is not a duration of at least 30s (agents ping every 10 s), like 5m", get(EnvSpawnUnreachable, ""))
+	}
+	cfg.SpawnUnreachableAfter = unreachable
 	topts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: envLookup(lookup)})
 	if err != nil {
 		bad("TEMPORAL_*", "%v (see the SDK's environment configuration: TEMPORAL_TLS_*, TEMPORAL_API_KEY)", err)
