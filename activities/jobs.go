@@ -105,3 +105,34 @@ func (a *Activities) ReleaseRun(ctx context.Context, in ReleaseRunInput) error {
 	}
 	return a.WakeDispatcher(ctx, WakeDispatcherInput{ProjectID: in.ProjectID})
 }
+
+// JobDependenciesInput names the job.
+type JobDependenciesInput struct{ JobID string }
+
+// CheckDependencies says whether the job's dependencies let it run now,
+// which one it waits for, or which one ended the wrong way.
+func (a *Activities) CheckDependencies(ctx context.Context, in JobDependenciesInput) (domain.DependencyVerdict, error) {
+	deps, err := a.Store.DependencyStates(ctx, in.JobID)
+	if err != nil {
+		return domain.DependencyVerdict{}, err
+	}
+	return domain.JudgeDependencies(deps), nil
+}
+
+// NotifyDependents wakes the jobs waiting for a job that ended. A dependent
+// whose workflow is gone is skipped; one that missed the signal still looks
+// again on its own timer.
+func (a *Activities) NotifyDependents(ctx context.Context, in JobDependenciesInput) error {
+	ids, err := a.Store.Dependents(ctx, in.JobID)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := a.Temporal.SignalWorkflow(ctx, contract.JobWorkflowID(id), "", contract.SignalDependencyDone, nil)
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("signal job %s: %w", id, err)
+		}
+	}
+	return nil
+}

@@ -179,6 +179,12 @@ const (
 	JobDefinitionRevisionInputTypeDocker JobDefinitionRevisionInputType = "docker"
 )
 
+// Defines values for JobDependencyType.
+const (
+	Completion JobDependencyType = "completion"
+	Success    JobDependencyType = "success"
+)
+
 // Defines values for JobDetailState.
 const (
 	JobDetailStateCancelled  JobDetailState = "cancelled"
@@ -1130,6 +1136,7 @@ type Job struct {
 	CreatedAt    *time.Time          `json:"created_at,omitempty"`
 	CronJobId    *openapi_types.UUID `json:"cron_job_id,omitempty"`
 	CurrentRunId *openapi_types.UUID `json:"current_run_id,omitempty"`
+	DependsOn    *[]JobDependency    `json:"depends_on,omitempty"`
 
 	// Env The job's own env overrides; sensitive values are left out.
 	Env           *map[string]EnvVar  `json:"env,omitempty"`
@@ -1141,7 +1148,7 @@ type Job struct {
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
 
-	// Pending Why a runnable job waits, or why a pending one waits for its next attempt (reason retry_wait); null otherwise.
+	// Pending Why a runnable job waits, or why a pending one waits (reason retry_wait: for its next attempt; dependency: for a job it depends on); null otherwise.
 	Pending *PendingReason `json:"pending,omitempty"`
 
 	// RetryStrategy The strategy that applies: the job's own, else its definition's, else the default.
@@ -1257,6 +1264,17 @@ type JobDefinitionRevisionInput struct {
 // JobDefinitionRevisionInputType defines model for JobDefinitionRevisionInput.Type.
 type JobDefinitionRevisionInputType string
 
+// JobDependency A job of the same project this one waits for.
+type JobDependency struct {
+	JobId openapi_types.UUID `json:"job_id"`
+
+	// Type success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however.
+	Type *JobDependencyType `json:"type,omitempty"`
+}
+
+// JobDependencyType success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however.
+type JobDependencyType string
+
 // JobDetail A job with its runs and its state history.
 type JobDetail struct {
 	Attempt *int `json:"attempt,omitempty"`
@@ -1266,6 +1284,7 @@ type JobDetail struct {
 	CreatedAt    *time.Time          `json:"created_at,omitempty"`
 	CronJobId    *openapi_types.UUID `json:"cron_job_id,omitempty"`
 	CurrentRunId *openapi_types.UUID `json:"current_run_id,omitempty"`
+	DependsOn    *[]JobDependency    `json:"depends_on,omitempty"`
 
 	// Env The job's own env overrides; sensitive values are left out.
 	Env *map[string]EnvVar `json:"env,omitempty"`
@@ -1280,7 +1299,7 @@ type JobDetail struct {
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
 
-	// Pending Why a runnable job waits, or why a pending one waits for its next attempt (reason retry_wait); null otherwise.
+	// Pending Why a runnable job waits, or why a pending one waits (reason retry_wait: for its next attempt; dependency: for a job it depends on); null otherwise.
 	Pending *PendingReason `json:"pending,omitempty"`
 
 	// RetryStrategy The strategy that applies: the job's own, else its definition's, else the default.
@@ -1609,6 +1628,9 @@ type SubmitJobInput struct {
 
 	// ContainerEnv Overrides the definition's env by key (same key rules); an empty value removes the definition's variable; sensitive values are never shown again. Stored encrypted.
 	ContainerEnv *map[string]EnvVarInput `json:"container_env,omitempty"`
+
+	// DependsOn Jobs of the project this one waits for (pending, "waiting for job X (running)"); optional.
+	DependsOn *[]JobDependency `json:"depends_on,omitempty"`
 
 	// JobDefinition `project_code::name:version`; without `:version` the latest active version. The management API also takes `name[:version]`.
 	//

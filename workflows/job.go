@@ -38,6 +38,9 @@ const (
 	// commits or rolls back well within it.
 	rowWait = 5 * time.Minute
 	rowPoll = 5 * time.Second
+	// dependencyPoll is how often a job waiting for others looks again
+	// without being told (a dependency's signal is the usual wake-up).
+	dependencyPoll = 5 * time.Minute
 )
 
 // JobWorkflow is one run of a job: wait for schedule_at, queue as runnable
@@ -150,6 +153,11 @@ func (j *jobRun) finish(ctx workflow.Context, state domain.JobState, note string
 	}).Get(ctx, nil); err != nil {
 		return contract.JobWorkflowResult{}, err
 	}
+	if workflow.GetVersion(ctx, "notify-dependents", workflow.DefaultVersion, 1) == 1 {
+		if err := workflow.ExecuteLocalActivity(localStep(ctx), a.NotifyDependents, activities.JobDependenciesInput{JobID: j.in.JobID}).Get(ctx, nil); err != nil {
+			return contract.JobWorkflowResult{}, err
+		}
+	}
 	return contract.JobWorkflowResult{State: state, SystemNote: note}, nil
 }
 
@@ -170,7 +178,13 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		}
 	}
 
-	// Phase 1: schedule_at is a durable timer; a past time runs now.
+	// Phase 1: the jobs it depends on, then schedule_at, a durable timer
+	// (a past time runs now).
+	if info.Dependencies > 0 && workflow.GetVersion(ctx, "dependencies", workflow.DefaultVersion, 1) == 1 {
+		if res, ended, err := j.waitForDependencies(ctx); ended {
+			return res, err
+		}
+	}
 	if info.ScheduleAt != nil {
 		if wait := info.ScheduleAt.Sub(workflow.Now(ctx)); wait > 0 {
 			if err := j.record(ctx, domain.JobPending, "scheduled for "+info.ScheduleAt.UTC().Format(time.RFC3339), store.RunFields{}); err != nil {
@@ -297,6 +311,48 @@ func (j *jobRun) run(ctx workflow.Context) (contract.JobWorkflowResult, error) {
 		return j.finish(ctx, domain.JobFailed, note, fields)
 	default:
 		return j.finish(ctx, domain.JobCompleted, "exited with code 0", fields)
+	}
+}
+
+// waitForDependencies holds the job pending until the jobs it depends on
+// let it run ("waiting for job X (running)"), and ends it cancelled when
+// one it needs to succeed ended otherwise ("dependency X failed"). ended
+// says the job ended here.
+func (j *jobRun) waitForDependencies(ctx workflow.Context) (res contract.JobWorkflowResult, ended bool, err error) {
+	doneCh := workflow.GetSignalChannel(ctx, contract.SignalDependencyDone)
+	shown := ""
+	for {
+		var v domain.DependencyVerdict
+		if err := workflow.ExecuteLocalActivity(localStep(ctx), a.CheckDependencies, activities.JobDependenciesInput{JobID: j.in.JobID}).Get(ctx, &v); err != nil {
+			return res, true, err
+		}
+		switch {
+		case v.Failed != nil:
+			res, err := j.finish(ctx, domain.JobCancelled, v.Failed.FailedNote(), store.RunFields{})
+			return res, true, err
+		case v.Wait == nil:
+			return res, false, nil
+		}
+		if sentence := v.Wait.WaitSentence(); sentence != shown {
+			if err := j.record(ctx, domain.JobPending, sentence, store.RunFields{Pending: &domain.PendingReason{Reason: "dependency", Detail: sentence}}); err != nil {
+				return res, true, err
+			}
+			shown = sentence
+		}
+		timerCtx, stopTimer := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(doneCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddFuture(workflow.NewTimer(timerCtx, dependencyPoll), func(workflow.Future) {})
+		j.onCancel(ctx, sel, func(string) { j.cancelled = true })
+		sel.Select(ctx)
+		stopTimer()
+		if j.cancelled {
+			res, err := j.finish(ctx, domain.JobCancelled, "cancelled while waiting for its dependencies", store.RunFields{})
+			return res, true, err
+		}
+		for doneCh.ReceiveAsync(nil) {
+			// One look covers every dependency that ended meanwhile.
+		}
 	}
 }
 

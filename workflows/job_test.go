@@ -36,6 +36,9 @@ type jobEnv struct {
 	load     func(ctx context.Context, in activities.LoadJobRunInput) (domain.JobRunFacts, error)
 	start    func(ctx context.Context, in agentapi.RunJobInput) (agentapi.StartJobResult, error)
 	run      func(ctx context.Context, in agentapi.WaitJobInput) (agentapi.RunJobResult, error)
+	deps     func(ctx context.Context, in activities.JobDependenciesInput) (domain.DependencyVerdict, error)
+	// notified counts NotifyDependents calls.
+	notified int
 }
 
 func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
@@ -69,6 +72,18 @@ func newJobEnv(t *testing.T, info domain.JobRunFacts) *jobEnv {
 		defer e.mu.Unlock()
 		e.wokeAt = e.Now()
 		return nil
+	})
+	e.OnActivity(a.NotifyDependents, mock.Anything, mock.Anything).Return(func(context.Context, activities.JobDependenciesInput) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.notified++
+		return nil
+	})
+	e.deps = func(context.Context, activities.JobDependenciesInput) (domain.DependencyVerdict, error) {
+		return domain.DependencyVerdict{}, nil
+	}
+	e.OnActivity(a.CheckDependencies, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.JobDependenciesInput) (domain.DependencyVerdict, error) {
+		return e.deps(ctx, in)
 	})
 	e.OnActivity(a.ReleaseRun, mock.Anything, mock.Anything).Return(func(context.Context, activities.ReleaseRunInput) error {
 		e.mu.Lock()

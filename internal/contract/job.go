@@ -28,6 +28,9 @@ const (
 	// SignalJobInterrupted (JobInterruptedSignal) tells a run that its
 	// spawn went away under it.
 	SignalJobInterrupted = "interrupted"
+	// SignalDependencyDone (no payload) tells a job waiting for others that
+	// one of them ended: it looks at its dependencies again.
+	SignalDependencyDone = "dependency-done"
 )
 
 // JobInterruptedSignal says a run's compute spawn went away (unreachable

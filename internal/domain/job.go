@@ -41,6 +41,8 @@ type Job struct {
 	// RetryStrategy is the strategy that applies to the job: its own, else
 	// its definition's, else the default.
 	RetryStrategy RetryStrategy `json:"retry_strategy"`
+	// DependsOn are the jobs this one waits for; never nil.
+	DependsOn []JobDependency `json:"depends_on"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -146,6 +148,8 @@ type JobRunFacts struct {
 	// applies (Effective).
 	Attempt       int
 	RetryStrategy RetryStrategy
+	// Dependencies counts the jobs it waits for.
+	Dependencies int
 }
 
 // RunSpec is everything an agent needs to run one run of a job. It holds

@@ -40,6 +40,8 @@ type SubmitJobInput struct {
 	ScheduleAt json.RawMessage `json:"schedule_at"`
 	// RetryStrategy overrides the definition's for this job; optional.
 	RetryStrategy *RetryStrategy `json:"retry_strategy"`
+	// DependsOn are jobs of the project this one waits for; optional.
+	DependsOn []JobDependency `json:"depends_on"`
 }
 
 // SubmitJob is a submission after Normalize: references resolved to plain
@@ -68,6 +70,8 @@ type SubmitJob struct {
 	CronJobID *string
 	// RetryStrategy is the job's own; nil follows its definition's.
 	RetryStrategy *RetryStrategy
+	// DependsOn are checked but for existence (the store's); never nil.
+	DependsOn []JobDependency
 }
 
 // DefinitionRef is the definition reference the request resolves, "name" or "name:version".
@@ -129,6 +133,9 @@ func (in SubmitJobInput) Normalize(projectCode string, requirePrefix bool) (Subm
 			return r, Errorf(EINVALID, "container_env: the value of %q contains a NUL character, which no environment variable can hold", k)
 		}
 		r.Env[k] = EnvVar{Value: val, Sensitive: v.Sensitive}
+	}
+	if r.DependsOn, err = normalizeDependencies(in.DependsOn); err != nil {
+		return r, err
 	}
 	if in.RetryStrategy != nil {
 		if err := in.RetryStrategy.Validate("retry_strategy"); err != nil {

@@ -22,11 +22,13 @@ type jobRunFactsRow struct {
 	Attempt        int                   `db:"attempt"`
 	JobRetry       *domain.RetryStrategy `db:"job_retry_strategy"`
 	DefRetry       *domain.RetryStrategy `db:"definition_retry_strategy"`
+	Dependencies   int                   `db:"dependencies"`
 }
 
 func (r jobRunFactsRow) jobRunFacts() domain.JobRunFacts {
 	f := domain.JobRunFacts{JobID: r.JobID, ProjectID: r.ProjectID, QueueID: r.QueueID, QueueName: r.QueueName,
-		ScheduleAt: r.ScheduleAt, TimeoutSeconds: r.TimeoutSeconds, Attempt: r.Attempt, RetryStrategy: domain.Effective(r.JobRetry, r.DefRetry)}
+		ScheduleAt: r.ScheduleAt, TimeoutSeconds: r.TimeoutSeconds, Attempt: r.Attempt, RetryStrategy: domain.Effective(r.JobRetry, r.DefRetry),
+		Dependencies: r.Dependencies}
 	if r.CPUQuotaPct != nil {
 		f.CPUQuotaPct, f.MemoryMB = *r.CPUQuotaPct, *r.MemoryMB
 	}
@@ -37,7 +39,8 @@ func (r jobRunFactsRow) jobRunFacts() domain.JobRunFacts {
 func (s *Store) JobRunInfo(ctx context.Context, runID string) (domain.JobRunFacts, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT j.id AS job_id, j.project_id, q.id AS queue_id, q.name AS queue_name, j.schedule_at,
 			d.timeout_seconds, d.cpu_quota_pct, d.memory_mb, r.attempt,
-			j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy
+			j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy,
+			(SELECT count(*) FROM job_dependencies dd WHERE dd.job_id = j.id) AS dependencies
 		FROM job_runs r JOIN jobs j ON j.id = r.job_id JOIN job_queues q ON q.id = j.job_queue_id
 		JOIN job_definitions d ON d.id = j.job_definition_id WHERE r.id = $1`, runID)
 	if err != nil {

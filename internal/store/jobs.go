@@ -32,6 +32,8 @@ const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q
 		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
 		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0) AS attempt, j.runnable_at,
 		j.pending_reason, j.pending_detail, j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy,
+		coalesce((SELECT json_agg(json_build_object('job_id', dd.depends_on_job_id, 'type', dd.type) ORDER BY dd.position)
+			FROM job_dependencies dd WHERE dd.job_id = j.id), '[]') AS depends_on,
 		j.created_at, j.updated_at
 	FROM jobs j
 	JOIN job_queues q ON q.id = j.job_queue_id
@@ -40,29 +42,30 @@ const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q
 
 // jobRow is one row of jobSelect.
 type jobRow struct {
-	ID                string                `db:"id"`
-	Name              string                `db:"name"`
-	State             domain.JobState       `db:"state"`
-	SystemNote        string                `db:"system_note"`
-	ScheduleAt        *time.Time            `db:"schedule_at"`
-	QueueID           string                `db:"queue_id"`
-	QueueName         string                `db:"queue_name"`
-	DefinitionID      string                `db:"definition_id"`
-	DefinitionName    string                `db:"definition_name"`
-	DefinitionVersion int                   `db:"definition_version"`
-	Command           []string              `db:"command"`
-	Parameters        map[string]string     `db:"parameters"`
-	Env               []byte                `db:"env"` // sealed
-	CronJobID         *string               `db:"cron_job_id"`
-	CurrentRunID      *string               `db:"current_run_id"`
-	Attempt           int                   `db:"attempt"`
-	RunnableAt        *time.Time            `db:"runnable_at"`
-	PendingReason     string                `db:"pending_reason"`
-	PendingDetail     string                `db:"pending_detail"`
-	JobRetry          *domain.RetryStrategy `db:"job_retry_strategy"`
-	DefinitionRetry   *domain.RetryStrategy `db:"definition_retry_strategy"`
-	CreatedAt         time.Time             `db:"created_at"`
-	UpdatedAt         time.Time             `db:"updated_at"`
+	ID                string                 `db:"id"`
+	Name              string                 `db:"name"`
+	State             domain.JobState        `db:"state"`
+	SystemNote        string                 `db:"system_note"`
+	ScheduleAt        *time.Time             `db:"schedule_at"`
+	QueueID           string                 `db:"queue_id"`
+	QueueName         string                 `db:"queue_name"`
+	DefinitionID      string                 `db:"definition_id"`
+	DefinitionName    string                 `db:"definition_name"`
+	DefinitionVersion int                    `db:"definition_version"`
+	Command           []string               `db:"command"`
+	Parameters        map[string]string      `db:"parameters"`
+	Env               []byte                 `db:"env"` // sealed
+	CronJobID         *string                `db:"cron_job_id"`
+	CurrentRunID      *string                `db:"current_run_id"`
+	Attempt           int                    `db:"attempt"`
+	RunnableAt        *time.Time             `db:"runnable_at"`
+	PendingReason     string                 `db:"pending_reason"`
+	PendingDetail     string                 `db:"pending_detail"`
+	JobRetry          *domain.RetryStrategy  `db:"job_retry_strategy"`
+	DefinitionRetry   *domain.RetryStrategy  `db:"definition_retry_strategy"`
+	DependsOn         []domain.JobDependency `db:"depends_on"`
+	CreatedAt         time.Time              `db:"created_at"`
+	UpdatedAt         time.Time              `db:"updated_at"`
 }
 
 // jobOf maps a jobRow to its job, opening the job's env overrides.
@@ -103,6 +106,10 @@ func (s *Store) jobOf(r jobRow) (domain.Job, error) {
 		j.Pending = &domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 	}
 	j.RetryStrategy = domain.Effective(r.JobRetry, r.DefinitionRetry)
+	j.DependsOn = r.DependsOn
+	if j.DependsOn == nil {
+		j.DependsOn = []domain.JobDependency{}
+	}
 	var err error
 	j.Env, err = s.openEnv(envOfJob, r.Env, j.ID)
 	return j, err
@@ -189,6 +196,9 @@ func (s *Store) submitJob(ctx context.Context, tx pgx.Tx, projectID string, in d
 	}
 	jobID, runID := NewID(), NewID()
 	if err := s.insertJob(ctx, tx, projectID, jobID, runID, queue, def.ID, command, in); err != nil {
+		return domain.Job{}, err
+	}
+	if err := insertDependencies(ctx, tx, projectID, jobID, in.DependsOn); err != nil {
 		return domain.Job{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, 1, $4)`,
@@ -489,6 +499,9 @@ type RunFields struct {
 	SystemNote *string
 	// Reason is how a run that did not complete ended (domain.ReasonOOM…).
 	Reason *string
+	// Pending is why the job waits (a dependency); it shows while the state
+	// stays what the change sets.
+	Pending *domain.PendingReason
 }
 
 // SetJobRunState moves a run to state with reason and fields, in one
@@ -584,15 +597,19 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 			}
 			return err
 		}
+		var pendingCode, pendingDetail *string
+		if f.Pending != nil {
+			pendingCode, pendingDetail = &f.Pending.Reason, &f.Pending.Detail
+		}
 		if currentRun != nil && *currentRun == runID {
 			// A repeat changes nothing, updated_at included. (Expressions
 			// see the row as it was before this UPDATE.)
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, system_note = $3,
 					runnable_at = CASE WHEN $2 = 'runnable' AND (state <> 'runnable' OR runnable_at IS NULL) THEN now() ELSE runnable_at END,
-					pending_reason = CASE WHEN state = $2 THEN pending_reason ELSE '' END,
-					pending_detail = CASE WHEN state = $2 THEN pending_detail ELSE '' END,
+					pending_reason = coalesce($4, CASE WHEN state = $2 THEN pending_reason ELSE '' END),
+					pending_detail = coalesce($5, CASE WHEN state = $2 THEN pending_detail ELSE '' END),
 					updated_at = CASE WHEN state <> $2 OR system_note <> $3 THEN now() ELSE updated_at END
-				WHERE id = $1`, jobID, state, note); err != nil {
+				WHERE id = $1`, jobID, state, note, pendingCode, pendingDetail); err != nil {
 				return err
 			}
 		}
