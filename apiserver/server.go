@@ -128,6 +128,9 @@ type Options struct {
 	SpawnUnreachableAfter time.Duration
 	// AgentPingInterval is how often agents ping (DefaultAgentPingInterval when zero).
 	AgentPingInterval time.Duration
+	// Console builds the web console on the server's own service; it serves
+	// every path outside /v1 that the API does not (nil: no console).
+	Console func(*service.Service) http.Handler
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -165,7 +168,17 @@ func New(o Options) *Server {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
-	e.NoRoute(func(c *gin.Context) { writeError(c, notFoundRoute(c)) })
+	var console http.Handler
+	if o.Console != nil {
+		console = o.Console(s.svc)
+	}
+	e.NoRoute(func(c *gin.Context) {
+		if p := c.Request.URL.Path; console != nil && p != "/v1" && !strings.HasPrefix(p, "/v1/") {
+			console.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		writeError(c, notFoundRoute(c))
+	})
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)
