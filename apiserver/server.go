@@ -154,6 +154,7 @@ func New(o Options) *Server {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter
 	}
 	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.temporalNamespace()}
+	s.svc.Catalog = catalog{s}
 	s.followers = &followerCounts{max: o.MaxFollowersPerKey, count: map[string]int{}}
 	if s.followers.max <= 0 {
 		s.followers.max = DefaultMaxFollowersPerKey

@@ -32,6 +32,9 @@ type Service struct {
 	// Namespace is the Temporal namespace of raw workflow-service calls
 	// (the server's own, resolved by the caller).
 	Namespace string
+	// Catalog checks cloud compute environments with their provider; nil
+	// refuses them (EUNAVAILABLE).
+	Catalog CloudCatalog
 }
 
 // temporalUnavailable is the answer when the server has no Temporal client.
