@@ -155,6 +155,9 @@ func (c catalog) InstanceTypes(ctx context.Context, projectID, authID, region st
 	return l.Items, err
 }
 
+// Forget implements service.CloudCatalog.
+func (c catalog) Forget(authID string) { c.s.catalog.drop(authID) }
+
 // EnvSize implements service.CloudCatalog.
 func (c catalog) EnvSize(ctx context.Context, projectID string, in domain.ComputeEnvInput) (domain.InstanceSize, error) {
 	return c.s.cloudEnvSize(ctx, projectID, in)

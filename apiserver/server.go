@@ -165,6 +165,7 @@ func New(o Options) *Server {
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()
 	}
+	s.svc.Clouds = s.clouds
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true

@@ -30,7 +30,14 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status int, f *form) {
-	token := randomToken()
+	// One token per browser, not per page view: two sign-in pages open at
+	// once (or a stray request that lands here) must not void each other.
+	token := ""
+	if ck, err := r.Cookie(signInCookie); err == nil && len(ck.Value) >= 32 {
+		token = ck.Value
+	} else {
+		token = randomToken()
+	}
 	c.setCookie(w, r, signInCookie, token, signInTokenTTL)
 	c.render(w, r, status, "signin", view{Title: "Sign in", CSRF: token, Form: f})
 }

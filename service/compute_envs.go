@@ -16,6 +16,8 @@ type CloudCatalog interface {
 	// EnvSize checks a cloud environment's region and instance type with the
 	// provider and returns the type's size.
 	EnvSize(ctx context.Context, projectID string, in domain.ComputeEnvInput) (domain.InstanceSize, error)
+	// Forget drops what is cached for a cloud auth (its keys or row changed).
+	Forget(authID string)
 }
 
 // CreateComputeEnv stores a compute environment. A cloud one is checked with

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"daestro/internal/cloud"
 	"daestro/internal/domain"
 	"daestro/internal/logging"
 	"daestro/internal/store"
@@ -35,6 +36,8 @@ type Service struct {
 	// Catalog checks cloud compute environments with their provider; nil
 	// refuses them (EUNAVAILABLE).
 	Catalog CloudCatalog
+	// Clouds checks cloud credentials with their provider.
+	Clouds *cloud.Registry
 }
 
 // temporalUnavailable is the answer when the server has no Temporal client.
