@@ -221,3 +221,23 @@ func htmlUnescape(s string) string {
 	r := strings.NewReplacer("&#34;", `"`, "&quot;", `"`, "&#39;", "'", "&amp;", "&", "&lt;", "<", "&gt;", ">")
 	return r.Replace(s)
 }
+
+// A registry auth made in the console is the API's; its password never
+// shows, and a definition that uses it cannot lose it.
+func TestRegistryAuthForm(t *testing.T) {
+	s := newSite(t)
+	s.signIn()
+	const password = "registry-password-never-shown"
+	status, body, _ := s.post("/registry-auths", url.Values{"csrf": {s.csrf("/registry-auths/new")}, "name": {"bad name"}, "password": {password}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body, `id="err-name"`)
+	assert.NotContains(t, body, password, "a failed form never echoes the password")
+	status, _, h := s.post("/registry-auths", url.Values{"csrf": {s.csrf("/registry-auths/new")}, "name": {"ghcr"},
+		"registry_url": {"ghcr.io"}, "username": {"bot"}, "password": {password}})
+	require.Equal(t, http.StatusSeeOther, status)
+	for _, page := range []string{h.Get("Location"), "/registry-auths", "/job-definitions/new"} {
+		_, body, _ := s.get(page)
+		assert.NotContains(t, body, password, page)
+		assert.Contains(t, body, "ghcr", page)
+	}
+}

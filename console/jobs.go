@@ -230,8 +230,9 @@ type jobDetailData struct {
 	Position int
 	// Logs is a page of a finished run's lines; nil while the run lasts (the page follows it live).
 	Logs *domain.RunLogs
-	// LogsAfter and PrevAfter page the finished run's lines.
+	// LogsAfter and PrevAfter page the finished run's lines; More says a later page exists.
 	LogsAfter, PrevAfter int64
+	More                 bool
 	// Metrics are the run's samples with their summary.
 	Metrics domain.RunMetrics
 }
@@ -289,6 +290,7 @@ func (c *Console) jobDetail(w http.ResponseWriter, r *http.Request, s *domain.Co
 				return
 			}
 			d.Logs, d.LogsAfter, d.PrevAfter = &logs, q.AfterSeq, max(0, q.AfterSeq-logPageLines)
+			d.More = len(logs.Lines) == logPageLines
 		}
 		mq, _ := domain.ParseMetricsQuery("", strconv.Itoa(domain.MaxMetricsPageLimit))
 		if d.Metrics, err = c.o.Store.RunMetrics(ctx(r), runID, mq); err != nil {

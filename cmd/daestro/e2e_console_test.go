@@ -15,7 +15,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"daestro/internal/config"
 	"daestro/internal/testenv"
 )
 
@@ -173,6 +177,30 @@ func (b *browser) waitText(path, sel string, re *regexp.Regexp, within time.Dura
 	b.t.Fatalf("%s %s never matched %s; last: %q; the page says:\n%s", path, sel, re, last, facts)
 }
 
+// ownNamespace registers a Temporal namespace for the test alone and points
+// the system at it: the shared test server's daestro-control queue of the
+// default namespace is polled by every other e2e run on the machine, whose
+// workers would take this test's tasks against their own databases.
+func ownNamespace(t *testing.T) {
+	tc := testenv.Temporal(t)
+	ns := testenv.RandomName("e2e-console")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err := tc.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, _ = tc.OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: ns})
+	})
+	require.Eventually(t, func() bool {
+		_, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
+		return err == nil
+	}, 30*time.Second, 200*time.Millisecond, "namespace %s never appeared", ns)
+	t.Setenv(config.EnvTemporalNamespace, ns)
+}
+
 var spawnLinkRE = regexp.MustCompile(`href="/compute-spawns/([0-9a-f-]{36})"`)
 
 // A user who never opens a terminal: signs in, builds a self-hosted
@@ -184,6 +212,7 @@ var spawnLinkRE = regexp.MustCompile(`href="/compute-spawns/([0-9a-f-]{36})"`)
 func TestConsoleInABrowser(t *testing.T) {
 	image := agentTestImage(t)
 	chromiumPath(t)
+	ownNamespace(t)
 	s := startSystem(t)
 	b := newBrowser(t, s)
 	const secret = "console-secret-3f9a1c"
