@@ -31,11 +31,12 @@ dev: ## start Postgres + Temporal (with Web UI) and run `daestro dev`; Ctrl-C st
 	scripts/dev.sh
 
 .PHONY: services
-services: ## start what the tests need: Postgres, headless Temporal, local test images
+services: ## start what the tests need: Postgres, headless Temporal, local test images, Chromium
 	scripts/postgres.sh start >/dev/null
 	scripts/temporal.sh start test >/dev/null
 	scripts/docker-images.sh >/dev/null
 	scripts/agent-image.sh >/dev/null
+	scripts/chromium.sh >/dev/null
 
 .PHONY: stop
 stop: ## stop the project-local Postgres and Temporal servers
@@ -49,6 +50,7 @@ test: ## start the services and run every test (unit, workflow, integration)
 	eval "$$(scripts/temporal.sh start test)"; \
 	eval "$$(scripts/docker-images.sh)"; \
 	eval "$$(scripts/agent-image.sh)"; \
+	eval "$$(scripts/chromium.sh)"; \
 	export DAESTRO_TEST_REQUIRE_SERVICES=1; \
 	mkdir -p .data; \
 	$(GO) test $(RACE) -count=1 -timeout 30m -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk

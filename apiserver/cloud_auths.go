@@ -5,17 +5,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"daestro/internal/cloud"
 	"daestro/internal/domain"
+	"daestro/service"
 )
 
 // cloudAuthResponse is a cloud auth plus what the provider said of its
 // credentials and any warning about the change just made.
-type cloudAuthResponse struct {
-	domain.CloudAuth
-	Validation *cloud.Validation `json:"validation,omitempty"`
-	Warnings   []string          `json:"warnings,omitempty"`
-}
+type cloudAuthResponse = service.CloudAuthWritten
 
 func (s *Server) cloudAuthRoutes(g *gin.RouterGroup) {
 	g.POST("/cloud-auths", s.createCloudAuth)
@@ -29,29 +25,19 @@ func (s *Server) cloudAuthRoutes(g *gin.RouterGroup) {
 
 // createCloudAuth checks the credentials with the provider before storing
 // them, so rejected credentials leave nothing behind, and records the
-// account they belong to.
+// account they belong to (service.CreateCloudAuth).
 func (s *Server) createCloudAuth(c *gin.Context) {
 	var in domain.CloudAuthInput
 	if err := bindJSON(c, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(c, err)
-		return
-	}
-	creds := cloud.Credentials{AccessKeyID: in.AccessKeyID, SecretAccessKey: in.SecretAccessKey, AccessToken: in.AccessToken}
-	v, err := s.clouds.Validate(c.Request.Context(), in.Provider, creds, in.DefaultRegion)
+	out, err := s.svc.CreateCloudAuth(c.Request.Context(), project(c).ID, in)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	ca, err := s.store.CreateCloudAuth(c.Request.Context(), project(c).ID, in, v.Account.ID)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	writeData(c, http.StatusCreated, cloudAuthResponse{CloudAuth: ca, Validation: &v})
+	writeData(c, http.StatusCreated, out)
 }
 
 func (s *Server) listCloudAuths(c *gin.Context) {
@@ -87,23 +73,18 @@ func (s *Server) updateCloudAuth(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	up, err := s.svc.UpdateCloudAuth(c.Request.Context(), project(c).ID, c.Param("id"), p)
+	out, err := s.svc.UpdateCloudAuth(c.Request.Context(), project(c).ID, c.Param("id"), p)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	// The cached listings were read with the old row, maybe with old keys.
-	// (They are keyed by updated_at, so other API processes never serve
-	// them either; dropping them here frees them now.)
-	s.catalog.drop(c.Param("id"))
-	writeData(c, http.StatusOK, cloudAuthResponse{CloudAuth: up.CloudAuth, Validation: up.Validation, Warnings: up.Warnings})
+	writeData(c, http.StatusOK, out)
 }
 
 func (s *Server) deleteCloudAuth(c *gin.Context) {
-	if err := s.store.DeleteCloudAuth(c.Request.Context(), project(c).ID, c.Param("id")); err != nil {
+	if err := s.svc.DeleteCloudAuth(c.Request.Context(), project(c).ID, c.Param("id")); err != nil {
 		writeError(c, err)
 		return
 	}
-	s.catalog.drop(c.Param("id"))
 	writeDeleted(c, c.Param("id"))
 }

@@ -18,6 +18,7 @@ import (
 
 	"daestro/internal/cloud"
 	"daestro/internal/domain"
+	"daestro/service"
 )
 
 // catalogTTL is how long a provider's regions and instance types are reused:
@@ -28,26 +29,12 @@ const catalogTTL = 15 * time.Minute
 // provider that hangs answers the API request with a 503 instead of holding it.
 const catalogTimeout = 30 * time.Second
 
-// cloudRegion is a region as the API shows it.
-type cloudRegion struct {
-	// ID is what compute environments take as region, e.g. "nyc3".
-	ID string `json:"id"`
-	// Name is the provider's human-readable name, e.g. "New York 3".
-	Name string `json:"name"`
-}
-
-// cloudInstanceType is an instance type as the API shows it.
-type cloudInstanceType struct {
-	// ID is what compute environments take as instance_type, e.g. "s-2vcpu-4gb".
-	ID string `json:"id"`
-	// VCPU is the number of virtual CPUs.
-	VCPU int `json:"vcpu"`
-	// MemoryMB is the memory in mebibytes.
-	MemoryMB int `json:"memory_mb"`
-	// HourlyPrice is the on-demand price in US dollars per hour; 0 when the
-	// provider does not report prices.
-	HourlyPrice float64 `json:"hourly_price"`
-}
+// cloudRegion and cloudInstanceType are the catalog as the API (and the
+// console) shows it.
+type (
+	cloudRegion       = domain.CloudRegion
+	cloudInstanceType = domain.CloudInstanceType
+)
 
 // cloudRegionList answers GET /v1/cloud-auths/{id}/regions. It has the shape
 // of every list (items, next_token), on one page: providers have tens of
@@ -81,21 +68,29 @@ func (s *Server) listCloudRegions(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	acct, err := s.cloudAccount(c.Request.Context(), project(c).ID, c.Param("id"))
+	out, err := s.cloudRegions(c.Request.Context(), project(c).ID, c.Param("id"), refresh)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	e, err := s.catalogRegions(c.Request.Context(), acct, refresh)
+	writeData(c, http.StatusOK, out)
+}
+
+// cloudRegions is the region list of a cloud auth of the project.
+func (s *Server) cloudRegions(ctx context.Context, projectID, authID string, refresh bool) (cloudRegionList, error) {
+	acct, err := s.cloudAccount(ctx, projectID, authID)
 	if err != nil {
-		writeError(c, err)
-		return
+		return cloudRegionList{}, err
+	}
+	e, err := s.catalogRegions(ctx, acct, refresh)
+	if err != nil {
+		return cloudRegionList{}, err
 	}
 	out := cloudRegionList{Items: make([]cloudRegion, 0, len(e.regions)), Provider: acct.auth.Provider, CachedAt: e.at}
 	for _, r := range e.regions {
 		out.Items = append(out.Items, cloudRegion{ID: r.ID, Name: r.Name})
 	}
-	writeData(c, http.StatusOK, out)
+	return out, nil
 }
 
 // listCloudInstanceTypes lists the instance types of one region; region
@@ -106,35 +101,66 @@ func (s *Server) listCloudInstanceTypes(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	// The cloud auth first: another project's id is a 404 whatever the query says.
-	acct, err := s.cloudAccount(ctx, project(c).ID, c.Param("id"))
+	out, err := s.cloudInstanceTypes(c.Request.Context(), project(c).ID, c.Param("id"), c.Query("region"), refresh)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	region := c.Query("region")
+	writeData(c, http.StatusOK, out)
+}
+
+// cloudInstanceTypes is the instance type list of one region of a cloud
+// auth of the project (its default region when region is empty).
+func (s *Server) cloudInstanceTypes(ctx context.Context, projectID, authID, region string, refresh bool) (cloudInstanceTypeList, error) {
+	// The cloud auth first: another project's id is a 404 whatever the query says.
+	acct, err := s.cloudAccount(ctx, projectID, authID)
+	if err != nil {
+		return cloudInstanceTypeList{}, err
+	}
 	if region == "" {
 		region = acct.auth.DefaultRegion
 	}
 	if err := checkRegionParam(acct.auth, region); err != nil {
-		writeError(c, err)
-		return
+		return cloudInstanceTypeList{}, err
 	}
 	if err := s.checkRegion(ctx, acct, region, refresh); err != nil {
-		writeError(c, err)
-		return
+		return cloudInstanceTypeList{}, err
 	}
 	e, err := s.catalogTypes(ctx, acct, region, refresh)
 	if err != nil {
-		writeError(c, err)
-		return
+		return cloudInstanceTypeList{}, err
 	}
 	out := cloudInstanceTypeList{Items: make([]cloudInstanceType, 0, len(e.types)), Provider: acct.auth.Provider, Region: region, CachedAt: e.at}
 	for _, t := range e.types {
 		out.Items = append(out.Items, cloudInstanceType{ID: t.ID, VCPU: t.VCPU, MemoryMB: t.MemoryMB, HourlyPrice: t.HourlyPrice})
 	}
-	writeData(c, http.StatusOK, out)
+	return out, nil
+}
+
+// catalog is the Server as service.CloudCatalog: the cached provider lists
+// the API serves, for the service's compute environment checks and the console's pickers.
+type catalog struct{ s *Server }
+
+var _ service.CloudCatalog = catalog{}
+
+// Regions implements service.CloudCatalog.
+func (c catalog) Regions(ctx context.Context, projectID, authID string) ([]domain.CloudRegion, error) {
+	l, err := c.s.cloudRegions(ctx, projectID, authID, false)
+	return l.Items, err
+}
+
+// InstanceTypes implements service.CloudCatalog.
+func (c catalog) InstanceTypes(ctx context.Context, projectID, authID, region string) ([]domain.CloudInstanceType, error) {
+	l, err := c.s.cloudInstanceTypes(ctx, projectID, authID, region, false)
+	return l.Items, err
+}
+
+// Forget implements service.CloudCatalog.
+func (c catalog) Forget(authID string) { c.s.catalog.drop(authID) }
+
+// EnvSize implements service.CloudCatalog.
+func (c catalog) EnvSize(ctx context.Context, projectID string, in domain.ComputeEnvInput) (domain.InstanceSize, error) {
+	return c.s.cloudEnvSize(ctx, projectID, in)
 }
 
 // refreshParam reads ?refresh=true, which bypasses the catalog cache.

@@ -21,30 +21,15 @@ func (s *Server) computeEnvRoutes(g *gin.RouterGroup) {
 	g.DELETE("/compute-envs/:id", s.deleteComputeEnv)
 }
 
-// createComputeEnv stores a compute environment. A cloud one is checked with
-// its provider first — the region exists, the instance type is offered there
-// — and records the type's size and price; the provider is asked before the
-// store's transaction begins, so a slow provider holds no database lock.
+// createComputeEnv stores a compute environment (service.CreateComputeEnv:
+// a cloud one is checked with its provider first).
 func (s *Server) createComputeEnv(c *gin.Context) {
 	var in domain.ComputeEnvInput
 	if err := bindJSON(c, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	if err := in.Validate(); err != nil {
-		writeError(c, err)
-		return
-	}
-	ctx, projectID := c.Request.Context(), project(c).ID
-	if in.ResolvedKind() == domain.ComputeEnvCloud {
-		size, err := s.cloudEnvSize(ctx, projectID, in)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		in.Size = &size
-	}
-	env, err := s.store.CreateComputeEnv(ctx, projectID, in)
+	env, err := s.svc.CreateComputeEnv(c.Request.Context(), project(c).ID, in)
 	if err != nil {
 		writeError(c, err)
 		return

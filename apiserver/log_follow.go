@@ -1,16 +1,14 @@
 package apiserver
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
-	"github.com/gin-contrib/sse"
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/domain"
+	"daestro/internal/logstream"
 )
 
 // jobLogs answers a page of a run's lines, or with follow=true streams them
@@ -43,11 +41,7 @@ func (s *Server) jobLogs(c *gin.Context) {
 		return
 	}
 	// An EventSource that reconnects says where it got to.
-	if id := c.GetHeader("Last-Event-ID"); id != "" {
-		if seq, err := strconv.ParseInt(id, 10, 64); err == nil && seq > q.AfterSeq {
-			q.AfterSeq = seq
-		}
-	}
+	q = logstream.LastEventID(q, c.GetHeader("Last-Event-ID"))
 	release, err := s.followers.acquire(c.GetString(ctxAPIKeyID))
 	if err != nil {
 		writeError(c, err)
@@ -86,90 +80,11 @@ func (f *followerCounts) acquire(key string) (release func(), err error) {
 }
 
 // followRunLogs streams the run's lines after q.AfterSeq as they are
-// stored: `event: line` per line (id = seq, data = the line), then
-// `event: end` once the run has finished and every line was sent. The
-// client going away cancels the request's context, which ends it.
+// stored (logstream.Follow); an error before the first byte still gets the envelope.
 func (s *Server) followRunLogs(c *gin.Context, runID string, q domain.LogQuery) {
-	ctx := c.Request.Context()
-	// Subscribed before the first read, so no batch falls between the two.
-	sub := s.store.SubscribeRunLogs(ctx, runID)
-	defer sub.Close()
-	page, err := s.store.ReadRunLogs(ctx, runID, q)
-	if err != nil {
+	if err := logstream.Follow(c.Request.Context(), c.Writer, s.store, runID, q, s.shutdownOf(c.Request), logger(c)); err != nil {
 		writeError(c, err) // nothing streamed yet: the envelope still fits
-		return
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx would otherwise hold the stream back
-	c.Status(http.StatusOK)
-	c.Writer.WriteHeaderNow()
-	c.Writer.Flush()
-
-	recheck := time.NewTicker(logFollowRecheck)
-	defer recheck.Stop()
-	keepAlive := time.NewTicker(logFollowKeepAlive)
-	defer keepAlive.Stop()
-	shutdown := s.shutdownOf(c.Request)
-	for {
-		for _, l := range page.Lines {
-			if err := writeEvent(c.Writer, "line", strconv.FormatInt(l.Seq, 10), l); err != nil {
-				return
-			}
-		}
-		q.AfterSeq = page.NextAfterSeq
-		if page.RunFinished && len(page.Lines) < q.Limit {
-			_ = writeEvent(c.Writer, "end", "", gin.H{"run_id": runID, "next_after_seq": q.AfterSeq, "run_finished": true})
-			c.Writer.Flush()
-			return
-		}
-		c.Writer.Flush()
-		if len(page.Lines) < q.Limit {
-			if !waitForLines(c, shutdown, sub.C, recheck.C, keepAlive.C) {
-				return
-			}
-		}
-		if page, err = s.store.ReadRunLogs(ctx, runID, q); err != nil {
-			if ctx.Err() == nil {
-				logger(c).Error("follow run logs", "run_id", runID, "error", err)
-				_ = writeEvent(c.Writer, "error", "", gin.H{"message": domain.ErrorMessage(err)})
-				c.Writer.Flush()
-			}
-			return
-		}
-	}
-}
-
-// waitForLines waits for a reason to read again, keeping the stream alive
-// meanwhile; false means the client is gone or the server stops.
-func waitForLines(c *gin.Context, shutdown, wake <-chan struct{}, recheck, keepAlive <-chan time.Time) bool {
-	for {
-		select {
-		case <-c.Request.Context().Done():
-			return false
-		case <-shutdown:
-			// Without an end event: the client's EventSource reconnects,
-			// to another server, after its Last-Event-ID.
-			return false
-		case <-wake:
-			return true
-		case <-recheck:
-			return true
-		case <-keepAlive:
-			// A comment line: EventSource ignores it, proxies see traffic.
-			if _, err := io.WriteString(c.Writer, ": keep-alive\n\n"); err != nil {
-				return false
-			}
-			c.Writer.Flush()
-		}
-	}
-}
-
-// writeEvent writes one Server-Sent Event with data as JSON (gin's SSE
-// encoder: JSON has no raw newlines, so it is always a single data line).
-func writeEvent(w io.Writer, event, id string, data any) error {
-	return sse.Encode(w, sse.Event{Event: event, Id: id, Data: data})
 }
 
 // jobMetrics answers a page of a run's CPU/memory samples with the summary of all of them.

@@ -6,20 +6,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/agentapi"
 	"daestro/internal/domain"
-)
-
-// Following a run's logs. Notifications wake a follower at once; the
-// re-check catches what they cannot (the run finishing, a lost listening
-// connection), and the keep-alive stops proxies from closing a quiet stream.
-const (
-	logFollowRecheck   = time.Second
-	logFollowKeepAlive = 15 * time.Second
 )
 
 // runOutputRoutes registers where agents ship a run's output (agent token)

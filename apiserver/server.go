@@ -128,6 +128,9 @@ type Options struct {
 	SpawnUnreachableAfter time.Duration
 	// AgentPingInterval is how often agents ping (DefaultAgentPingInterval when zero).
 	AgentPingInterval time.Duration
+	// Console builds the web console on the server's own service; it serves
+	// every path outside /v1 that the API does not (nil: no console).
+	Console func(*service.Service) http.Handler
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -150,6 +153,8 @@ func New(o Options) *Server {
 	if s.unreachableAfter <= 0 {
 		s.unreachableAfter = workflows.DefaultUnreachableAfter
 	}
+	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.temporalNamespace()}
+	s.svc.Catalog = catalog{s}
 	s.followers = &followerCounts{max: o.MaxFollowersPerKey, count: map[string]int{}}
 	if s.followers.max <= 0 {
 		s.followers.max = DefaultMaxFollowersPerKey
@@ -160,13 +165,22 @@ func New(o Options) *Server {
 	if s.clouds == nil {
 		s.clouds = cloud.NewRegistry()
 	}
-	s.svc = &service.Service{Store: s.store, Temporal: s.temporal, ControlQueue: s.controlQueue, UnreachableAfter: s.unreachableAfter, Namespace: s.temporalNamespace(),
-		Clouds: s.clouds}
+	s.svc.Clouds = s.clouds
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
-	e.NoRoute(func(c *gin.Context) { writeError(c, notFoundRoute(c)) })
+	var console http.Handler
+	if o.Console != nil {
+		console = o.Console(s.svc)
+	}
+	e.NoRoute(func(c *gin.Context) {
+		if p := c.Request.URL.Path; console != nil && p != "/v1" && !strings.HasPrefix(p, "/v1/") {
+			console.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		writeError(c, notFoundRoute(c))
+	})
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)

@@ -9,15 +9,41 @@ import (
 	"daestro/internal/store"
 )
 
-// CloudAuthUpdate is a cloud auth after a change, with what the provider
-// said of new keys and what the user should know about the change.
-type CloudAuthUpdate struct {
-	// CloudAuth is the row as saved.
-	CloudAuth domain.CloudAuth
-	// Validation is the provider's word on new keys, nil without a key change.
-	Validation *cloud.Validation
-	// Warnings are sentences about the change's consequences.
-	Warnings []string
+// CloudAuthWritten is a created or updated cloud auth with what the
+// provider said of its credentials and any warning about the change.
+type CloudAuthWritten struct {
+	domain.CloudAuth
+	// Validation is the provider's answer to the credentials just checked.
+	Validation *cloud.Validation `json:"validation,omitempty"`
+	// Warnings are sentences for the user.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// clouds is the provider registry (an empty one refuses every provider).
+func (s *Service) clouds() *cloud.Registry {
+	if s.Clouds == nil {
+		return cloud.NewRegistry()
+	}
+	return s.Clouds
+}
+
+// CreateCloudAuth checks the credentials with the provider before storing
+// them, so rejected credentials leave nothing behind, and records the
+// account they belong to.
+func (s *Service) CreateCloudAuth(ctx context.Context, projectID string, in domain.CloudAuthInput) (CloudAuthWritten, error) {
+	if err := in.Validate(); err != nil {
+		return CloudAuthWritten{}, err
+	}
+	creds := cloud.Credentials{AccessKeyID: in.AccessKeyID, SecretAccessKey: in.SecretAccessKey, AccessToken: in.AccessToken}
+	v, err := s.clouds().Validate(ctx, in.Provider, creds, in.DefaultRegion)
+	if err != nil {
+		return CloudAuthWritten{}, err
+	}
+	ca, err := s.Store.CreateCloudAuth(ctx, projectID, in, v.Account.ID)
+	if err != nil {
+		return CloudAuthWritten{}, err
+	}
+	return CloudAuthWritten{CloudAuth: ca, Validation: &v}, nil
 }
 
 // UpdateCloudAuth renames a cloud auth, changes its default region or
@@ -39,8 +65,8 @@ type CloudAuthUpdate struct {
 //     would leave the user no way to fix dead keys.
 //   - the new keys' account unknown (a provider daestro cannot ask): saved,
 //     the account becomes unknown, with the warning daestro always gave.
-func (s *Service) UpdateCloudAuth(ctx context.Context, projectID, id string, p domain.CloudAuthPatch) (CloudAuthUpdate, error) {
-	var out CloudAuthUpdate
+func (s *Service) UpdateCloudAuth(ctx context.Context, projectID, id string, p domain.CloudAuthPatch) (CloudAuthWritten, error) {
+	var out CloudAuthWritten
 	want, creds, err := s.Store.PrepareCloudAuthUpdate(ctx, projectID, id, p)
 	if err != nil {
 		return out, err
@@ -51,18 +77,23 @@ func (s *Service) UpdateCloudAuth(ctx context.Context, projectID, id string, p d
 			return out, err
 		}
 	}
-	out.CloudAuth, err = s.Store.UpdateCloudAuth(ctx, projectID, id, p, kc)
-	return out, err
+	if out.CloudAuth, err = s.Store.UpdateCloudAuth(ctx, projectID, id, p, kc); err != nil {
+		return out, err
+	}
+	// The cached listings were read with the old row, maybe with old keys.
+	// (They are keyed by updated_at, so other API processes never serve
+	// them either; dropping them here frees them now.)
+	if s.Catalog != nil {
+		s.Catalog.Forget(id)
+	}
+	return out, nil
 }
 
 // checkKeyChange validates the new keys and applies the same-account rule
 // (see UpdateCloudAuth), returning what the write records and the warnings.
-func (s *Service) checkKeyChange(ctx context.Context, projectID string, want domain.CloudAuth, creds cloud.Credentials, confirm bool, out *CloudAuthUpdate) (store.KeyChange, []string, error) {
+func (s *Service) checkKeyChange(ctx context.Context, projectID string, want domain.CloudAuth, creds cloud.Credentials, confirm bool, out *CloudAuthWritten) (store.KeyChange, []string, error) {
 	provider := cloud.DisplayName(want.Provider)
-	clouds := s.Clouds
-	if clouds == nil {
-		clouds = cloud.NewRegistry() // no provider wired: nothing can be checked
-	}
+	clouds := s.clouds()
 	v, err := clouds.Validate(ctx, want.Provider, creds, want.DefaultRegion)
 	if err != nil {
 		return store.KeyChange{}, nil, err
@@ -102,4 +133,15 @@ func (s *Service) checkKeyChange(ctx context.Context, projectID string, want dom
 	}
 	return kc, []string{fmt.Sprintf("cloud auth '%s' now holds keys of %s account %s instead of %s: daestro can no longer see or delete machines created under account %s; their compute spawns become termination_failed when daestro tries to terminate them, and reconciliation lists them; delete those machines in account %s",
 		want.Name, provider, kc.NewAccount, old, old, old)}, nil
+}
+
+// DeleteCloudAuth deletes a cloud auth no compute environment uses.
+func (s *Service) DeleteCloudAuth(ctx context.Context, projectID, id string) error {
+	if err := s.Store.DeleteCloudAuth(ctx, projectID, id); err != nil {
+		return err
+	}
+	if s.Catalog != nil {
+		s.Catalog.Forget(id)
+	}
+	return nil
 }

@@ -33,7 +33,10 @@ type Service struct {
 	// Namespace is the Temporal namespace of raw workflow-service calls
 	// (the server's own, resolved by the caller).
 	Namespace string
-	// Clouds checks credentials and accounts with the providers.
+	// Catalog checks cloud compute environments with their provider; nil
+	// refuses them (EUNAVAILABLE).
+	Catalog CloudCatalog
+	// Clouds checks cloud credentials with their provider.
 	Clouds *cloud.Registry
 }
 

@@ -128,6 +128,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, `
 daestro dev is up.
+  Console:          %s/   (sign in with the API key below)
   API:              %s   (readiness: %s%s)
   Temporal Web UI:  %s
   Temporal:         %s namespace %s
@@ -136,7 +137,7 @@ daestro dev is up.
   Local agent:      %s
 Try: curl -H "Authorization: Bearer %s" %s/v1/project
 Ctrl-C stops.
-`, cfg.PublicURL, cfg.PublicURL, apiserver.PathReadyz, ui, cfg.TemporalAddress, cfg.TemporalNamespace,
+`, cfg.PublicURL, cfg.PublicURL, cfg.PublicURL, apiserver.PathReadyz, ui, cfg.TemporalAddress, cfg.TemporalNamespace,
 		*project, apiKey, agentLine, apiKey, cfg.PublicURL)
 	err = <-served
 	<-agentDone

@@ -262,6 +262,15 @@ func (s *e2e) addAgent(image, envID, queueID string, extra ...string) agentRun {
 	token := created["agent_token"].(string)
 	require.Contains(t, line, token)
 	require.Contains(t, line, s.baseURL)
+	name := s.runAgentLine(spawnID, line, image, extra...)
+	return agentRun{spawnID: spawnID, token: token, container: name, line: line}
+}
+
+// runAgentLine runs a spawn's `docker run` line as printed, only with a
+// container and volume name of the test's own and the test image, and
+// returns the container's name.
+func (s *e2e) runAgentLine(spawnID, line, image string, extra ...string) string {
+	t := s.t
 	t.Cleanup(func() {
 		// A failed test must not leave a SpawnWorkflow running on the shared test server.
 		tc := testenv.Temporal(t)
@@ -299,7 +308,7 @@ func (s *e2e) addAgent(image, envID, queueID string, extra ...string) agentRun {
 		args = slices.Insert(args, 2, "-v", s.caFile+":/etc/daestro/ca.pem:ro", "-e", "DAESTRO_SERVER_CA_FILE=/etc/daestro/ca.pem")
 	}
 	docker(t, args[1:]...)
-	return agentRun{spawnID: spawnID, token: token, container: name, line: line}
+	return name
 }
 
 // waitIdle polls the spawn until it is idle and returns it.

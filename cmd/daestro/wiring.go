@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 
 	"daestro/activities"
 	"daestro/apiserver"
+	"daestro/console"
 	"daestro/internal/cloud"
 	"daestro/internal/cloud/aws"
 	"daestro/internal/cloud/digitalocean"
@@ -21,6 +24,7 @@ import (
 	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
+	"daestro/service"
 )
 
 // loadConfig reads the environment and builds the logger every role shares.
@@ -104,6 +108,13 @@ func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *sl
 		DevMode:           cfg.Dev,
 		// A spawn's workflow gets its limit when the spawn is made.
 		SpawnUnreachableAfter: cfg.SpawnUnreachableAfter,
+		Console: func(svc *service.Service) http.Handler {
+			return console.MustNew(console.Options{Store: st, Service: svc, Logger: log, BashImage: cfg.BashImage,
+				PublicURL: cfg.PublicURL, AgentImage: cfg.AgentImage, TemporalUIURL: cfg.TemporalUIURL,
+				TemporalNamespace: cfg.TemporalNamespace,
+				// Plain HTTP off loopback is allowed only behind a TLS-terminating proxy.
+				SecureCookies: cfg.AllowInsecure || strings.HasPrefix(cfg.PublicURL, "https://")})
+		},
 	}
 }
 

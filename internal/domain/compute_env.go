@@ -195,3 +195,24 @@ func CheckRange(field string, v, lo, hi int) error {
 func FrozenField(field, what string) error {
 	return Errorf(EINVALID, "%s cannot be changed: create a new %s", field, what)
 }
+
+// CloudRegion is a region of a cloud auth's provider, as the API shows it.
+type CloudRegion struct {
+	// ID is what compute environments take as region, e.g. "nyc3".
+	ID string `json:"id"`
+	// Name is the provider's human-readable name, e.g. "New York 3".
+	Name string `json:"name"`
+}
+
+// CloudInstanceType is an instance type of a region, as the API shows it.
+type CloudInstanceType struct {
+	// ID is what compute environments take as instance_type, e.g. "s-2vcpu-4gb".
+	ID string `json:"id"`
+	// VCPU is the number of virtual CPUs.
+	VCPU int `json:"vcpu"`
+	// MemoryMB is the memory in mebibytes.
+	MemoryMB int `json:"memory_mb"`
+	// HourlyPrice is the on-demand price in US dollars per hour; 0 when the
+	// provider does not report prices.
+	HourlyPrice float64 `json:"hourly_price"`
+}
