@@ -45,9 +45,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	return w
 }
 
-// Run polls the control task queue until ctx ends.
-func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := New(c, contract.ControlTaskQueue, acts)
+// Run polls the control task queue taskQueue until ctx ends.
+func Run(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities) error {
+	w := New(c, taskQueue, acts)
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -333,11 +333,12 @@ func (j *jobRun) waitForDependencies(ctx workflow.Context) (res contract.JobWork
 		case v.Wait == nil:
 			return res, false, nil
 		}
-		if sentence := v.Wait.WaitSentence(); sentence != shown {
-			if err := j.record(ctx, domain.JobPending, sentence, store.RunFields{Pending: &domain.PendingReason{Reason: "dependency", Detail: sentence}}); err != nil {
+		if v.Wait.JobID != shown {
+			if err := j.record(ctx, domain.JobPending, v.Wait.WaitSentence(),
+				store.RunFields{Pending: &domain.PendingReason{Reason: domain.PendingDependency, Detail: v.Wait.JobID}}); err != nil {
 				return res, true, err
 			}
-			shown = sentence
+			shown = v.Wait.JobID
 		}
 		timerCtx, stopTimer := workflow.WithCancel(ctx)
 		sel := workflow.NewSelector(ctx)

@@ -38,8 +38,8 @@ func TestJobWaitsForItsDependencies(t *testing.T) {
 	assert.Equal(t, domain.JobCompleted, res.State)
 	assert.Equal(t, []domain.JobState{"pending", "pending", "runnable", "starting", "running", "completed"}, e.states,
 		"pending written again when the job it waits for changes (the store adds no event for the same state)")
-	assert.Equal(t, &domain.PendingReason{Reason: "dependency", Detail: "waiting for job b (runnable)"}, e.fields[domain.JobPending].Pending,
-		"the pending reason follows the job it waits for now")
+	assert.Equal(t, &domain.PendingReason{Reason: "dependency", Detail: "b"}, e.fields[domain.JobPending].Pending,
+		"the pending reason follows the job it waits for now (the store says it with that job's state when read)")
 	assert.GreaterOrEqual(t, looks, 3, "the signal made it look at once, the timer later")
 	assert.Equal(t, 1, e.notified, "its own dependents are woken when it ends")
 }

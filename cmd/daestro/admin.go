@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/config"
-	"daestro/internal/contract"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 	"daestro/workflows"
@@ -108,7 +107,7 @@ func adminCheck(ctx context.Context, stdout, stderr io.Writer) error {
 	note := time.Now().UTC().Format(time.RFC3339Nano)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:        workflows.HealthCheckWorkflowID(note),
-		TaskQueue: contract.ControlTaskQueue,
+		TaskQueue: cfg.ControlTaskQueue,
 	}, workflows.HealthCheckWorkflow, workflows.HealthCheckWorkflowInput{Note: note})
 	if err != nil {
 		return fmt.Errorf("start health check: %w", err)

@@ -14,7 +14,6 @@ import (
 
 	"daestro/apiserver"
 	"daestro/internal/config"
-	"daestro/internal/contract"
 	"daestro/internal/domain"
 	"daestro/internal/store"
 	"daestro/worker"
@@ -90,11 +89,11 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st))
+	w := worker.New(tc, cfg.ControlTaskQueue, controlActivities(cfg, st))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
-	if err := worker.EnsureReconcileSchedule(ctx, tc, contract.ControlTaskQueue); err != nil {
+	if err := worker.EnsureReconcileSchedule(ctx, tc, cfg.ControlTaskQueue); err != nil {
 		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
 	defer w.Stop()

@@ -119,6 +119,9 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	t.Setenv(config.EnvPublicURL, scheme+"://"+addr)
 	t.Setenv(config.EnvMasterKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	t.Setenv(config.EnvLogLevel, o.logLevel)
+	// A control queue of its own: another system on the shared test server
+	// (a parallel test run) must not take this one's workflow tasks.
+	t.Setenv(config.EnvControlTaskQueue, testenv.RandomName("daestro-control"))
 	if o.unreachableAfter != "" {
 		t.Setenv(config.EnvSpawnUnreachable, o.unreachableAfter)
 	}

@@ -39,6 +39,7 @@ const (
   DAESTRO_MIGRATE_ON_START  false to leave migrations to daestro migrate`
 	envTemporal = `  TEMPORAL_ADDRESS          host:port of Temporal's frontend (required)
   TEMPORAL_NAMESPACE        namespace (default "default")
+  DAESTRO_CONTROL_TASK_QUEUE  the control plane's task queue (default daestro-control)
   TEMPORAL_TLS_*, TEMPORAL_API_KEY, TEMPORAL_PROFILE …  Temporal's own client variables (envconfig)`
 	envServer = `  DAESTRO_HTTP_ADDR         address the API listens on (default 127.0.0.1:8080)
   DAESTRO_PUBLIC_URL        the URL agents and users reach the API at

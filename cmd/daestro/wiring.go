@@ -108,6 +108,7 @@ func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *sl
 		DevMode:           cfg.Dev,
 		// A spawn's workflow gets its limit when the spawn is made.
 		SpawnUnreachableAfter: cfg.SpawnUnreachableAfter,
+		ControlTaskQueue:      cfg.ControlTaskQueue,
 		Console: func(svc *service.Service) http.Handler {
 			return console.MustNew(console.Options{Store: st, Service: svc, Logger: log, BashImage: cfg.BashImage,
 				PublicURL: cfg.PublicURL, AgentImage: cfg.AgentImage, TemporalUIURL: cfg.TemporalUIURL,

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"daestro/internal/config"
-	"daestro/internal/contract"
 	"daestro/worker"
 )
 
@@ -22,7 +21,7 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	if err := worker.EnsureReconcileSchedule(ctx, tc, contract.ControlTaskQueue); err != nil {
+	if err := worker.EnsureReconcileSchedule(ctx, tc, cfg.ControlTaskQueue); err != nil {
 		return fmt.Errorf("create the reconciliation schedule: %w", err)
 	}
 	if n, err := st.CloudComputeEnvCount(ctx); err == nil && n > 0 {
@@ -30,8 +29,8 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 			log.Warn(w, "agent_image", cfg.AgentImage, "cloud_compute_envs", n)
 		}
 	}
-	log.Info("control worker polling", "task_queue", contract.ControlTaskQueue, "temporal", cfg.TemporalAddress)
-	return worker.Run(ctx, tc, controlActivities(cfg, st))
+	log.Info("control worker polling", "task_queue", cfg.ControlTaskQueue, "temporal", cfg.TemporalAddress)
+	return worker.Run(ctx, tc, cfg.ControlTaskQueue, controlActivities(cfg, st))
 }
 
 // unpinnedAgentImage is the warning for an agent image that names no fixed

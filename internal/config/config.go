@@ -5,6 +5,7 @@ package config
 
 import (
 	"crypto/tls"
+	"daestro/internal/contract"
 
 	"encoding/base64"
 	"encoding/hex"
@@ -45,6 +46,7 @@ const (
 	EnvEnableLocalDocker = "DAESTRO_ENABLE_LOCALDOCKER"
 	EnvRunLogCapMB       = "DAESTRO_RUN_LOG_CAP_MB"
 	EnvSpawnUnreachable  = "DAESTRO_SPAWN_UNREACHABLE_AFTER"
+	EnvControlTaskQueue  = "DAESTRO_CONTROL_TASK_QUEUE"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -82,6 +84,10 @@ type Config struct {
 	// SpawnUnreachableAfter is how long a spawn may go without a ping
 	// before it is unreachable and its started runs are interrupted.
 	SpawnUnreachableAfter time.Duration
+	// ControlTaskQueue is the Temporal task queue of the control plane's
+	// workflows (contract.ControlTaskQueue unless set: systems sharing one
+	// Temporal namespace, such as test runs, each need their own).
+	ControlTaskQueue string
 	// AgentImage is the agent's Docker image, put in the `docker run` line a
 	// new self-hosted spawn answers with.
 	AgentImage string
@@ -176,6 +182,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		bad(EnvSpawnUnreachable, "%q is not a duration of at least 30s (agents ping every 10 s), like 5m", get(EnvSpawnUnreachable, ""))
 	}
 	cfg.SpawnUnreachableAfter = unreachable
+	cfg.ControlTaskQueue = get(EnvControlTaskQueue, contract.ControlTaskQueue)
 	topts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: envLookup(lookup)})
 	if err != nil {
 		bad("TEMPORAL_*", "%v (see the SDK's environment configuration: TEMPORAL_TLS_*, TEMPORAL_API_KEY)", err)

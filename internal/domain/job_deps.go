@@ -15,6 +15,11 @@ const (
 	DependencyCompletion = "completion"
 )
 
+// PendingDependency is the pending reason of a job waiting for another; its
+// stored detail is that job's ID (the sentence is made when read, with the
+// other job's state then).
+const PendingDependency = "dependency"
+
 // MaxDependencies bounds a job's depends_on.
 const MaxDependencies = 20
 

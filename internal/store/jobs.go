@@ -32,6 +32,8 @@ const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q
 		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
 		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0) AS attempt, j.runnable_at,
 		j.pending_reason, j.pending_detail, j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy,
+		CASE WHEN j.pending_reason = 'dependency' THEN (SELECT dj.state FROM jobs dj WHERE dj.id::text = j.pending_detail) END
+			AS pending_dependency_state,
 		coalesce((SELECT json_agg(json_build_object('job_id', dd.depends_on_job_id, 'type', dd.type) ORDER BY dd.position)
 			FROM job_dependencies dd WHERE dd.job_id = j.id), '[]') AS depends_on,
 		j.created_at, j.updated_at
@@ -64,8 +66,11 @@ type jobRow struct {
 	JobRetry          *domain.RetryStrategy  `db:"job_retry_strategy"`
 	DefinitionRetry   *domain.RetryStrategy  `db:"definition_retry_strategy"`
 	DependsOn         []domain.JobDependency `db:"depends_on"`
-	CreatedAt         time.Time              `db:"created_at"`
-	UpdatedAt         time.Time              `db:"updated_at"`
+	// PendingDepState is the state now of the job a pending job waits for
+	// (its pending_detail holds that job's ID).
+	PendingDepState *domain.JobState `db:"pending_dependency_state"`
+	CreatedAt       time.Time        `db:"created_at"`
+	UpdatedAt       time.Time        `db:"updated_at"`
 }
 
 // jobOf maps a jobRow to its job, opening the job's env overrides.
@@ -102,6 +107,10 @@ func (s *Store) jobOf(r jobRow) (domain.Job, error) {
 			p = domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 		}
 		j.Pending = &p
+	case j.State == domain.JobPending && r.PendingReason == domain.PendingDependency && r.PendingDepState != nil:
+		// Said with the other job's state now, not when it was last looked at.
+		d := domain.DependencyState{JobDependency: domain.JobDependency{JobID: r.PendingDetail}, State: *r.PendingDepState}
+		j.Pending = &domain.PendingReason{Reason: r.PendingReason, Detail: d.WaitSentence()}
 	case j.State == domain.JobPending && r.PendingReason != "":
 		j.Pending = &domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
 	}
