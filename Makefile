@@ -55,6 +55,16 @@ test: ## start the services and run every test (unit, workflow, integration)
 	mkdir -p .data; \
 	$(GO) test $(RACE) -count=1 -timeout 30m -v $(TEST_FLAGS) $(PKGS) 2>&1 | tee .data/test.log | scripts/test-summary.awk
 
+.PHONY: record-histories
+record-histories: ## record every workflow's history from the real system into workflows/testdata/histories (needs the services)
+	eval "$$(scripts/postgres.sh start)"; \
+	eval "$$(scripts/temporal.sh start test)"; \
+	eval "$$(scripts/docker-images.sh)"; \
+	eval "$$(scripts/agent-image.sh)"; \
+	export DAESTRO_TEST_REQUIRE_SERVICES=1 DAESTRO_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories; \
+	$(GO) test -count=1 -timeout 15m -run '^TestRecordHistories$$' -v ./cmd/daestro 2>&1 | tail -n 40; \
+	$(GO) test -count=1 -run '^TestReplay' ./workflows
+
 .PHONY: bench
 bench: ## run the benchmarks and print their figures
 	eval "$$(scripts/postgres.sh start)"; \

@@ -21,6 +21,14 @@ import (
 
 // Register adds every control-plane workflow and activity to w.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
+}
+
+// RegisterWorkflows adds every control-plane workflow to w under the name
+// running workflows know it by: the worker's registry, and the replayer of
+// the recorded histories (workflows/replay_test.go), share this one list.
+func RegisterWorkflows(w sdkworker.WorkflowRegistry) {
 	w.RegisterWorkflow(workflows.HealthCheckWorkflow)
 	// Under the contract's names: the API and the activities start them by name.
 	w.RegisterWorkflowWithOptions(workflows.SpawnWorkflow, workflow.RegisterOptions{Name: contract.SpawnWorkflowName})
@@ -29,7 +37,6 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.CronTriggerWorkflow, workflow.RegisterOptions{Name: contract.CronTriggerWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.CronRefreshWorkflow, workflow.RegisterOptions{Name: contract.CronRefreshWorkflowName})
 	w.RegisterWorkflow(workflows.ReconcileWorkflow)
-	w.RegisterActivity(acts)
 }
 
 // New builds a worker polling taskQueue (contract.ControlTaskQueue in production; tests use their own).
