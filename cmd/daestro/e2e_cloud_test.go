@@ -130,7 +130,7 @@ func TestCloudSpawnsScaleUpRunJobsAndTerminateWhenIdle(t *testing.T) {
 			"DAESTRO_CLOUD_PROVIDER=localdocker",
 			"DAESTRO_COMPUTE_ENV_NAME=burst-vms",
 			"DAESTRO_COMPUTE_SPAWN_ID=" + spawnID,
-			"DAESTRO_INSTANCE_TYPE=local-1c-1g",
+			"DAESTRO_INSTANCE_TYPE=local-1c-1g", "DAESTRO_JOB_ATTEMPT=1",
 			"DAESTRO_JOB_ID=" + id,
 			"DAESTRO_JOB_QUEUE_NAME=burst",
 			"DAESTRO_JOB_RUN_ID=" + fmt.Sprint(runID),

@@ -88,6 +88,8 @@ func TestDevStartsReadyAndStopsCleanly(t *testing.T) {
 	t.Setenv(config.EnvMasterKey, "")
 	t.Setenv(config.EnvLogFormat, "")
 	t.Setenv(config.EnvLogLevel, "warn")
+	// A control queue of its own, as startSystem's (parallel runs share the test server).
+	t.Setenv(config.EnvControlTaskQueue, testenv.RandomName("daestro-control"))
 
 	startDev := func() (stop func() error, stdout *syncBuffer) {
 		ctx, cancel := context.WithCancel(context.Background())

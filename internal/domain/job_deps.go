@@ -34,6 +34,9 @@ type JobDependency struct {
 // normalizeDependencies checks a submission's depends_on (existence is the
 // store's) and fills in the default type.
 func normalizeDependencies(in []JobDependency) ([]JobDependency, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	if len(in) > MaxDependencies {
 		return nil, Errorf(EINVALID, "depends_on: %d jobs are too many: a job waits for at most %d", len(in), MaxDependencies)
 	}

@@ -70,7 +70,7 @@ type SubmitJob struct {
 	CronJobID *string
 	// RetryStrategy is the job's own; nil follows its definition's.
 	RetryStrategy *RetryStrategy
-	// DependsOn are checked but for existence (the store's); never nil.
+	// DependsOn are checked but for existence (the store's); nil for none.
 	DependsOn []JobDependency
 }
 
