@@ -19,6 +19,7 @@ import (
 
 	"daestro/agent/executor"
 	"daestro/internal/agentapi"
+	"daestro/internal/metrics"
 	"daestro/internal/temporalx"
 )
 
@@ -37,6 +38,8 @@ type Agent struct {
 	// tlsErr is why it could not be built, reported by Run.
 	tls    *tls.Config
 	tlsErr error
+	// metrics receives the SDK's metrics; nil records none.
+	metrics *metrics.Metrics
 }
 
 // New builds an agent; Run starts it. cfg is checked (ConfigFromEnv, or
@@ -45,6 +48,12 @@ func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
 	tlsConfig, tlsErr := cfg.TLS()
 	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, tlsErr: tlsErr, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
+}
+
+// WithMetrics has the agent's Temporal worker report the SDK's metrics to m.
+func (a *Agent) WithMetrics(m *metrics.Metrics) *Agent {
+	a.metrics = m
+	return a
 }
 
 // Run registers and serves until ctx ends (nil), the server asks the agent
@@ -89,6 +98,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gw.Metrics = a.metrics.Temporal()
 	tc, err := temporalx.Dial(ctx, gw)
 	if err != nil {
 		return err

@@ -79,3 +79,14 @@ func logger(c *gin.Context) *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// countRequests records each request in the metrics by its route template
+// (c.FullPath(), "/v1/jobs/:id"), never the raw path: IDs in paths would
+// make a series per job.
+func (s *Server) countRequests() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		s.metrics.HTTPRequest(c.Request.Method, c.FullPath(), c.Writer.Status(), time.Since(start))
+	}
+}

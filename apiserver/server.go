@@ -20,6 +20,7 @@ import (
 	"daestro/internal/cloud"
 	"daestro/internal/config"
 	"daestro/internal/contract"
+	"daestro/internal/metrics"
 	"daestro/internal/store"
 	"daestro/schemas"
 	"daestro/service"
@@ -55,6 +56,8 @@ type Server struct {
 	tls         *tls.Config
 	devMode     bool
 	followers   *followerCounts
+	metrics     *metrics.Metrics
+	metricsKey  string
 	// shutdowns holds, per http.Server serving this Server, the channel its
 	// graceful shutdown closes (see shutdownOf).
 	shutdownsMu sync.Mutex
@@ -128,6 +131,12 @@ type Options struct {
 	SpawnUnreachableAfter time.Duration
 	// AgentPingInterval is how often agents ping (DefaultAgentPingInterval when zero).
 	AgentPingInterval time.Duration
+	// Metrics records requests and log ingestion and is served at
+	// metrics.Path; nil records nothing and serves 404 there.
+	Metrics *metrics.Metrics
+	// MetricsToken, when set, lets callers off loopback read metrics.Path
+	// with `Authorization: Bearer <token>`; loopback callers need none.
+	MetricsToken string
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -137,7 +146,8 @@ func New(o Options) *Server {
 	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
 		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS, devMode: o.DevMode,
 		namespace:    o.TemporalNamespace,
-		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
+		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval,
+		metrics: o.Metrics, metricsKey: o.MetricsToken}
 	if s.bash == "" {
 		s.bash = config.DefaultBashImage
 	}
@@ -164,11 +174,12 @@ func New(o Options) *Server {
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
+	e.Use(s.requestID(), s.accessLog(), s.countRequests(), s.recoverPanic())
 	e.NoRoute(func(c *gin.Context) { writeError(c, notFoundRoute(c)) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)
+	e.GET(PathMetrics, s.serveMetrics)
 	e.GET(PathOpenAPI, func(c *gin.Context) { c.Data(http.StatusOK, "application/json", schemas.OpenAPI) })
 	s.routes(e)
 	s.engine = e

@@ -9,6 +9,7 @@ import (
 	"daestro/agent"
 	"daestro/internal/config"
 	"daestro/internal/logging"
+	"daestro/internal/metrics"
 )
 
 // runAgent runs the agent of one compute spawn: `docker run … <agent image>`
@@ -32,5 +33,13 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	if err := docker.Ping(ctx); err != nil {
 		return err
 	}
-	return agent.New(cfg, log, docker).Run(ctx)
+	m, err := metrics.New("agent")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	if err := m.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+		return err
+	}
+	return agent.New(cfg, log, docker).WithMetrics(m).Run(ctx)
 }

@@ -16,6 +16,7 @@ import (
 	"daestro/internal/config"
 	"daestro/internal/contract"
 	"daestro/internal/domain"
+	"daestro/internal/metrics"
 	"daestro/internal/store"
 	"daestro/worker"
 
@@ -79,7 +80,14 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	// One registry for the API and the control worker, served on the API's listener.
+	m, err := metrics.New("dev")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	m.ReadAtScrape(databaseGauges(st))
+	tc, err := dialTemporal(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -90,7 +98,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st))
+	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st, m))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
@@ -103,7 +111,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
-	srv := apiserver.New(serverOptions(cfg, st, tc, log))
+	srv := apiserver.New(serverOptions(cfg, st, tc, log, m))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln, cfg.ShutdownTimeout) }()
 

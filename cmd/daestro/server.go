@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"daestro/apiserver"
+	"daestro/internal/metrics"
 	"daestro/internal/temporalx"
 )
 
@@ -23,8 +24,14 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m, err := metrics.New("server")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	m.ReadAtScrape(databaseGauges(st))
 	// A lazy client lets the API start while Temporal is still coming up; /readyz says so.
-	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log))
+	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log, m))
 	if err != nil {
 		return err
 	}
@@ -35,7 +42,7 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	log.Info("API listening", "url", cfg.PublicURL)
-	opts := serverOptions(cfg, st, tc, log)
+	opts := serverOptions(cfg, st, tc, log, m)
 	opts.TLS = serverTLS
 	srv := apiserver.New(opts)
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)

@@ -8,6 +8,7 @@ import (
 
 	"daestro/internal/config"
 	"daestro/internal/contract"
+	"daestro/internal/metrics"
 	"daestro/worker"
 )
 
@@ -17,7 +18,15 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	m, err := metrics.New("worker")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	if err := m.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -31,7 +40,7 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	log.Info("control worker polling", "task_queue", contract.ControlTaskQueue, "temporal", cfg.TemporalAddress)
-	return worker.Run(ctx, tc, controlActivities(cfg, st))
+	return worker.Run(ctx, tc, controlActivities(cfg, st, m))
 }
 
 // unpinnedAgentImage is the warning for an agent image that names no fixed

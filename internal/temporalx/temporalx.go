@@ -39,12 +39,18 @@ type Options struct {
 	// an API key, gRPC headers (from TEMPORAL_TLS_*, TEMPORAL_API_KEY…
 	// through the SDK's contrib/envconfig, or the agent's gateway settings).
 	Base client.Options
+	// Metrics receives the SDK's own metrics (requests, polls, task
+	// latencies); nil keeps the SDK's no-op handler.
+	Metrics client.MetricsHandler
 }
 
 // clientOptions merges o into its Base.
 func (o Options) clientOptions() client.Options {
 	c := o.Base
 	c.HostPort, c.Namespace, c.Logger = o.Address, o.Namespace, logging.Temporal(o.Logger)
+	if o.Metrics != nil {
+		c.MetricsHandler = o.Metrics
+	}
 	return c
 }
 
