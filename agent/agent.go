@@ -21,6 +21,7 @@ import (
 	"daestro/internal/agentapi"
 	"daestro/internal/metrics"
 	"daestro/internal/temporalx"
+	"daestro/internal/tracing"
 )
 
 // Version is the agent's version, reported to the server (set with -ldflags at release).
@@ -40,6 +41,8 @@ type Agent struct {
 	tlsErr error
 	// metrics receives the SDK's metrics; nil records none.
 	metrics *metrics.Metrics
+	// tracing traces the activities (their spans join the job's trace); nil traces none.
+	tracing *tracing.Tracing
 }
 
 // New builds an agent; Run starts it. cfg is checked (ConfigFromEnv, or
@@ -50,9 +53,10 @@ func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
 }
 
-// WithMetrics has the agent's Temporal worker report the SDK's metrics to m.
-func (a *Agent) WithMetrics(m *metrics.Metrics) *Agent {
-	a.metrics = m
+// WithTelemetry has the agent's Temporal worker report the SDK's metrics to
+// m and trace its activities with tr (either may be nil).
+func (a *Agent) WithTelemetry(m *metrics.Metrics, tr *tracing.Tracing) *Agent {
+	a.metrics, a.tracing = m, tr
 	return a
 }
 
@@ -98,7 +102,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gw.Metrics = a.metrics.Temporal()
+	gw.Metrics, gw.Interceptors = a.metrics.Temporal(), a.tracing.TemporalInterceptors()
 	tc, err := temporalx.Dial(ctx, gw)
 	if err != nil {
 		return err

@@ -9,10 +9,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"daestro/apiserver"
 	"daestro/internal/metrics"
 	"daestro/internal/testenv"
+	"daestro/internal/tracing"
 )
 
 // The request metrics carry the route template, never the raw path: a
@@ -70,4 +74,24 @@ func scrape(t *testing.T, srv *apiserver.Server, remote, token string) string {
 	assert.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain"), rec.Header().Get("Content-Type"))
 	body, _ := io.ReadAll(rec.Body)
 	return string(body)
+}
+
+// With a tracer, each request is a span named by its route template that
+// continues the caller's trace (W3C traceparent).
+func TestRequestSpansAreNamedByRouteAndContinueTheCallersTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr, err := tracing.New(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	require.NoError(t, err)
+	srv := apiserver.New(apiserver.Options{Logger: testenv.Logger(t), Tracer: tr.Tracer()})
+	req := httptest.NewRequest(http.MethodGet, "/v1/jobs/0192f0c4-5b1e-7c3a-9d2e-4f6a8b0c1d2e", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	srv.Handler().ServeHTTP(httptest.NewRecorder(), req)
+
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	assert.Equal(t, "GET /v1/jobs/:id", spans[0].Name())
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", spans[0].SpanContext().TraceID().String())
+	assert.Equal(t, "00f067aa0ba902b7", spans[0].Parent().SpanID().String())
+	assert.Contains(t, spans[0].Attributes(), attribute.String("http.route", "/v1/jobs/:id"))
+	assert.Contains(t, spans[0].Attributes(), attribute.Int("http.response.status_code", http.StatusUnauthorized))
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/cloud"
@@ -58,6 +59,7 @@ type Server struct {
 	followers   *followerCounts
 	metrics     *metrics.Metrics
 	metricsKey  string
+	tracer      trace.Tracer
 	// shutdowns holds, per http.Server serving this Server, the channel its
 	// graceful shutdown closes (see shutdownOf).
 	shutdownsMu sync.Mutex
@@ -134,6 +136,8 @@ type Options struct {
 	// Metrics records requests and log ingestion and is served at
 	// metrics.Path; nil records nothing and serves 404 there.
 	Metrics *metrics.Metrics
+	// Tracer, when set, makes every request a span (internal/tracing).
+	Tracer trace.Tracer
 	// MetricsToken, when set, lets callers off loopback read metrics.Path
 	// with `Authorization: Bearer <token>`; loopback callers need none.
 	MetricsToken string
@@ -147,7 +151,7 @@ func New(o Options) *Server {
 		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS, devMode: o.DevMode,
 		namespace:    o.TemporalNamespace,
 		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval,
-		metrics: o.Metrics, metricsKey: o.MetricsToken}
+		metrics: o.Metrics, metricsKey: o.MetricsToken, tracer: o.Tracer}
 	if s.bash == "" {
 		s.bash = config.DefaultBashImage
 	}
@@ -174,7 +178,7 @@ func New(o Options) *Server {
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.requestID(), s.accessLog(), s.countRequests(), s.recoverPanic())
+	e.Use(s.requestID(), s.accessLog(), s.traceRequests(), s.countRequests(), s.recoverPanic())
 	e.NoRoute(func(c *gin.Context) { writeError(c, notFoundRoute(c)) })
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)

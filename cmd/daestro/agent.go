@@ -9,7 +9,6 @@ import (
 	"daestro/agent"
 	"daestro/internal/config"
 	"daestro/internal/logging"
-	"daestro/internal/metrics"
 )
 
 // runAgent runs the agent of one compute spawn: `docker run … <agent image>`
@@ -33,13 +32,13 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	if err := docker.Ping(ctx); err != nil {
 		return err
 	}
-	m, err := metrics.New("agent")
+	tel, err := newTelemetry(ctx, "agent")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = m.Close(context.Background()) }()
-	if err := m.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+	defer tel.close()
+	if err := tel.metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
 		return err
 	}
-	return agent.New(cfg, log, docker).WithMetrics(m).Run(ctx)
+	return agent.New(cfg, log, docker).WithTelemetry(tel.metrics, tel.tracing).Run(ctx)
 }

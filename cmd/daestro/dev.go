@@ -16,7 +16,6 @@ import (
 	"daestro/internal/config"
 	"daestro/internal/contract"
 	"daestro/internal/domain"
-	"daestro/internal/metrics"
 	"daestro/internal/store"
 	"daestro/worker"
 
@@ -81,13 +80,13 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	// One registry for the API and the control worker, served on the API's listener.
-	m, err := metrics.New("dev")
+	tel, err := newTelemetry(ctx, "dev")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = m.Close(context.Background()) }()
-	m.ReadAtScrape(databaseGauges(st))
-	tc, err := dialTemporal(ctx, cfg, log, m)
+	defer tel.close()
+	tel.metrics.ReadAtScrape(databaseGauges(st))
+	tc, err := dialTemporal(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -98,7 +97,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st, m))
+	w := worker.New(tc, contract.ControlTaskQueue, controlActivities(cfg, st, tel.metrics))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
@@ -111,7 +110,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
-	srv := apiserver.New(serverOptions(cfg, st, tc, log, m))
+	srv := apiserver.New(serverOptions(cfg, st, tc, log, tel))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln, cfg.ShutdownTimeout) }()
 

@@ -7,7 +7,6 @@ import (
 	"net"
 
 	"daestro/apiserver"
-	"daestro/internal/metrics"
 	"daestro/internal/temporalx"
 )
 
@@ -24,14 +23,14 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := metrics.New("server")
+	tel, err := newTelemetry(ctx, "server")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = m.Close(context.Background()) }()
-	m.ReadAtScrape(databaseGauges(st))
+	defer tel.close()
+	tel.metrics.ReadAtScrape(databaseGauges(st))
 	// A lazy client lets the API start while Temporal is still coming up; /readyz says so.
-	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log, m))
+	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log, tel))
 	if err != nil {
 		return err
 	}
@@ -42,7 +41,7 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	log.Info("API listening", "url", cfg.PublicURL)
-	opts := serverOptions(cfg, st, tc, log, m)
+	opts := serverOptions(cfg, st, tc, log, tel)
 	opts.TLS = serverTLS
 	srv := apiserver.New(opts)
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)

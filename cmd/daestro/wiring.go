@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -22,6 +23,7 @@ import (
 	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
+	"daestro/internal/tracing"
 )
 
 // loadConfig reads the environment and builds the logger every role shares.
@@ -76,10 +78,46 @@ func openRole(ctx context.Context, stderr io.Writer) (config.Config, *slog.Logge
 	return cfg, log, st, err
 }
 
-// temporalOptions turns config into client options; the SDK's metrics go
-// to m (none when nil).
-func temporalOptions(cfg config.Config, log *slog.Logger, m *metrics.Metrics) temporalx.Options {
-	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Base: cfg.Temporal, Metrics: m.Temporal()}
+// telemetry is a role's metrics and traces.
+type telemetry struct {
+	metrics *metrics.Metrics
+	// tracing is nil unless OTEL_EXPORTER_OTLP_* name a collector.
+	tracing *tracing.Tracing
+}
+
+// newTelemetry builds the role's metrics registry and, when the OTEL_*
+// variables ask for it, its tracer provider.
+func newTelemetry(ctx context.Context, role string) (*telemetry, error) {
+	m, err := metrics.New(role)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tracing.FromEnv(ctx, role)
+	if err != nil {
+		return nil, err
+	}
+	return &telemetry{metrics: m, tracing: tr}, nil
+}
+
+// close flushes buffered spans and stops the SDK metrics' provider.
+func (t *telemetry) close() {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.tracing.Shutdown(ctx)
+	_ = t.metrics.Close(ctx)
+}
+
+// temporalOptions turns config into client options; the SDK's metrics and
+// traces go to tel (none when nil).
+func temporalOptions(cfg config.Config, log *slog.Logger, tel *telemetry) temporalx.Options {
+	o := temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Base: cfg.Temporal}
+	if tel != nil {
+		o.Metrics, o.Interceptors = tel.metrics.Temporal(), tel.tracing.TemporalInterceptors()
+	}
+	return o
 }
 
 // databaseGauges reads the metrics' Postgres gauges: two grouped counts.
@@ -105,8 +143,8 @@ func databaseGauges(st *store.Store) func(context.Context) (metrics.DatabaseGaug
 }
 
 // dialTemporal connects (waiting for Temporal while ctx lasts) and registers search attributes.
-func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (client.Client, error) {
-	c, err := temporalx.Dial(ctx, temporalOptions(cfg, log, m))
+func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetry) (client.Client, error) {
+	c, err := temporalx.Dial(ctx, temporalOptions(cfg, log, tel))
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +157,10 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, m *m
 
 // serverOptions are the API server's options from config, shared by
 // `server` and `dev`.
-func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger, m *metrics.Metrics) apiserver.Options {
+func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger, tel *telemetry) apiserver.Options {
 	return apiserver.Options{
-		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(cfg, m),
-		Metrics: m, MetricsToken: cfg.MetricsToken,
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(cfg, tel.metrics),
+		Metrics: tel.metrics, MetricsToken: cfg.MetricsToken, Tracer: tel.tracing.Tracer(),
 		TemporalNamespace: cfg.TemporalNamespace,
 		PublicURL:         cfg.PublicURL,
 		AgentImage:        cfg.AgentImage,

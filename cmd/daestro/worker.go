@@ -8,7 +8,6 @@ import (
 
 	"daestro/internal/config"
 	"daestro/internal/contract"
-	"daestro/internal/metrics"
 	"daestro/worker"
 )
 
@@ -18,15 +17,15 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	m, err := metrics.New("worker")
+	tel, err := newTelemetry(ctx, "worker")
 	if err != nil {
 		return err
 	}
-	defer func() { _ = m.Close(context.Background()) }()
-	if err := m.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+	defer tel.close()
+	if err := tel.metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
 		return err
 	}
-	tc, err := dialTemporal(ctx, cfg, log, m)
+	tc, err := dialTemporal(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -40,7 +39,7 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	log.Info("control worker polling", "task_queue", contract.ControlTaskQueue, "temporal", cfg.TemporalAddress)
-	return worker.Run(ctx, tc, controlActivities(cfg, st, m))
+	return worker.Run(ctx, tc, controlActivities(cfg, st, tel.metrics))
 }
 
 // unpinnedAgentImage is the warning for an agent image that names no fixed

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"daestro/internal/contract"
 	"daestro/internal/logging"
@@ -42,6 +43,8 @@ type Options struct {
 	// Metrics receives the SDK's own metrics (requests, polls, task
 	// latencies); nil keeps the SDK's no-op handler.
 	Metrics client.MetricsHandler
+	// Interceptors are added to the client's (Temporal's tracing interceptor).
+	Interceptors []interceptor.ClientInterceptor
 }
 
 // clientOptions merges o into its Base.
@@ -51,6 +54,7 @@ func (o Options) clientOptions() client.Options {
 	if o.Metrics != nil {
 		c.MetricsHandler = o.Metrics
 	}
+	c.Interceptors = append(append([]interceptor.ClientInterceptor(nil), c.Interceptors...), o.Interceptors...)
 	return c
 }
 
