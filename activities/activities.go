@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/cloud"
+	"daestro/internal/metrics"
 	"daestro/internal/store"
 )
 
@@ -26,6 +27,8 @@ type Activities struct {
 	// Agent is what a cloud spawn's machine runs: the agent image and the
 	// URL the agent reaches the API at.
 	Agent AgentConfig
+	// Metrics records job transitions and dispatcher rounds; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // AgentConfig is the agent a cloud machine starts.

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"daestro/internal/placement"
 	"daestro/internal/store"
@@ -37,7 +38,9 @@ type PlanRoundResult struct {
 // persists the allocations, every waiting job's reason and the cloud spawns
 // it asked for.
 func (a *Activities) PlanRound(ctx context.Context, in PlanRoundInput) (PlanRoundResult, error) {
+	start := time.Now()
 	out, err := a.Store.PlanRound(ctx, in.ProjectID, placement.Place)
+	a.Metrics.DispatcherRound(time.Since(start))
 	if err != nil {
 		return PlanRoundResult{}, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"daestro/internal/contract"
 	"daestro/internal/domain"
+	"daestro/internal/metrics"
 	"daestro/internal/store"
 )
 
@@ -25,7 +26,10 @@ type SetJobRunStateInput struct {
 
 // SetJobRunState writes a run's state (mirrored on its job) and an event.
 func (a *Activities) SetJobRunState(ctx context.Context, in SetJobRunStateInput) error {
-	err := a.Store.SetJobRunState(ctx, in.RunID, in.State, in.Reason, in.Fields)
+	t, err := a.Store.RecordJobRunState(ctx, in.RunID, in.State, in.Reason, in.Fields)
+	if err == nil && t.Changed {
+		a.Metrics.JobTransition(metrics.Transition{State: string(in.State), Queue: t.Queue, SubmittedAt: t.SubmittedAt, RunnableAt: t.RunnableAt}, time.Now())
+	}
 	if domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND {
 		// A run already final (cancelled from the API while the workflow was
 		// away) or gone: retrying cannot change that.

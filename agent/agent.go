@@ -19,7 +19,9 @@ import (
 
 	"daestro/agent/executor"
 	"daestro/internal/agentapi"
+	"daestro/internal/metrics"
 	"daestro/internal/temporalx"
+	"daestro/internal/tracing"
 )
 
 // Version is the agent's version, reported to the server (set with -ldflags at release).
@@ -37,6 +39,10 @@ type Agent struct {
 	// tlsErr is why it could not be built, reported by Run.
 	tls    *tls.Config
 	tlsErr error
+	// metrics receives the SDK's metrics; nil records none.
+	metrics *metrics.Metrics
+	// tracing traces the activities (their spans join the job's trace); nil traces none.
+	tracing *tracing.Tracing
 }
 
 // New builds an agent; Run starts it. cfg is checked (ConfigFromEnv, or
@@ -45,6 +51,13 @@ func New(cfg Config, log *slog.Logger, docker *Docker) *Agent {
 	tlsConfig, tlsErr := cfg.TLS()
 	return &Agent{cfg: cfg, log: log, docker: docker, tls: tlsConfig, tlsErr: tlsErr, server: newServerClient(cfg.ServerURL, cfg.AuthToken, tlsConfig),
 		exec: executor.New(docker.Client(), executor.Options{Logger: log})}
+}
+
+// WithTelemetry has the agent's Temporal worker report the SDK's metrics to
+// m and trace its activities with tr (either may be nil).
+func (a *Agent) WithTelemetry(m *metrics.Metrics, tr *tracing.Tracing) *Agent {
+	a.metrics, a.tracing = m, tr
+	return a
 }
 
 // Run registers and serves until ctx ends (nil), the server asks the agent
@@ -89,6 +102,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	gw.Metrics, gw.Interceptors = a.metrics.Temporal(), a.tracing.TemporalInterceptors()
 	tc, err := temporalx.Dial(ctx, gw)
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ const (
 	// be before the agent removes it (default 15m); tests shorten it to
 	// stand for a long-running job.
 	EnvReapAfter = "DAESTRO_AGENT_REAP_AFTER"
+	// EnvMetricsAddr is where the agent serves /metrics (the server's
+	// and worker's variable); off when unset.
+	EnvMetricsAddr = config.EnvMetricsAddr
 	// EnvAllowInsecure lets the agent speak plain http to a server that is
 	// not on loopback (a network the operator trusts end to end).
 	EnvAllowInsecure = config.EnvAllowInsecure
@@ -59,6 +62,8 @@ type Config struct {
 	// ReapAfter is the age of a dangling run container before it is
 	// removed; 0 = DefaultReapAfter.
 	ReapAfter time.Duration
+	// MetricsAddr is the host:port the agent serves /metrics on; "" is off.
+	MetricsAddr string
 }
 
 // TLS is the client TLS configuration the agent verifies the server with:
@@ -123,6 +128,11 @@ func ConfigFromEnv() (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 15m", EnvReapAfter, raw))
 		}
 		cfg.ReapAfter = d
+	}
+	if addr, err := config.MetricsAddr(os.Getenv(EnvMetricsAddr)); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvMetricsAddr, err))
+	} else {
+		cfg.MetricsAddr = addr
 	}
 	if err := cfg.CheckTransport(); err != nil {
 		errs = append(errs, err)

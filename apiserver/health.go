@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"daestro/internal/config"
+	"daestro/internal/domain"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
 )
@@ -87,4 +89,23 @@ func (s *Server) readyz(c *gin.Context) {
 func fromLoopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	return err == nil && config.IsLoopbackHost(host)
+}
+
+// serveMetrics serves the process's Prometheus metrics to callers on
+// loopback (a Prometheus beside the server) and, when a metrics token is
+// configured, to callers that present it; the metrics name every project's
+// queues, so nobody else reads them.
+func (s *Server) serveMetrics(c *gin.Context) {
+	if s.metrics == nil {
+		writeError(c, notFoundRoute(c))
+		return
+	}
+	if !fromLoopback(c.Request) {
+		token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if s.metricsKey == "" || !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.metricsKey)) != 1 {
+			writeError(c, domain.Errorf(domain.EUNAUTHORIZED, "metrics are served on loopback, or with the token set in %s on the server", config.EnvMetricsToken))
+			return
+		}
+	}
+	s.metrics.Handler().ServeHTTP(c.Writer, c.Request)
 }

@@ -4,9 +4,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"daestro/internal/domain"
 	"daestro/internal/logging"
@@ -78,4 +84,42 @@ func logger(c *gin.Context) *slog.Logger {
 		return l.(*slog.Logger)
 	}
 	return slog.Default()
+}
+
+// countRequests records each request in the metrics by its route template
+// (c.FullPath(), "/v1/jobs/:id"), never the raw path: IDs in paths would
+// make a series per job.
+func (s *Server) countRequests() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		s.metrics.HTTPRequest(c.Request.Method, c.FullPath(), c.Writer.Status(), time.Since(start))
+	}
+}
+
+// traceRequests makes each request a span named by its route template
+// ("GET /v1/jobs/:id"), a child of the caller's span when the request
+// carries W3C trace context; workflows the handler starts join the trace.
+// No-op without a tracer.
+func (s *Server) traceRequests() gin.HandlerFunc {
+	if s.tracer == nil {
+		return func(c *gin.Context) { c.Next() }
+	}
+	return func(c *gin.Context) {
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		ctx := otel.GetTextMapPropagator().Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx, span := s.tracer.Start(ctx, c.Request.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", c.Request.Method), attribute.String("http.route", route)))
+		defer span.End()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		code := c.Writer.Status()
+		span.SetAttributes(attribute.Int("http.response.status_code", code))
+		if code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(code))
+		}
+	}
 }

@@ -40,6 +40,11 @@ func (s *Server) agentShipLogs(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	bytes := 0
+	for _, l := range in.Lines {
+		bytes += len(l.Text)
+	}
+	s.metrics.LogsIngested(len(in.Lines), bytes)
 	writeData(c, http.StatusOK, agentapi.LogsResponse{AckedSeq: acked})
 }
 

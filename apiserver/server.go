@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"daestro/internal/cloud"
 	"daestro/internal/config"
 	"daestro/internal/contract"
+	"daestro/internal/metrics"
 	"daestro/internal/store"
 	"daestro/schemas"
 	"daestro/service"
@@ -55,6 +57,9 @@ type Server struct {
 	tls         *tls.Config
 	devMode     bool
 	followers   *followerCounts
+	metrics     *metrics.Metrics
+	metricsKey  string
+	tracer      trace.Tracer
 	// shutdowns holds, per http.Server serving this Server, the channel its
 	// graceful shutdown closes (see shutdownOf).
 	shutdownsMu sync.Mutex
@@ -131,6 +136,14 @@ type Options struct {
 	// Console builds the web console on the server's own service; it serves
 	// every path outside /v1 that the API does not (nil: no console).
 	Console func(*service.Service) http.Handler
+	// Metrics records requests and log ingestion and is served at
+	// metrics.Path; nil records nothing and serves 404 there.
+	Metrics *metrics.Metrics
+	// Tracer, when set, makes every request a span (internal/tracing).
+	Tracer trace.Tracer
+	// MetricsToken, when set, lets callers off loopback read metrics.Path
+	// with `Authorization: Bearer <token>`; loopback callers need none.
+	MetricsToken string
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -140,7 +153,8 @@ func New(o Options) *Server {
 	s := &Server{store: o.Store, temporal: o.Temporal, clouds: o.Clouds, bash: o.BashImage, logger: o.Logger,
 		publicURL: strings.TrimRight(o.PublicURL, "/"), agentImage: o.AgentImage, tls: o.TLS, devMode: o.DevMode,
 		namespace:    o.TemporalNamespace,
-		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval}
+		controlQueue: o.ControlTaskQueue, unreachableAfter: o.SpawnUnreachableAfter, pingInterval: o.AgentPingInterval,
+		metrics: o.Metrics, metricsKey: o.MetricsToken, tracer: o.Tracer}
 	if s.bash == "" {
 		s.bash = config.DefaultBashImage
 	}
@@ -169,7 +183,7 @@ func New(o Options) *Server {
 	s.catalog = newCatalogCache(catalogTTL, time.Now)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(s.requestID(), s.accessLog(), s.recoverPanic())
+	e.Use(s.requestID(), s.accessLog(), s.traceRequests(), s.countRequests(), s.recoverPanic())
 	var console http.Handler
 	if o.Console != nil {
 		console = o.Console(s.svc)
@@ -184,6 +198,7 @@ func New(o Options) *Server {
 	e.NoMethod(func(c *gin.Context) { writeError(c, methodNotAllowed(c)) })
 	e.GET(PathHealthz, s.healthz)
 	e.GET(PathReadyz, s.readyz)
+	e.GET(PathMetrics, s.serveMetrics)
 	e.GET(PathOpenAPI, func(c *gin.Context) { c.Data(http.StatusOK, "application/json", schemas.OpenAPI) })
 	s.routes(e)
 	s.engine = e

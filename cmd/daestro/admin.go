@@ -99,7 +99,7 @@ func adminCheck(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+	tc, err := temporalx.Dial(ctx, temporalOptions(cfg, log, nil))
 	if err != nil {
 		return err
 	}

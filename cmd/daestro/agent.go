@@ -32,5 +32,13 @@ func runAgent(ctx context.Context, stderr io.Writer) error {
 	if err := docker.Ping(ctx); err != nil {
 		return err
 	}
-	return agent.New(cfg, log, docker).Run(ctx)
+	tel, err := newTelemetry(ctx, "agent")
+	if err != nil {
+		return err
+	}
+	defer tel.close()
+	if err := tel.metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+		return err
+	}
+	return agent.New(cfg, log, docker).WithTelemetry(tel.metrics, tel.tracing).Run(ctx)
 }

@@ -78,7 +78,14 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	// One registry for the API and the control worker, served on the API's listener.
+	tel, err := newTelemetry(ctx, "dev")
+	if err != nil {
+		return err
+	}
+	defer tel.close()
+	tel.metrics.ReadAtScrape(databaseGauges(st))
+	tc, err := dialTemporal(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -89,7 +96,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	w := worker.New(tc, cfg.ControlTaskQueue, controlActivities(cfg, st))
+	w := worker.New(tc, cfg.ControlTaskQueue, controlActivities(cfg, st, tel.metrics))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
@@ -102,7 +109,7 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
-	srv := apiserver.New(serverOptions(cfg, st, tc, log))
+	srv := apiserver.New(serverOptions(cfg, st, tc, log, tel))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln, cfg.ShutdownTimeout) }()
 

@@ -23,8 +23,14 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tel, err := newTelemetry(ctx, "server")
+	if err != nil {
+		return err
+	}
+	defer tel.close()
+	tel.metrics.ReadAtScrape(databaseGauges(st))
 	// A lazy client lets the API start while Temporal is still coming up; /readyz says so.
-	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log))
+	tc, err := temporalx.NewLazyClient(temporalOptions(cfg, log, tel))
 	if err != nil {
 		return err
 	}
@@ -35,7 +41,7 @@ func runServer(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s (DAESTRO_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	log.Info("API listening", "url", cfg.PublicURL)
-	opts := serverOptions(cfg, st, tc, log)
+	opts := serverOptions(cfg, st, tc, log, tel)
 	opts.TLS = serverTLS
 	srv := apiserver.New(opts)
 	return srv.Serve(ctx, ln, cfg.ShutdownTimeout)

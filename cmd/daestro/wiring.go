@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/client"
 
@@ -21,9 +22,11 @@ import (
 	"daestro/internal/cloud/vultr"
 	"daestro/internal/config"
 	"daestro/internal/logging"
+	"daestro/internal/metrics"
 	"daestro/internal/secrets"
 	"daestro/internal/store"
 	"daestro/internal/temporalx"
+	"daestro/internal/tracing"
 	"daestro/service"
 )
 
@@ -79,14 +82,73 @@ func openRole(ctx context.Context, stderr io.Writer) (config.Config, *slog.Logge
 	return cfg, log, st, err
 }
 
-// temporalOptions turns config into client options.
-func temporalOptions(cfg config.Config, log *slog.Logger) temporalx.Options {
-	return temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Base: cfg.Temporal}
+// telemetry is a role's metrics and traces.
+type telemetry struct {
+	metrics *metrics.Metrics
+	// tracing is nil unless OTEL_EXPORTER_OTLP_* name a collector.
+	tracing *tracing.Tracing
+}
+
+// newTelemetry builds the role's metrics registry and, when the OTEL_*
+// variables ask for it, its tracer provider.
+func newTelemetry(ctx context.Context, role string) (*telemetry, error) {
+	m, err := metrics.New(role)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tracing.FromEnv(ctx, role)
+	if err != nil {
+		return nil, err
+	}
+	return &telemetry{metrics: m, tracing: tr}, nil
+}
+
+// close flushes buffered spans and stops the SDK metrics' provider.
+func (t *telemetry) close() {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = t.tracing.Shutdown(ctx)
+	_ = t.metrics.Close(ctx)
+}
+
+// temporalOptions turns config into client options; the SDK's metrics and
+// traces go to tel (none when nil).
+func temporalOptions(cfg config.Config, log *slog.Logger, tel *telemetry) temporalx.Options {
+	o := temporalx.Options{Address: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: log, Base: cfg.Temporal}
+	if tel != nil {
+		o.Metrics, o.Interceptors = tel.metrics.Temporal(), tel.tracing.TemporalInterceptors()
+	}
+	return o
+}
+
+// databaseGauges reads the metrics' Postgres gauges: two grouped counts.
+func databaseGauges(st *store.Store) func(context.Context) (metrics.DatabaseGauges, error) {
+	return func(ctx context.Context) (metrics.DatabaseGauges, error) {
+		var g metrics.DatabaseGauges
+		runnable, err := st.RunnableJobCounts(ctx)
+		if err != nil {
+			return g, err
+		}
+		for _, r := range runnable {
+			g.RunnableJobs = append(g.RunnableJobs, metrics.RunnableCount{Queue: r.Queue, PendingReason: r.PendingReason, Count: r.Count})
+		}
+		spawns, err := st.SpawnStateCounts(ctx)
+		if err != nil {
+			return g, err
+		}
+		for _, sp := range spawns {
+			g.Spawns = append(g.Spawns, metrics.SpawnCount{Kind: sp.Kind, State: sp.State, Count: sp.Count})
+		}
+		return g, nil
+	}
 }
 
 // dialTemporal connects (waiting for Temporal while ctx lasts) and registers search attributes.
-func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
-	c, err := temporalx.Dial(ctx, temporalOptions(cfg, log))
+func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetry) (client.Client, error) {
+	c, err := temporalx.Dial(ctx, temporalOptions(cfg, log, tel))
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +161,10 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 
 // serverOptions are the API server's options from config, shared by
 // `server` and `dev`.
-func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger) apiserver.Options {
+func serverOptions(cfg config.Config, st *store.Store, tc client.Client, log *slog.Logger, tel *telemetry) apiserver.Options {
 	return apiserver.Options{
-		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(cfg),
+		Store: st, Temporal: tc, BashImage: cfg.BashImage, Logger: log, Clouds: cloudRegistry(cfg, tel.metrics),
+		Metrics: tel.metrics, MetricsToken: cfg.MetricsToken, Tracer: tel.tracing.Tracer(),
 		TemporalNamespace: cfg.TemporalNamespace,
 		PublicURL:         cfg.PublicURL,
 		AgentImage:        cfg.AgentImage,
@@ -125,9 +188,13 @@ var localDockerOff = fmt.Sprintf("localdocker is off on this server: its machine
 	config.EnvEnableLocalDocker)
 
 // cloudRegistry wires every provider on its official SDK, and localdocker
-// when the operator allows it (cfg.EnableLocalDocker; `daestro dev` always does).
-func cloudRegistry(cfg config.Config) *cloud.Registry {
+// when the operator allows it (cfg.EnableLocalDocker; `daestro dev` always
+// does); every provider call is counted in m.
+func cloudRegistry(cfg config.Config, m *metrics.Metrics) *cloud.Registry {
 	r := cloud.NewRegistry()
+	if m != nil {
+		r.Observe(m.CloudCall)
+	}
 	r.Register(cloud.AWS, aws.NewFactory())
 	r.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
 		return digitalocean.New(c.AccessToken)
@@ -144,10 +211,11 @@ func cloudRegistry(cfg config.Config) *cloud.Registry {
 
 // controlActivities are the control worker's activities from config,
 // shared by `worker` and `dev`.
-func controlActivities(cfg config.Config, st *store.Store) *activities.Activities {
+func controlActivities(cfg config.Config, st *store.Store, m *metrics.Metrics) *activities.Activities {
 	return &activities.Activities{
-		Store:  st,
-		Clouds: cloudRegistry(cfg),
-		Agent:  activities.AgentConfig{Image: cfg.AgentImage, ServerURL: cfg.PublicURL},
+		Store:   st,
+		Metrics: m,
+		Clouds:  cloudRegistry(cfg, m),
+		Agent:   activities.AgentConfig{Image: cfg.AgentImage, ServerURL: cfg.PublicURL},
 	}
 }

@@ -14,7 +14,7 @@ import (
 // Every provider the API accepts opens in the server's and the worker's
 // registry, AWS included when its cloud auth has no default region.
 func TestCloudRegistryOpensEveryProvider(t *testing.T) {
-	r := cloudRegistry(config.Config{EnableLocalDocker: true})
+	r := cloudRegistry(config.Config{EnableLocalDocker: true}, nil)
 	creds := map[string]cloud.Credentials{
 		cloud.AWS:          {AccessKeyID: "AKIAEXAMPLEEXAMPLE", SecretAccessKey: "secret"},
 		cloud.DigitalOcean: {AccessToken: "dop_v1_x"},
@@ -32,7 +32,7 @@ func TestCloudRegistryOpensEveryProvider(t *testing.T) {
 // Without the operator's say-so localdocker is refused with a sentence
 // that says how to allow it, by the API and the worker alike.
 func TestLocalDockerIsOffOutsideDev(t *testing.T) {
-	r := cloudRegistry(config.Config{})
+	r := cloudRegistry(config.Config{}, nil)
 	_, err := r.Open(cloud.LocalDocker, cloud.Credentials{}, "")
 	require.ErrorContains(t, err, "localdocker is off on this server")
 	require.ErrorContains(t, err, "DAESTRO_ENABLE_LOCALDOCKER=true")

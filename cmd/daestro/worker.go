@@ -16,7 +16,15 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	tel, err := newTelemetry(ctx, "worker")
+	if err != nil {
+		return err
+	}
+	defer tel.close()
+	if err := tel.metrics.Serve(ctx, cfg.MetricsAddr, log); err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -30,7 +38,7 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	log.Info("control worker polling", "task_queue", cfg.ControlTaskQueue, "temporal", cfg.TemporalAddress)
-	return worker.Run(ctx, tc, cfg.ControlTaskQueue, controlActivities(cfg, st))
+	return worker.Run(ctx, tc, cfg.ControlTaskQueue, controlActivities(cfg, st, tel.metrics))
 }
 
 // unpinnedAgentImage is the warning for an agent image that names no fixed

@@ -86,6 +86,8 @@ type Registry struct {
 	factories  map[string]Factory
 	// refused are providers the operator turned off, with the sentence that says how to turn them on.
 	refused map[string]string
+	// observer, when set, is told of every provider call (Observe).
+	observer Observer
 }
 
 // NewRegistry returns a registry with no providers wired yet.
@@ -118,7 +120,11 @@ func (r *Registry) Open(provider string, creds Credentials, region string) (Prov
 	if !ok {
 		return nil, domain.Errorf(domain.EUNAVAILABLE, "%s is not configured on this daestro server", DisplayName(provider))
 	}
-	return f(creds, region)
+	p, err := f(creds, region)
+	if err != nil || r.observer == nil {
+		return p, err
+	}
+	return observed(p, provider, r.observer), nil
 }
 
 // Validate checks creds with the provider. Rejected credentials are a domain
@@ -129,7 +135,11 @@ func (r *Registry) Validate(ctx context.Context, provider string, creds Credenti
 		return Validation{}, domain.Errorf(domain.EINVALID, "provider: %s", reason)
 	}
 	if v, ok := r.validators[provider]; ok {
-		if err := v.ValidateCredentials(ctx, creds, region); err != nil {
+		err := v.ValidateCredentials(ctx, creds, region)
+		if r.observer != nil {
+			r.observer(provider, "validate_credentials", err)
+		}
+		if err != nil {
 			return Validation{}, err
 		}
 		return Validation{Status: ValidationValid, Message: DisplayName(provider) + " accepted the credentials"}, nil

@@ -47,6 +47,8 @@ const (
 	EnvRunLogCapMB       = "DAESTRO_RUN_LOG_CAP_MB"
 	EnvSpawnUnreachable  = "DAESTRO_SPAWN_UNREACHABLE_AFTER"
 	EnvControlTaskQueue  = "DAESTRO_CONTROL_TASK_QUEUE"
+	EnvMetricsAddr       = "DAESTRO_METRICS_ADDR"
+	EnvMetricsToken      = "DAESTRO_METRICS_TOKEN"
 )
 
 // MasterKeySize is the length in bytes of the AES-256 key that encrypts secrets at rest.
@@ -105,6 +107,12 @@ type Config struct {
 	// EnableLocalDocker offers the localdocker provider outside `daestro dev`:
 	// its "machines" are containers on the control plane's own Docker engine.
 	EnableLocalDocker bool
+	// MetricsAddr is the host:port `worker` serves /metrics on; empty is off
+	// (`server` serves /metrics on its API listener).
+	MetricsAddr string
+	// MetricsToken lets a scraper off loopback read the server's /metrics
+	// with `Authorization: Bearer <token>`; empty allows loopback only.
+	MetricsToken string
 	// Temporal is how server and worker connect to Temporal beyond address
 	// and namespace: TLS/mTLS and API key from the SDK's envconfig variables
 	// (TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
@@ -121,6 +129,19 @@ const (
 	DefaultBashImage         = "ubuntu:24.04"
 	DefaultAgentImage        = "daestro-agent:latest"
 )
+
+// MetricsAddr checks a DAESTRO_METRICS_ADDR value: empty or "off" is off
+// (""), anything else must be host:port. Shared with the agent's config.
+func MetricsAddr(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.EqualFold(v, "off") {
+		return "", nil
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return "", fmt.Errorf("%q is not a listen address like 127.0.0.1:9464 (or off)", v)
+	}
+	return v, nil
+}
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return Load(os.LookupEnv) }
@@ -151,6 +172,12 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		AgentImage:        get(EnvAgentImage, DefaultAgentImage),
 	}
 	cfg.TLSCertFile, cfg.TLSKeyFile = get(EnvTLSCertFile, ""), get(EnvTLSKeyFile, "")
+	cfg.MetricsToken = get(EnvMetricsToken, "")
+	if addr, err := MetricsAddr(get(EnvMetricsAddr, "")); err != nil {
+		bad(EnvMetricsAddr, "%v", err)
+	} else {
+		cfg.MetricsAddr = addr
+	}
 
 	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad(EnvDatabaseURL, "%q is not a postgres:// URL (example: %s)", redact(cfg.DatabaseURL), DefaultDatabaseURL)

@@ -67,6 +67,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{config.EnvMasterKey, "not base64!", "DAESTRO_MASTER_KEY: is neither base64 nor hex"},
 		{config.EnvRunLogCapMB, "0", "DAESTRO_RUN_LOG_CAP_MB: \"0\" must be a whole number of MiB, at least 1"},
 		{config.EnvAgentImage, "daestro agent", "DAESTRO_AGENT_IMAGE: \"daestro agent\" is not a Docker image reference"},
+		{config.EnvMetricsAddr, "9464", "DAESTRO_METRICS_ADDR: \"9464\" is not a listen address like 127.0.0.1:9464 (or off)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
@@ -116,4 +117,16 @@ func TestTransportRules(t *testing.T) {
 	assert.NotNil(t, cfg.Temporal.Credentials, "TEMPORAL_API_KEY reaches the client options (Temporal Cloud)")
 	require.NotNil(t, cfg.Temporal.ConnectionOptions.TLS)
 	assert.Equal(t, "ns.tmprl.cloud", cfg.Temporal.ConnectionOptions.TLS.ServerName)
+}
+
+// The metrics listener is off unless asked for; "off" says so explicitly.
+func TestMetricsAddr(t *testing.T) {
+	for in, want := range map[string]string{"": "", "off": "", "OFF": "", "127.0.0.1:9464": "127.0.0.1:9464", ":9464": ":9464"} {
+		got, err := config.MetricsAddr(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	cfg, err := config.Load(lookup(map[string]string{}))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.MetricsAddr, "off by default")
 }

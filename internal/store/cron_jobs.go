@@ -580,7 +580,7 @@ func (s *Store) AbandonCronTrigger(ctx context.Context, projectID, cronID string
 						return errJobStarted
 					}
 					return nil
-				})
+				}, nil)
 			if errors.Is(err, errJobStarted) {
 				continue
 			}

@@ -53,7 +53,7 @@ func (s *Store) RetryJobRun(ctx context.Context, runID string, state domain.JobS
 			jobID, domain.JobPending, next, detail); err != nil {
 			return err
 		}
-		if err := s.setJobRunState(ctx, tx, runID, state, reason, f, nil); err != nil {
+		if err := s.setJobRunState(ctx, tx, runID, state, reason, f, nil, nil); err != nil {
 			return err
 		}
 		return insertJobEvent(ctx, tx, jobID, next, domain.JobPending, detail)

@@ -479,7 +479,7 @@ func (s *Store) CancelJobWithoutWorkflow(ctx context.Context, projectID, id, rea
 			return domain.JobNotCancellable(j.ID, current)
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return domain.Job{}, err
 	}
@@ -521,13 +521,35 @@ type RunFields struct {
 // written. A run in a final state keeps it: another state is ECONFLICT,
 // which a caller should treat as permanent.
 func (s *Store) SetJobRunState(ctx context.Context, runID string, state domain.JobState, reason string, fields RunFields) error {
-	return s.setJobRunState(ctx, s.Pool, runID, state, reason, fields, nil)
+	return s.setJobRunState(ctx, s.Pool, runID, state, reason, fields, nil, nil)
+}
+
+// RunTransition is what one SetJobRunState call changed, for the metrics.
+type RunTransition struct {
+	// Changed is false for a repeat (the run was in the state already).
+	Changed bool
+	// Queue is the run's job queue as code::name.
+	Queue string
+	// SubmittedAt is when the run was created (submitted or resubmitted).
+	SubmittedAt time.Time
+	// RunnableAt is when the job last became runnable, as it was before
+	// this change; nil if it never was.
+	RunnableAt *time.Time
+}
+
+// RecordJobRunState is SetJobRunState that also says what changed (read in
+// the same transaction, from rows it locks anyway).
+func (s *Store) RecordJobRunState(ctx context.Context, runID string, state domain.JobState, reason string, fields RunFields) (RunTransition, error) {
+	var t RunTransition
+	err := s.setJobRunState(ctx, s.Pool, runID, state, reason, fields, nil, &t)
+	return t, err
 }
 
 // setJobRunState is SetJobRunState on db (the pool, or a transaction the
 // change joins) with check, which may refuse the change given the run's
 // current state (under the row locks).
-func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, state domain.JobState, reason string, f RunFields, check func(current domain.JobState) error) error {
+func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, state domain.JobState, reason string, f RunFields,
+	check func(current domain.JobState) error, out *RunTransition) error {
 	if !validUUID(runID) {
 		return jobRunNotFound(runID)
 	}
@@ -540,15 +562,20 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		// The job row is locked before the run, the order every writer of
 		// both follows (submit and resubmit write the job first).
-		rows, err := tx.Query(ctx, `SELECT r.job_id, r.project_id, j.job_queue_id FROM job_runs r JOIN jobs j ON j.id = r.job_id
+		rows, err := tx.Query(ctx, `SELECT r.job_id, r.project_id, j.job_queue_id,
+				p.code || '::' || q.name AS queue, r.created_at, j.runnable_at
+			FROM job_runs r JOIN jobs j ON j.id = r.job_id JOIN job_queues q ON q.id = j.job_queue_id JOIN projects p ON p.id = r.project_id
 			WHERE r.id = $1`, runID)
 		if err != nil {
 			return err
 		}
 		run, err := pgx.CollectOneRow(rows, pgx.RowToStructByName[struct {
-			JobID      string `db:"job_id"`
-			ProjectID  string `db:"project_id"`
-			JobQueueID string `db:"job_queue_id"`
+			JobID      string     `db:"job_id"`
+			ProjectID  string     `db:"project_id"`
+			JobQueueID string     `db:"job_queue_id"`
+			Queue      string     `db:"queue"`
+			CreatedAt  time.Time  `db:"created_at"`
+			RunnableAt *time.Time `db:"runnable_at"`
 		}])
 		if isNoRows(err) {
 			return jobRunNotFound(runID)
@@ -624,6 +651,9 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 		}
 		if !changed {
 			return nil
+		}
+		if out != nil {
+			*out = RunTransition{Changed: true, Queue: run.Queue, SubmittedAt: run.CreatedAt, RunnableAt: run.RunnableAt}
 		}
 		if state.IsFinal() {
 			// Log followers end their stream now instead of at their next re-check.

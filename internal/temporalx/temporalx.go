@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"daestro/internal/contract"
 	"daestro/internal/logging"
@@ -39,12 +40,21 @@ type Options struct {
 	// an API key, gRPC headers (from TEMPORAL_TLS_*, TEMPORAL_API_KEY…
 	// through the SDK's contrib/envconfig, or the agent's gateway settings).
 	Base client.Options
+	// Metrics receives the SDK's own metrics (requests, polls, task
+	// latencies); nil keeps the SDK's no-op handler.
+	Metrics client.MetricsHandler
+	// Interceptors are added to the client's (Temporal's tracing interceptor).
+	Interceptors []interceptor.ClientInterceptor
 }
 
 // clientOptions merges o into its Base.
 func (o Options) clientOptions() client.Options {
 	c := o.Base
 	c.HostPort, c.Namespace, c.Logger = o.Address, o.Namespace, logging.Temporal(o.Logger)
+	if o.Metrics != nil {
+		c.MetricsHandler = o.Metrics
+	}
+	c.Interceptors = append(append([]interceptor.ClientInterceptor(nil), c.Interceptors...), o.Interceptors...)
 	return c
 }
 
