@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +18,6 @@ import (
 
 	"daestro/activities"
 	"daestro/internal/config"
-	"daestro/internal/contract"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 	"daestro/workflows"
@@ -184,7 +184,7 @@ func reconcileNow(t testing.TB) activities.ReconcileResult {
 	tc := testenv.Temporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reconcile-" + testenv.RandomName("e2e"), TaskQueue: contract.ControlTaskQueue},
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "reconcile-" + testenv.RandomName("e2e"), TaskQueue: os.Getenv(config.EnvControlTaskQueue)},
 		workflows.ReconcileWorkflow, workflows.ReconcileWorkflowInput{Grace: time.Millisecond})
 	require.NoError(t, err)
 	var res activities.ReconcileResult

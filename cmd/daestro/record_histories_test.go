@@ -178,12 +178,12 @@ func TestRecordHistories(t *testing.T) {
 	// ReconcileWorkflow and the health check, as the schedule and
 	// `daestro admin check` start them.
 	reconcileID := "reconcile-" + testenv.RandomName("record")
-	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: reconcileID, TaskQueue: contract.ControlTaskQueue},
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: reconcileID, TaskQueue: os.Getenv(config.EnvControlTaskQueue)},
 		workflows.ReconcileWorkflow, workflows.ReconcileWorkflowInput{Grace: time.Millisecond})
 	require.NoError(t, err)
 	rec.closed("reconcile", run.GetID())
 	healthID := workflows.HealthCheckWorkflowID(testenv.RandomName("record"))
-	run, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: healthID, TaskQueue: contract.ControlTaskQueue},
+	run, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: healthID, TaskQueue: os.Getenv(config.EnvControlTaskQueue)},
 		workflows.HealthCheckWorkflow, workflows.HealthCheckWorkflowInput{Note: "record"})
 	require.NoError(t, err)
 	rec.closed("health-check", run.GetID())
