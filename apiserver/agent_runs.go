@@ -92,13 +92,20 @@ func (s *Server) agentRunSpec(c *gin.Context) {
 // injectedEnv are the DAESTRO_* variables every job container gets (those
 // that apply: a self-hosted spawn has no instance type or public address).
 func injectedEnv(spec domain.RunSpec, sp domain.ComputeSpawn) []string {
+	jobID := spec.JobID
+	if c := spec.ArrayChild; c != nil {
+		jobID = domain.ArrayChildRef(c.ParentID, c.Index)
+	}
 	env := []string{
-		"DAESTRO_JOB_ID=" + spec.JobID,
+		"DAESTRO_JOB_ID=" + jobID,
 		"DAESTRO_JOB_RUN_ID=" + spec.RunID,
 		"DAESTRO_JOB_ATTEMPT=" + strconv.Itoa(spec.Attempt),
 		"DAESTRO_JOB_QUEUE_NAME=" + spec.JobQueueName,
 		"DAESTRO_COMPUTE_SPAWN_ID=" + sp.ID,
 		"DAESTRO_COMPUTE_ENV_NAME=" + sp.ComputeEnv.Name,
+	}
+	if c := spec.ArrayChild; c != nil {
+		env = append(env, "DAESTRO_JOB_ARRAY_INDEX="+strconv.Itoa(c.Index), "DAESTRO_JOB_ARRAY_SIZE="+strconv.Itoa(c.Size))
 	}
 	if sp.Kind == domain.SpawnKindSelfHosted {
 		env = append(env, "DAESTRO_CLOUD_PROVIDER=selfhosted")

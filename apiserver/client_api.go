@@ -28,7 +28,8 @@ type clientSubmitted struct {
 // clientJob is Daestro's job detail. Daestro documents system_note,
 // schedule_at and updated_at as nullable, and shows an absent note as null.
 type clientJob struct {
-	// ID is the job's UUID v7.
+	// ID is the job's UUID v7, or "<array job ID>:<index>" for a child of
+	// an array job (an extension: Daestro has no array jobs).
 	ID string `json:"id"`
 	// Name is the job's name, unique within its queue.
 	Name string `json:"name"`
@@ -45,7 +46,7 @@ type clientJob struct {
 
 // toClientJob maps a job to Daestro's shape, times in UTC as Daestro writes them.
 func toClientJob(j domain.Job) clientJob {
-	out := clientJob{ID: j.ID, Name: j.Name, State: j.State, CreatedAt: j.CreatedAt.UTC()}
+	out := clientJob{ID: j.PublicID(), Name: j.Name, State: j.State, CreatedAt: j.CreatedAt.UTC()}
 	if j.SystemNote != "" {
 		note := j.SystemNote
 		out.SystemNote = &note

@@ -47,6 +47,13 @@ func stubJobWorkflow(ctx workflow.Context, in contract.JobWorkflowInput) error {
 	return workflow.ExecuteActivity(ctx, stubRecordActivity, in.RunID, domain.JobCancelled, "cancel signal received").Get(ctx, nil)
 }
 
+// stubArrayJobWorkflow stands in for ArrayJobWorkflow: it starts no
+// children and ends on the cancel signal.
+func stubArrayJobWorkflow(ctx workflow.Context, _ contract.ArrayJobWorkflowInput) error {
+	workflow.GetSignalChannel(ctx, contract.SignalJobCancel).Receive(ctx, nil)
+	return nil
+}
+
 // newJobAPI is newAPI wired to the real Temporal dev server, with a worker of
 // the test's own (its own task queue) running stubJobWorkflow against the
 // test's database.
@@ -57,6 +64,7 @@ func newJobAPI(t *testing.T) *api {
 	queue := testenv.TaskQueue(t)
 	w := sdkworker.New(tc, queue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(stubJobWorkflow, workflow.RegisterOptions{Name: "JobWorkflow"})
+	w.RegisterWorkflowWithOptions(stubArrayJobWorkflow, workflow.RegisterOptions{Name: contract.ArrayJobWorkflowName})
 	w.RegisterActivityWithOptions(func(ctx context.Context, runID string, state domain.JobState, reason string) error {
 		return st.SetJobRunState(ctx, runID, state, reason, store.RunFields{})
 	}, activity.RegisterOptions{Name: stubRecordActivity})
@@ -239,7 +247,8 @@ func TestJobSubmitThroughManagementAPI(t *testing.T) {
 	// The detail's runs and events have exactly the documented fields.
 	raw := c.do(http.MethodGet, "/v1/jobs/"+j.ID, nil).data(t)
 	assert.ElementsMatch(t, []string{"id", "attempt", "state", "compute_spawn_id", "image_digest", "exit_code", "oom_killed", "reason", "system_note",
-		"created_at", "started_at", "finished_at"}, keysOf(raw["runs"].([]any)[0].(map[string]any)))
+		"created_at", "started_at", "finished_at", "logs_purged_at"}, keysOf(raw["runs"].([]any)[0].(map[string]any)))
+	assert.Nil(t, raw["runs"].([]any)[0].(map[string]any)["logs_purged_at"], "a new run's logs are kept")
 	assert.ElementsMatch(t, []string{"state", "reason", "run_id", "at"}, keysOf(raw["events"].([]any)[0].(map[string]any)))
 
 	desc := describeJob(t, a, j.ID)

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 func (s *Server) projectRoutes(g *gin.RouterGroup) {
 	g.GET("/project", s.getProject)
+	g.PATCH("/project", s.updateProject)
 	g.POST("/api-keys", s.createAPIKey)
 	g.GET("/api-keys", s.listAPIKeys)
 	g.DELETE("/api-keys/:id", s.revokeAPIKey)
@@ -18,6 +20,42 @@ func (s *Server) projectRoutes(g *gin.RouterGroup) {
 
 func (s *Server) getProject(c *gin.Context) {
 	writeData(c, http.StatusOK, project(c))
+}
+
+// projectPatchRequest is the body of PATCH /v1/project. It accepts the
+// fixed fields too, so that an attempt to change one is answered with why.
+type projectPatchRequest struct {
+	// LogRetentionDays is the new retention; nil (absent) is refused, as
+	// it is the only field a project changes.
+	LogRetentionDays *int            `json:"log_retention_days"`
+	ID               json.RawMessage `json:"id"`
+	Code             json.RawMessage `json:"code"`
+	Name             json.RawMessage `json:"name"`
+}
+
+// updateProject changes the caller's own project (the API key's: no route
+// names another project, DESIGN.md §9).
+func (s *Server) updateProject(c *gin.Context) {
+	var req projectPatchRequest
+	if err := bindJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := firstFrozen("project", []frozenField{{"id", req.ID}, {"code", req.Code}, {"name", req.Name}}); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.LogRetentionDays == nil {
+		writeError(c, domain.Errorf(domain.EINVALID, "log_retention_days: required, the days (%d-%d) a run's logs and metrics are kept after it ended",
+			domain.MinLogRetentionDays, domain.MaxLogRetentionDays))
+		return
+	}
+	p, err := s.store.SetProjectLogRetention(c.Request.Context(), project(c).ID, *req.LogRetentionDays)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeData(c, http.StatusOK, p)
 }
 
 // createdAPIKey is the only response that ever carries a key's secret.

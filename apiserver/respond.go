@@ -53,6 +53,8 @@ func httpStatus(code string) int {
 		return http.StatusServiceUnavailable
 	case domain.ETOOMANY:
 		return http.StatusTooManyRequests
+	case domain.EGONE:
+		return http.StatusGone
 	default:
 		return http.StatusInternalServerError
 	}

@@ -1,5 +1,5 @@
 // Package cli is daestro's user commands: login and one noun per resource
-// (job, queue, def, env, spawn, auth, registry, cron) with its verbs, each
+// (job, queue, def, env, spawn, auth, registry, cron, project) with its verbs, each
 // a cobra command speaking the REST API through the generated client
 // (package client). cmd/daestro adds them to the root command.
 package cli
@@ -46,6 +46,7 @@ func Commands() []*cobra.Command {
 		authCmd(),
 		registryCmd(),
 		cronCmd(),
+		projectCmd(),
 		completionCmd(),
 	}
 }

@@ -200,11 +200,11 @@ note on stderr, when it failed, timed out, errored or was cancelled).`,
 				if s.format != "table" {
 					return printRaw(s.out, s.format, raw)
 				}
-				fmt.Fprintln(s.out, idOf(job.Id))
+				fmt.Fprintln(s.out, str(job.Id))
 				return nil
 			}
-			fmt.Fprintf(s.errOut, "job %s (%s) submitted\n", str(job.Name), idOf(job.Id))
-			return s.followJob(idOf(job.Id), idOf(job.CurrentRunId))
+			fmt.Fprintf(s.errOut, "job %s (%s) submitted\n", str(job.Name), str(job.Id))
+			return s.followJob(str(job.Id), idOf(job.CurrentRunId))
 		})
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the submission from a YAML or JSON file (- for stdin)")
 	cmd.Flags().StringVarP(&def, "def", "d", "", "the job definition: `name[:version]` (no version: the latest)")
@@ -292,7 +292,7 @@ func jobsTable(jobs []client.Job) *table {
 		if j.JobDefinition != nil {
 			def = fmt.Sprintf("%s:%s", str(j.JobDefinition.Name), num(j.JobDefinition.Version))
 		}
-		t.row(idOf(j.Id), str(j.Name), str(j.State), def, ago(j.CreatedAt))
+		t.row(str(j.Id), str(j.Name), str(j.State), def, ago(j.CreatedAt))
 	}
 	return t
 }
@@ -323,7 +323,7 @@ command, its runs and every state change.`,
 
 func jobDetailTable(j client.JobDetail) *table {
 	t := newTable("ATTEMPT", "RUN", "STATE", "EXIT", "STARTED", "NOTE~")
-	t.field("ID", idOf(j.Id))
+	t.field("ID", str(j.Id))
 	t.field("Name", str(j.Name))
 	t.field("State", str(j.State))
 	if j.Pending != nil {
@@ -345,7 +345,11 @@ func jobDetailTable(j client.JobDetail) *table {
 	t.field("Created", stamp(j.CreatedAt))
 	t.field("Updated", stamp(j.UpdatedAt))
 	for _, r := range deref(j.Runs) {
-		t.row(num(r.Attempt), idOf(r.Id), str(r.State), num(r.ExitCode), stamp(r.StartedAt), str(r.SystemNote))
+		note := str(r.SystemNote)
+		if r.LogsPurgedAt != nil {
+			note = strings.TrimSpace(note + " (logs purged " + stamp(r.LogsPurgedAt) + ")")
+		}
+		t.row(num(r.Attempt), idOf(r.Id), str(r.State), num(r.ExitCode), stamp(r.StartedAt), note)
 	}
 	ev := newTable("AT", "STATE", "REASON~")
 	for _, e := range deref(j.Events) {
@@ -370,7 +374,7 @@ then SIGKILL); the job records cancelling, then cancelled.`,
 			}
 			return show(s, raw, func(j client.Job) *table {
 				t := newTable()
-				t.field("ID", idOf(j.Id))
+				t.field("ID", str(j.Id))
 				t.field("State", str(j.State))
 				return t
 			})

@@ -99,7 +99,7 @@ func (s *session) jobID(arg string) (string, error) {
 		}
 		for _, j := range deref(p.Items) {
 			if str(j.Name) == arg {
-				found = append(found, fmt.Sprintf("%s (queue %s)", idOf(j.Id), str(j.JobQueue.Name)))
+				found = append(found, fmt.Sprintf("%s (queue %s)", str(j.Id), str(j.JobQueue.Name)))
 			}
 		}
 		if str(p.NextToken) == "" {

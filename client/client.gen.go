@@ -182,6 +182,8 @@ const (
 // Defines values for JobDependencyType.
 const (
 	Completion JobDependencyType = "completion"
+	NTON       JobDependencyType = "N_TO_N"
+	SEQUENTIAL JobDependencyType = "SEQUENTIAL"
 	Success    JobDependencyType = "success"
 )
 
@@ -500,6 +502,11 @@ const (
 // Defines values for GetProject200JSONResponseBodyOk.
 const (
 	GetProject200JSONResponseBodyOkTrue GetProject200JSONResponseBodyOk = true
+)
+
+// Defines values for UpdateProject200JSONResponseBodyOk.
+const (
+	UpdateProject200JSONResponseBodyOkTrue UpdateProject200JSONResponseBodyOk = true
 )
 
 // Defines values for ListRegistryAuths200JSONResponseBodyOk.
@@ -1129,6 +1136,20 @@ type ExitRuleOnReason string
 
 // Job defines model for Job.
 type Job struct {
+	// ArrayChild The array job a child belongs to, its index and the array's size; absent for other jobs.
+	ArrayChild *struct {
+		Index    int                `json:"index"`
+		ParentId openapi_types.UUID `json:"parent_id"`
+		Size     int                `json:"size"`
+	} `json:"array_child,omitempty"`
+
+	// ArrayProperties An array job's size and its children's counts by state; absent for other jobs.
+	ArrayProperties *struct {
+		Size          int            `json:"size"`
+		StatusSummary map[string]int `json:"status_summary"`
+	} `json:"array_properties,omitempty"`
+
+	// Attempt The current run's attempt, from 1; 0 for an array job, which never runs itself.
 	Attempt *int `json:"attempt,omitempty"`
 
 	// Command The effective command, placeholders filled.
@@ -1139,11 +1160,13 @@ type Job struct {
 	DependsOn    *[]JobDependency    `json:"depends_on,omitempty"`
 
 	// Env The job's own env overrides; sensitive values are left out.
-	Env           *map[string]EnvVar  `json:"env,omitempty"`
-	Id            *openapi_types.UUID `json:"id,omitempty"`
-	JobDefinition *JobDefinitionRef   `json:"job_definition,omitempty"`
-	JobQueue      *JobQueueRef        `json:"job_queue,omitempty"`
-	Name          *string             `json:"name,omitempty"`
+	Env *map[string]EnvVar `json:"env,omitempty"`
+
+	// Id The job's UUID; an array job's child is "<array job id>:<index>".
+	Id            *string           `json:"id,omitempty"`
+	JobDefinition *JobDefinitionRef `json:"job_definition,omitempty"`
+	JobQueue      *JobQueueRef      `json:"job_queue,omitempty"`
+	Name          *string           `json:"name,omitempty"`
 
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
@@ -1266,17 +1289,32 @@ type JobDefinitionRevisionInputType string
 
 // JobDependency A job of the same project this one waits for.
 type JobDependency struct {
-	JobId openapi_types.UUID `json:"job_id"`
+	// JobId A job of the project ("<id>:<index>" for an array job's child); left out for SEQUENTIAL.
+	JobId *string `json:"job_id,omitempty"`
 
-	// Type success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however.
+	// Type success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however. Array jobs also: N_TO_N (child i waits for child i of the named array job, of the same size, to complete), SEQUENTIAL (child i waits for child i-1; no job_id).
 	Type *JobDependencyType `json:"type,omitempty"`
 }
 
-// JobDependencyType success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however.
+// JobDependencyType success (default): run once it completed, be cancelled if it ends otherwise; completion: run once it ended, however. Array jobs also: N_TO_N (child i waits for child i of the named array job, of the same size, to complete), SEQUENTIAL (child i waits for child i-1; no job_id).
 type JobDependencyType string
 
 // JobDetail A job with its runs and its state history.
 type JobDetail struct {
+	// ArrayChild The array job a child belongs to, its index and the array's size; absent for other jobs.
+	ArrayChild *struct {
+		Index    int                `json:"index"`
+		ParentId openapi_types.UUID `json:"parent_id"`
+		Size     int                `json:"size"`
+	} `json:"array_child,omitempty"`
+
+	// ArrayProperties An array job's size and its children's counts by state; absent for other jobs.
+	ArrayProperties *struct {
+		Size          int            `json:"size"`
+		StatusSummary map[string]int `json:"status_summary"`
+	} `json:"array_properties,omitempty"`
+
+	// Attempt The current run's attempt, from 1; 0 for an array job, which never runs itself.
 	Attempt *int `json:"attempt,omitempty"`
 
 	// Command The effective command, placeholders filled.
@@ -1290,11 +1328,13 @@ type JobDetail struct {
 	Env *map[string]EnvVar `json:"env,omitempty"`
 
 	// Events Every state change, oldest first.
-	Events        *[]JobEvent         `json:"events,omitempty"`
-	Id            *openapi_types.UUID `json:"id,omitempty"`
-	JobDefinition *JobDefinitionRef   `json:"job_definition,omitempty"`
-	JobQueue      *JobQueueRef        `json:"job_queue,omitempty"`
-	Name          *string             `json:"name,omitempty"`
+	Events *[]JobEvent `json:"events,omitempty"`
+
+	// Id The job's UUID; an array job's child is "<array job id>:<index>".
+	Id            *string           `json:"id,omitempty"`
+	JobDefinition *JobDefinitionRef `json:"job_definition,omitempty"`
+	JobQueue      *JobQueueRef      `json:"job_queue,omitempty"`
+	Name          *string           `json:"name,omitempty"`
 
 	// Parameters The job's own parameters as submitted.
 	Parameters *map[string]string `json:"parameters,omitempty"`
@@ -1432,7 +1472,10 @@ type JobRun struct {
 	FinishedAt     *time.Time          `json:"finished_at,omitempty"`
 	Id             *openapi_types.UUID `json:"id,omitempty"`
 	ImageDigest    *string             `json:"image_digest,omitempty"`
-	OomKilled      *bool               `json:"oom_killed,omitempty"`
+
+	// LogsPurgedAt When the project's retention deleted the run's logs and metrics; null while they are kept. Its logs and metrics routes then answer 410.
+	LogsPurgedAt *time.Time `json:"logs_purged_at,omitempty"`
+	OomKilled    *bool      `json:"oom_killed,omitempty"`
 
 	// Reason How a run that did not complete ended, as retry rules match it; "" when it completed, was cancelled, or exited non-zero on its own.
 	Reason     *JobRunReason `json:"reason,omitempty"`
@@ -1498,8 +1541,17 @@ type Project struct {
 	Code      *string             `json:"code,omitempty"`
 	CreatedAt *time.Time          `json:"created_at,omitempty"`
 	Id        *openapi_types.UUID `json:"id,omitempty"`
-	Name      *string             `json:"name,omitempty"`
-	UpdatedAt *time.Time          `json:"updated_at,omitempty"`
+
+	// LogRetentionDays Days a run's logs and metrics are kept after the run ended (default 30); past it the retention schedule deletes them and the run shows logs_purged_at.
+	LogRetentionDays *int       `json:"log_retention_days,omitempty"`
+	Name             *string    `json:"name,omitempty"`
+	UpdatedAt        *time.Time `json:"updated_at,omitempty"`
+}
+
+// ProjectPatch defines model for ProjectPatch.
+type ProjectPatch struct {
+	// LogRetentionDays Days a run's logs and metrics are kept after the run ended. Applies to every run not purged yet, at the next hourly pass.
+	LogRetentionDays int `json:"log_retention_days"`
 }
 
 // QueueComputeEnvInput defines model for QueueComputeEnvInput.
@@ -1620,6 +1672,9 @@ type SpawnEventPage struct {
 
 // SubmitJobInput defines model for SubmitJobInput.
 type SubmitJobInput struct {
+	// ArraySize Makes the job an array job of this many children ("<id>:<index>", each with DAESTRO_JOB_ARRAY_INDEX and DAESTRO_JOB_ARRAY_SIZE); optional.
+	ArraySize *int `json:"array_size,omitempty"`
+
 	// ContainerCmd Replaces the definition's command; may hold Param::name placeholders.
 	ContainerCmd *[]string `json:"container_cmd,omitempty"`
 
@@ -1677,6 +1732,9 @@ type BadRequest = Error
 
 // Conflict defines model for Conflict.
 type Conflict = Error
+
+// Gone defines model for Gone.
+type Gone = Error
 
 // NotFound defines model for NotFound.
 type NotFound = Error
@@ -1897,6 +1955,9 @@ type ListJobsParams struct {
 
 	// NamePrefix only jobs whose name starts with this
 	NamePrefix *string `form:"name_prefix,omitempty" json:"name_prefix,omitempty"`
+
+	// ArrayJobId the children of this array job instead of the top-level jobs
+	ArrayJobId *openapi_types.UUID `form:"array_job_id,omitempty" json:"array_job_id,omitempty"`
 }
 
 // ListJobs200JSONResponseBodyOk defines parameters for ListJobs.
@@ -1945,6 +2006,9 @@ type ResubmitJob202JSONResponseBodyOk bool
 
 // GetProject200JSONResponseBodyOk defines parameters for GetProject.
 type GetProject200JSONResponseBodyOk bool
+
+// UpdateProject200JSONResponseBodyOk defines parameters for UpdateProject.
+type UpdateProject200JSONResponseBodyOk bool
 
 // ListRegistryAuthsParams defines parameters for ListRegistryAuths.
 type ListRegistryAuthsParams struct {
@@ -2002,6 +2066,9 @@ type AddJobQueueComputeEnvJSONRequestBody = QueueComputeEnvInput
 
 // SubmitJobJSONRequestBody defines body for SubmitJob for application/json ContentType.
 type SubmitJobJSONRequestBody = SubmitJobInput
+
+// UpdateProjectJSONRequestBody defines body for UpdateProject for application/json ContentType.
+type UpdateProjectJSONRequestBody = ProjectPatch
 
 // CreateRegistryAuthJSONRequestBody defines body for CreateRegistryAuth for application/json ContentType.
 type CreateRegistryAuthJSONRequestBody = RegistryAuthInput
@@ -2518,12 +2585,14 @@ type ClientInterface interface {
 
 	// GetJobLogs Read or follow a job run's log lines
 	//
-	// Without follow: one page of lines after after_seq; pass next_after_seq as after_seq for the next page. While the run lasts only lines with no gap before them are shown, so paging never skips a line that arrives late; run_finished with a page shorter than limit is the end. With follow=true: Server-Sent Events (text/event-stream) — `event: line` per line (`id` = seq, `data` = the line as JSON), sent as the lines arrive, then `event: end` (`data`: run_id, next_after_seq) once the run has finished and every line was sent; `: keep-alive` comments keep a quiet stream open. A reconnecting EventSource resumes after its Last-Event-ID. A job with no run yet answers 409.
+	// Without follow: one page of lines after after_seq; pass next_after_seq as after_seq for the next page. While the run lasts only lines with no gap before them are shown, so paging never skips a line that arrives late; run_finished with a page shorter than limit is the end. With follow=true: Server-Sent Events (text/event-stream) — `event: line` per line (`id` = seq, `data` = the line as JSON), sent as the lines arrive, then `event: end` (`data`: run_id, next_after_seq) once the run has finished and every line was sent; `: keep-alive` comments keep a quiet stream open. A reconnecting EventSource resumes after its Last-Event-ID. A job with no run yet answers 409. A run whose logs and metrics the project's retention deleted answers 410 with when (the run's logs_purged_at).
 	//
 	// Corresponds with GET /v1/jobs/{id}/logs (the `GetJobLogs` operationId).
 	GetJobLogs(ctx context.Context, id string, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJobMetrics Read a page of a job run's CPU/memory samples and the summary of all of them
+	//
+	// A run whose logs and metrics the project's retention deleted answers 410 with when (the run's logs_purged_at).
 	//
 	// Corresponds with GET /v1/jobs/{id}/metrics (the `GetJobMetrics` operationId).
 	GetJobMetrics(ctx context.Context, id string, params *GetJobMetricsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2539,6 +2608,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/project (the `GetProject` operationId).
 	GetProject(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateProjectWithBody Change the API key's project: its log retention
+	//
+	// Sets log_retention_days, the only setting a project changes; id, code and name are fixed (400). Out of range is a 400 and nothing changes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/project (the `UpdateProject` operationId).
+	UpdateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateProject Change the API key's project: its log retention
+	//
+	// Sets log_retention_days, the only setting a project changes; id, code and name are fixed (400). Out of range is a 400 and nothing changes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/project (the `UpdateProject` operationId).
+	UpdateProject(ctx context.Context, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListRegistryAuths List registry auths
 	//
@@ -3488,7 +3575,7 @@ func (c *Client) CancelJob(ctx context.Context, id string, reqEditors ...Request
 
 // GetJobLogs Read or follow a job run's log lines
 //
-// Without follow: one page of lines after after_seq; pass next_after_seq as after_seq for the next page. While the run lasts only lines with no gap before them are shown, so paging never skips a line that arrives late; run_finished with a page shorter than limit is the end. With follow=true: Server-Sent Events (text/event-stream) — `event: line` per line (`id` = seq, `data` = the line as JSON), sent as the lines arrive, then `event: end` (`data`: run_id, next_after_seq) once the run has finished and every line was sent; `: keep-alive` comments keep a quiet stream open. A reconnecting EventSource resumes after its Last-Event-ID. A job with no run yet answers 409.
+// Without follow: one page of lines after after_seq; pass next_after_seq as after_seq for the next page. While the run lasts only lines with no gap before them are shown, so paging never skips a line that arrives late; run_finished with a page shorter than limit is the end. With follow=true: Server-Sent Events (text/event-stream) — `event: line` per line (`id` = seq, `data` = the line as JSON), sent as the lines arrive, then `event: end` (`data`: run_id, next_after_seq) once the run has finished and every line was sent; `: keep-alive` comments keep a quiet stream open. A reconnecting EventSource resumes after its Last-Event-ID. A job with no run yet answers 409. A run whose logs and metrics the project's retention deleted answers 410 with when (the run's logs_purged_at).
 //
 // Corresponds with GET /v1/jobs/{id}/logs (the `GetJobLogs` operationId).
 func (c *Client) GetJobLogs(ctx context.Context, id string, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3504,6 +3591,8 @@ func (c *Client) GetJobLogs(ctx context.Context, id string, params *GetJobLogsPa
 }
 
 // GetJobMetrics Read a page of a job run's CPU/memory samples and the summary of all of them
+//
+// A run whose logs and metrics the project's retention deleted answers 410 with when (the run's logs_purged_at).
 //
 // Corresponds with GET /v1/jobs/{id}/metrics (the `GetJobMetrics` operationId).
 func (c *Client) GetJobMetrics(ctx context.Context, id string, params *GetJobMetricsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3540,6 +3629,44 @@ func (c *Client) ResubmitJob(ctx context.Context, id string, reqEditors ...Reque
 // Corresponds with GET /v1/project (the `GetProject` operationId).
 func (c *Client) GetProject(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetProjectRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateProjectWithBody Change the API key's project: its log retention
+//
+// Sets log_retention_days, the only setting a project changes; id, code and name are fixed (400). Out of range is a 400 and nothing changes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/project (the `UpdateProject` operationId).
+func (c *Client) UpdateProjectWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateProjectRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateProject Change the API key's project: its log retention
+//
+// Sets log_retention_days, the only setting a project changes; id, code and name are fixed (400). Out of range is a 400 and nothing changes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/project (the `UpdateProject` operationId).
+func (c *Client) UpdateProject(ctx context.Context, body UpdateProjectJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateProjectRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5521,6 +5648,18 @@ func NewListJobsRequest(server string, params *ListJobsParams) (*http.Request, e
 
 		}
 
+		if params.ArrayJobId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "array_job_id", *params.ArrayJobId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -5882,6 +6021,46 @@ func NewGetProjectRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewUpdateProjectRequest calls the generic UpdateProject builder with application/json body
+func NewUpdateProjectRequest(server string, body UpdateProjectJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateProjectRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateProjectRequestWithBody constructs an http.Request for the UpdateProject method, with any body, and a specified content type
+func NewUpdateProjectRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/project")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }

@@ -303,6 +303,8 @@ func statusOf(err error) int {
 		return http.StatusServiceUnavailable
 	case domain.ETOOMANY:
 		return http.StatusTooManyRequests
+	case domain.EGONE:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }

@@ -17,6 +17,7 @@ import (
 
 	"daestro/apiserver"
 	"daestro/console"
+	"daestro/internal/store"
 	"daestro/internal/testenv"
 	"daestro/service"
 )
@@ -28,6 +29,10 @@ type site struct {
 	url string
 	key string
 	c   *http.Client
+	// st and projectID are the database and the key's project, for rows
+	// the console only shows.
+	st        *store.Store
+	projectID string
 }
 
 func newSite(t *testing.T) *site {
@@ -44,7 +49,7 @@ func newSite(t *testing.T) *site {
 		}}).Handler())
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
-	return &site{t: t, url: srv.URL, key: key, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &site{t: t, url: srv.URL, key: key, st: st, projectID: p.ID, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }

@@ -12,7 +12,8 @@ import (
 
 // defFields are the definition form's fields: the API's names, and
 // sensitive_env for the write-only variables.
-var defFields = []string{"name", "type", "image", "registry_auth_id", "script", "command", "parameters", "env", "sensitive_env", "cpu_quota_pct", "memory_mb", "privileged", "timeout_seconds"}
+var defFields = []string{"name", "type", "image", "registry_auth_id", "script", "command", "parameters", "env", "sensitive_env", "cpu_quota_pct", "memory_mb", "privileged", "timeout_seconds",
+	fieldRetryAttempts, fieldRetryRules}
 
 func (c *Console) defList(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
 	page, err := domain.ParsePageRequest(r.URL.Query().Get("limit"), r.URL.Query().Get("next_token"))
@@ -158,6 +159,13 @@ func defInput(v url.Values, base *domain.JobDefinition) (domain.JobDefinitionInp
 		return in, err
 	}
 	in.TimeoutSeconds = &timeout
+	if in.RetryStrategy, err = retryInput(v); err != nil {
+		return in, err
+	}
+	if base != nil && in.RetryStrategy == nil {
+		// Left empty in a revision: back to the default, not the inherited one.
+		in.Null = append(in.Null, "retry_strategy")
+	}
 	return in, nil
 }
 
@@ -194,6 +202,7 @@ func defValues(d domain.JobDefinition) url.Values {
 		v.Set("privileged", "on")
 	}
 	v.Set("timeout_seconds", strconv.Itoa(d.TimeoutSeconds))
+	setRetryValues(v, d.RetryStrategy)
 	return v
 }
 

@@ -27,6 +27,7 @@ func (c *Console) extraRoutes() {
 
 	m.HandleFunc("GET /cron-jobs", c.signedIn(c.cronList))
 	m.HandleFunc("GET /cron-jobs/new", c.signedIn(c.cronNew))
+	m.HandleFunc("GET /cron-jobs/preview", c.signedIn(c.cronPreviewJSON))
 	m.HandleFunc("POST /cron-jobs", c.signedIn(c.cronCreate))
 	m.HandleFunc("GET /cron-jobs/{id}", c.signedIn(c.cronDetail))
 	m.HandleFunc("POST /cron-jobs/{id}", c.signedIn(c.cronUpdate))
@@ -197,12 +198,17 @@ func (c *Console) cronFormView(w http.ResponseWriter, r *http.Request, s *domain
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, status, "cron_new", view{Title: "New cron job", Nav: "cron", Session: s, Form: f, Data: cronFormData{jobFormData: d, Overlaps: domain.CronOverlapPolicies}})
+	p := previewOf("Next 10 triggers", f.Get("expression"), f.Get("time_zone"))
+	p.showError(f)
+	c.render(w, r, status, "cron_new", view{Title: "New cron job", Nav: "cron", Session: s, Form: f,
+		Data: cronFormData{jobFormData: d, Overlaps: domain.CronOverlapPolicies, Preview: p}})
 }
 
 type cronFormData struct {
 	jobFormData
 	Overlaps []string
+	// Preview is the next triggers of the form's expression and zone.
+	Preview cronPreview
 }
 
 func (c *Console) cronNew(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
@@ -254,17 +260,24 @@ func (c *Console) cronDetailView(w http.ResponseWriter, r *http.Request, s *doma
 	if data.Upcoming, err = c.o.Service.UpcomingCronTriggers(ctx(r), s.Project.ID, d.ID, domain.DefaultCronUpcoming); err != nil {
 		data.UpcomingErr = domain.ErrorMessage(c.userError(err))
 	}
+	const previewTitle = "Next triggers of the expression in the form"
+	preview := cronPreview{Title: previewTitle, Items: []previewTime{},
+		Status: "Change the expression or the time zone to see when it would fire."}
 	if f == nil {
 		f = newForm(url.Values{"expression": {d.Expression}, "time_zone": {d.TimeZone}, "description": {d.Description}, "overlap": {d.Overlap}})
 		if d.Enabled {
 			f.Values.Set("enabled", "on")
 		}
+	} else {
+		preview = previewOf(previewTitle, f.Get("expression"), f.Get("time_zone"))
+		preview.showError(f)
 	}
 	c.render(w, r, status, "cron_job", view{Title: "Cron job " + d.Name, Nav: "cron", Session: s, Form: f,
 		Data: struct {
 			cronDetailData
 			Overlaps []string
-		}{data, domain.CronOverlapPolicies}})
+			Preview  cronPreview
+		}{data, domain.CronOverlapPolicies, preview}})
 }
 
 func (c *Console) cronDetail(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {

@@ -50,12 +50,19 @@ func (f *form) Err(name string) string { return f.Errors[name] }
 func (f *form) Failed() bool { return f.General != "" || len(f.Errors) > 0 }
 
 // fail puts err next to the field its sentence names ("name: …", the
-// API's convention), or at the top of the form when it names none of fields.
+// API's convention; "depends_on[1].type: …" names the field depends_on),
+// or at the top of the form when it names none of fields.
 func (f *form) fail(err error, fields ...string) {
 	msg := domain.ErrorMessage(err)
 	if field, _, ok := strings.Cut(msg, ":"); ok {
 		for _, name := range fields {
 			if field == name {
+				f.Errors[name] = msg
+				return
+			}
+		}
+		for _, name := range fields {
+			if strings.HasPrefix(field, name+"[") || strings.HasPrefix(field, name+".") {
 				f.Errors[name] = msg
 				return
 			}

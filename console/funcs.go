@@ -13,21 +13,8 @@ import (
 
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
-	"when": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		case *time.Time:
-			if v == nil {
-				return "—"
-			}
-			return v.UTC().Format("2006-01-02 15:04:05 UTC")
-		}
-		return "—"
-	},
+	"when":     when,
+	"cronTime": cronTime,
 	"workflowURL": func(ui, ns, workflowID string) string {
 		if ui == "" {
 			return ""
@@ -57,6 +44,9 @@ var funcs = template.FuncMap{
 	"cancellable": func(s domain.JobState) bool { return s.IsCancellable() },
 	"final":       func(s domain.JobState) bool { return s.IsFinal() },
 	"inc":         func(i int) int { return i + 1 },
+	"dec":         func(i int) int { return i - 1 },
+	"jobStates":   func() []domain.JobState { return domain.JobStates },
+	"ruleLines":   ruleLines,
 	"states":      func() []string { return domain.SpawnStates },
 	"spawnFinal":  domain.SpawnStateIsFinal,
 	"field":       func(f *form, name, label string) fieldView { return fieldView{F: f, Name: name, Label: label} },
@@ -77,6 +67,23 @@ var funcs = template.FuncMap{
 		}
 		return v.Encode()
 	},
+}
+
+// when writes a time (or *time.Time) in UTC as every page shows times; "—" for none.
+func when(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		if v.IsZero() {
+			return "—"
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	case *time.Time:
+		if v == nil {
+			return "—"
+		}
+		return v.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return "—"
 }
 
 // fieldView is one labelled input with its error, for the "field" template.

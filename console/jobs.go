@@ -96,7 +96,7 @@ func (c *Console) jobList(w http.ResponseWriter, r *http.Request, s *domain.Cons
 		return
 	}
 	d.Queues = queues.Items
-	fields := []string{"job_queue_id", "state", "job_definition", "created_after", "created_before", "name_prefix", "limit", "next_token"}
+	fields := []string{"job_queue_id", "state", "job_definition", "created_after", "created_before", "name_prefix", "array_job_id", "limit", "next_token"}
 	filter, err := domain.ParseJobFilter(q)
 	if err != nil {
 		f.fail(err, fields...)
@@ -153,7 +153,8 @@ func (c *Console) jobNew(w http.ResponseWriter, r *http.Request, s *domain.Conso
 }
 
 // jobFields are the new-job form's fields: the submission's own names.
-var jobFields = []string{"job_definition", "job_queue", "name", "container_cmd", "container_cmd_parameter", "container_env", "sensitive_env", "schedule_at"}
+var jobFields = []string{"job_definition", "job_queue", "name", "container_cmd", "container_cmd_parameter", "container_env", "sensitive_env", "schedule_at",
+	fieldRetryAttempts, fieldRetryRules, "array_size", "depends_on"}
 
 // jobSubmit submits through the API's path: domain's Normalize, then
 // service.SubmitJob (one transaction that commits once the workflow started).
@@ -183,7 +184,8 @@ func (c *Console) jobSubmit(w http.ResponseWriter, r *http.Request, s *domain.Co
 }
 
 // jobInput builds the submission body from the form: the command one
-// argument per line, parameters and env as name=value lines.
+// argument per line, parameters and env as name=value lines, the retry
+// strategy and depends_on as retryInput and dependsInput read them.
 func jobInput(v url.Values) (domain.SubmitJobInput, error) {
 	in := domain.SubmitJobInput{JobDefinition: strings.TrimSpace(v.Get("job_definition")),
 		JobQueue: strings.TrimSpace(v.Get("job_queue")), Name: strings.TrimSpace(v.Get("name")),
@@ -212,6 +214,13 @@ func jobInput(v url.Values) (domain.SubmitJobInput, error) {
 			in.ContainerEnv[k] = domain.EnvVarInput{Value: val, Sensitive: true}
 		}
 	}
+	if in.RetryStrategy, err = retryInput(v); err != nil {
+		return in, err
+	}
+	if in.ArraySize, err = optInt(v, "array_size"); err != nil {
+		return in, err
+	}
+	in.DependsOn = dependsInput(v.Get("depends_on"))
 	if at := strings.TrimSpace(v.Get("schedule_at")); at != "" {
 		in.ScheduleAt, _ = json.Marshal(at)
 		if _, err := strconv.ParseFloat(at, 64); err == nil {
@@ -235,6 +244,9 @@ type jobDetailData struct {
 	More                 bool
 	// Metrics are the run's samples with their summary.
 	Metrics domain.RunMetrics
+	// Dependencies are the jobs it waits for with their states now, in the
+	// submission's order (a SEQUENTIAL entry names no job).
+	Dependencies []domain.DependencyState
 }
 
 // logPageLines is how many lines a page of a finished run's log shows.
@@ -248,6 +260,18 @@ func (c *Console) jobDetail(w http.ResponseWriter, r *http.Request, s *domain.Co
 		return
 	}
 	d := jobDetailData{Job: j}
+	for _, dep := range j.DependsOn {
+		ds := domain.DependencyState{JobDependency: dep}
+		if dep.JobID != "" {
+			other, err := c.o.Store.Job(ctx(r), p, dep.JobID)
+			if err != nil {
+				c.fail(w, r, s, err)
+				return
+			}
+			ds.Name, ds.State = other.Name, other.State
+		}
+		d.Dependencies = append(d.Dependencies, ds)
+	}
 	runID := r.URL.Query().Get("run")
 	if runID == "" {
 		runID = j.CurrentRunID
@@ -272,7 +296,8 @@ func (c *Console) jobDetail(w http.ResponseWriter, r *http.Request, s *domain.Co
 			}
 		}
 	}
-	if d.Run != nil {
+	// A purged run's page says so (the template) instead of reading output that is gone.
+	if d.Run != nil && d.Run.LogsPurgedAt == nil {
 		runID, err := c.o.Store.JobRunForOutput(ctx(r), p, j.ID, d.Run.ID)
 		if err != nil {
 			c.fail(w, r, s, err)
@@ -298,7 +323,11 @@ func (c *Console) jobDetail(w http.ResponseWriter, r *http.Request, s *domain.Co
 			return
 		}
 	}
-	c.render(w, r, http.StatusOK, "job", view{Title: "Job " + j.Name, Nav: "jobs", Session: s, Data: d})
+	title := "Job " + j.Name
+	if j.ArrayProperties != nil {
+		title = "Array job " + j.Name
+	}
+	c.render(w, r, http.StatusOK, "job", view{Title: title, Nav: "jobs", Session: s, Data: d})
 }
 
 // jobLogStream is the live log view's EventSource: the API's follow stream

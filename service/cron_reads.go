@@ -72,18 +72,19 @@ func (s *Service) UpcomingCronTriggers(ctx context.Context, projectID, id string
 	if s.Temporal == nil {
 		return domain.CronUpcoming{}, temporalUnavailable("list the cron job's upcoming triggers")
 	}
-	sched, err := domain.ParseCronExpression(cj.Expression)
+	now := time.Now().Truncate(time.Second)
+	// The console's preview of an unsaved expression is this same evaluation.
+	ours, _, err := domain.PreviewCronTriggers(cj.Expression, cj.TimeZone, now, count)
 	if err != nil {
-		return domain.CronUpcoming{}, fmt.Errorf("cron job %s has a stored expression that does not parse: %w", cj.ID, err)
+		return domain.CronUpcoming{}, fmt.Errorf("cron job %s has a stored expression or zone that does not load: %w", cj.ID, err)
 	}
-	loc, err := time.LoadLocation(cj.TimeZone)
+	loc, err := time.LoadLocation(ours.TimeZone)
 	if err != nil {
 		return domain.CronUpcoming{}, fmt.Errorf("cron job %s has a stored zone that does not load: %w", cj.ID, err)
 	}
-	now := time.Now().Truncate(time.Second)
 	end := now.Add(time.Minute)
-	if ours := sched.Upcoming(now.In(loc), count); len(ours) > 0 {
-		end = ours[len(ours)-1].Add(time.Second)
+	if n := len(ours.Items); n > 0 {
+		end = ours.Items[n-1].AtUTC.Add(time.Second)
 	}
 	ra := cj.Schedule.RefreshAfter
 	if (!ra.IsZero() && end.After(ra)) || cj.Schedule.RefreshDue(now) {

@@ -19,9 +19,38 @@ const cancelReason = "cancel requested via API; the job's workflow no longer ran
 // the start and the commit leaves a workflow without rows, which ends by
 // itself (JobWorkflow gives a job that never appears a bounded wait).
 func (s *Service) SubmitJob(ctx context.Context, projectID string, in domain.SubmitJob) (domain.Job, error) {
+	if in.ArraySize > 0 {
+		return s.submitArrayJob(ctx, projectID, in)
+	}
 	return s.writeJobRun(ctx, projectID, in.QueueName, func(start func(jobID, runID string) error) (domain.Job, error) {
 		return s.Store.SubmitJob(ctx, projectID, in, start)
 	})
+}
+
+// submitArrayJob writes an array job with its children and starts its
+// ArrayJobWorkflow (which starts the children's) inside the transaction,
+// as SubmitJob does for a job.
+func (s *Service) submitArrayJob(ctx context.Context, projectID string, in domain.SubmitJob) (domain.Job, error) {
+	started := ""
+	j, err := s.Store.SubmitJob(ctx, projectID, in, func(jobID, _ string) error {
+		if s.Temporal == nil {
+			return temporalUnavailable("start the array job's workflow")
+		}
+		ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+		defer cancel()
+		_, err := s.Temporal.ExecuteWorkflow(ctx, contract.JobStartOptions(jobID, s.ControlQueue, projectID, in.QueueName, domain.JobPending),
+			contract.ArrayJobWorkflowName, contract.ArrayJobWorkflowInput{JobID: jobID, ProjectID: projectID, QueueName: in.QueueName, Size: in.ArraySize})
+		if err != nil {
+			log(ctx).Error("start array job workflow", "job_id", jobID, "error", err)
+			return domain.Errorf(domain.EUNAVAILABLE, "cannot start the array job's workflow: Temporal did not answer; nothing was submitted, try again (GET /readyz shows what is down)")
+		}
+		started = jobID
+		return nil
+	})
+	if err != nil && started != "" {
+		s.terminate(ctx, contract.JobWorkflowID(started), "its array job was not saved")
+	}
+	return j, err
 }
 
 // ResubmitJob runs a finished job again: a new run row and a new run of the
@@ -31,6 +60,9 @@ func (s *Service) ResubmitJob(ctx context.Context, projectID, jobID string) (dom
 	j, err := s.Store.Job(ctx, projectID, jobID)
 	if err != nil {
 		return j, err
+	}
+	if j.ArrayProperties != nil || j.ArrayChild != nil {
+		return j, domain.Errorf(domain.ECONFLICT, "job %s is an array job or one of its children, which are not resubmitted one by one: submit the array job again", j.PublicID())
 	}
 	return s.writeJobRun(ctx, projectID, j.JobQueue.Name, func(start func(jobID, runID string) error) (domain.Job, error) {
 		return s.Store.ResubmitJob(ctx, projectID, j.ID, start)
@@ -110,6 +142,8 @@ func (s *Service) CancelJob(ctx context.Context, projectID, jobID string) (domai
 	err = s.Temporal.SignalWorkflow(sigCtx, contract.JobWorkflowID(j.ID), "", contract.SignalJobCancel, nil)
 	var notFound *serviceerror.NotFound
 	switch {
+	case errors.As(err, &notFound) && j.ArrayProperties != nil:
+		return j, domain.Errorf(domain.ECONFLICT, "array job %s has no workflow left to cancel it", j.ID)
 	case errors.As(err, &notFound):
 		log(ctx).Warn("cancelling a job without a workflow", "job_id", j.ID)
 		return s.Store.CancelJobWithoutWorkflow(ctx, projectID, j.ID, cancelReason)

@@ -7,9 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"daestro/activities"
+	"daestro/internal/contract"
 	"daestro/internal/store"
 	"daestro/internal/testenv"
 	"daestro/worker"
@@ -45,4 +47,29 @@ func TestSmokeWorkerRunsWorkflowOnRealTemporal(t *testing.T) {
 	desc, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
 	require.NoError(t, err)
 	assert.Equal(t, "Completed", desc.WorkflowExecutionInfo.Status.String())
+}
+
+// The system schedules are created at start and a second start (another
+// worker, a restart) finds them and leaves one of each: the retention
+// schedule runs RetentionWorkflow every hour on the worker's queue.
+func TestSystemSchedulesAreCreatedOnceAndRunRetentionHourly(t *testing.T) {
+	tc := testenv.Temporal(t)
+	queue := testenv.TaskQueue(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, worker.EnsureSystemSchedules(ctx, tc, queue))
+	require.NoError(t, worker.EnsureSystemSchedules(ctx, tc, queue), "a second start finds the schedules and updates them")
+
+	desc, err := tc.ScheduleClient().GetHandle(ctx, contract.RetentionScheduleID).Describe(ctx)
+	require.NoError(t, err)
+	require.Len(t, desc.Schedule.Spec.Intervals, 1)
+	assert.Equal(t, time.Hour, desc.Schedule.Spec.Intervals[0].Every)
+	action, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
+	require.True(t, ok, "the schedule starts a workflow: %T", desc.Schedule.Action)
+	assert.Equal(t, contract.RetentionWorkflowName, action.Workflow)
+	assert.Equal(t, queue, action.TaskQueue)
+	assert.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, desc.Schedule.Policy.Overlap, "one purge at a time")
+
+	_, err = tc.ScheduleClient().GetHandle(ctx, workflows.ReconcileScheduleID).Describe(ctx)
+	assert.NoError(t, err, "the reconciliation schedule is created beside it")
 }

@@ -100,8 +100,8 @@ func runDev(ctx context.Context, o devOptions, stdout, stderr io.Writer) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start control worker: %w", err)
 	}
-	if err := worker.EnsureReconcileSchedule(ctx, tc, cfg.ControlTaskQueue); err != nil {
-		return fmt.Errorf("create the reconciliation schedule: %w", err)
+	if err := worker.EnsureSystemSchedules(ctx, tc, cfg.ControlTaskQueue); err != nil {
+		return err
 	}
 	defer w.Stop()
 

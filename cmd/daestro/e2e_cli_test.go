@@ -268,6 +268,17 @@ func TestCLIResourceFamilies(t *testing.T) {
 		mustCLI(t, "cron", "delete", "weekdays")
 		assert.NotContains(t, mustCLI(t, "cron", "ls"), "weekdays")
 	})
+	t.Run("project", func(t *testing.T) {
+		assert.Contains(t, mustCLI(t, "project", "get"), "30 days after a run ends")
+		assert.Equal(t, 7.0, cliJSON(t, "project", "update", "--log-retention-days", "7")["log_retention_days"])
+		r := daestroCLI("project", "update", "--log-retention-days", "0")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "log_retention_days: 0 is out of range", "the API's sentence")
+		assert.Equal(t, 7.0, cliJSON(t, "project", "get")["log_retention_days"], "a refused value changes nothing")
+		r = daestroCLI("project", "update")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "give --log-retention-days N")
+	})
 }
 
 // Every user command answers --help with its flags, the connection flags

@@ -45,13 +45,16 @@ func TestRetryStrategyEndToEnd(t *testing.T) {
 	status, sub := s.call(http.MethodPost, "/v1/client/job", map[string]any{"job_definition": "e2e::flaky", "job_queue": "e2e::etl"})
 	require.Equal(t, http.StatusAccepted, status, sub)
 	retried := sub["id"].(string)
-	// Between the attempts: pending, waiting to retry.
+	// Between the attempts: pending, waiting to retry, with the sentence
+	// naming the next attempt and when it is due.
+	var waiting map[string]any
 	require.Eventually(t, func() bool {
 		_, j := s.call(http.MethodGet, "/v1/jobs/"+retried, nil)
 		assert.NotEqual(t, "failed", j["state"], "never final while a retry is due")
-		p, _ := j["pending"].(map[string]any)
-		return j["state"] == "pending" && p != nil && p["reason"] == "retry_wait"
+		waiting, _ = j["pending"].(map[string]any)
+		return j["state"] == "pending" && waiting != nil && waiting["reason"] == "retry_wait"
 	}, 60*time.Second, 200*time.Millisecond)
+	assert.Regexp(t, `^waiting to retry \(attempt 2 of 3 at \d\d:\d\d:\d\d\)$`, waiting["detail"])
 	job := s.waitJob(retried, 120*time.Second)
 	assert.Equal(t, "completed", job["state"], "%v", job)
 	runs := s.runsOf(retried)

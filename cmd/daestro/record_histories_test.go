@@ -133,6 +133,12 @@ func TestRecordHistories(t *testing.T) {
 		rec.closed(name, contract.JobWorkflowID(id))
 	}
 
+	// An array job of three, run to completion.
+	status, arr := s.call(http.MethodPost, "/v1/jobs", map[string]any{"job_definition": "exit", "job_queue": "etl", "array_size": 3})
+	require.Equal(t, http.StatusAccepted, status, arr)
+	require.Equal(t, "completed", s.waitJob(arr["id"].(string), 3*time.Minute)["state"])
+	rec.closed("array-completed", contract.JobWorkflowID(arr["id"].(string)))
+
 	// A cron job's trigger, and the job it started as its child.
 	status, cron := s.call(http.MethodPost, "/v1/cron-jobs", map[string]any{"name": "hourly", "expression": "0 0 * * * ?",
 		"job_definition": "exit", "job_queue": "etl", "time_zone": "UTC"})
@@ -187,6 +193,14 @@ func TestRecordHistories(t *testing.T) {
 		workflows.HealthCheckWorkflow, workflows.HealthCheckWorkflowInput{Note: "record"})
 	require.NoError(t, err)
 	rec.closed("health-check", run.GetID())
+
+	// RetentionWorkflow, as its schedule starts it but measured from a
+	// month and a day ahead, so every run above is due: a few rows a batch.
+	run, err = tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: contract.RetentionWorkflowID(testenv.RandomName("record")),
+		TaskQueue: os.Getenv(config.EnvControlTaskQueue)},
+		contract.RetentionWorkflowName, contract.RetentionWorkflowInput{Now: time.Now().Add(31 * 24 * time.Hour), BatchRows: 5})
+	require.NoError(t, err)
+	rec.closed("retention", run.GetID())
 
 	// The dispatcher never ends by itself: its history up to now, ended by
 	// a terminate, covers every round above.

@@ -29,8 +29,8 @@ func runWorker(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer tc.Close()
-	if err := worker.EnsureReconcileSchedule(ctx, tc, cfg.ControlTaskQueue); err != nil {
-		return fmt.Errorf("create the reconciliation schedule: %w", err)
+	if err := worker.EnsureSystemSchedules(ctx, tc, cfg.ControlTaskQueue); err != nil {
+		return err
 	}
 	if n, err := st.CloudComputeEnvCount(ctx); err == nil && n > 0 {
 		if w := unpinnedAgentImage(cfg.AgentImage); w != "" {

@@ -256,6 +256,33 @@ const (
 	MaxCronUpcoming     = 100
 )
 
+// PreviewCronTriggers lists the next count triggers after now of an
+// expression in a zone that no cron job holds yet (the console shows them
+// while the user types), with the warnings a create would answer. Both are
+// checked by the rules and sentences of a cron job's create. The times are
+// those of daestro's Quartz evaluator, which the API's upcoming list of a
+// saved cron job is bounded by: Temporal computes times only for a schedule
+// it holds.
+func PreviewCronTriggers(expression, timeZone string, now time.Time, count int) (CronUpcoming, []string, error) {
+	sched, err := ParseCronExpression(expression)
+	if err != nil {
+		return CronUpcoming{}, nil, err
+	}
+	tz, err := ValidateTimeZone(timeZone)
+	if err != nil {
+		return CronUpcoming{}, nil, err
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return CronUpcoming{}, nil, err
+	}
+	out := CronUpcoming{TimeZone: tz, Enabled: true, Items: []CronFireTime{}}
+	for _, t := range sched.Upcoming(now.In(loc), min(max(count, 1), MaxCronUpcoming)) {
+		out.Items = append(out.Items, CronFireTime{At: t.In(loc), AtUTC: t.UTC()})
+	}
+	return out, CronJobSpec{Schedule: sched}.Warnings(), nil
+}
+
 // CronJobInput is the body of a cron job create. Its job fields are those
 // of a job submission (SubmitJobInput) and follow the same rules.
 type CronJobInput struct {

@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no or bad credentials
 	EUNAVAILABLE  = "unavailable"  // a dependency (Temporal, a cloud) is not reachable right now
 	ETOOMANY      = "too_many"     // the caller holds as much of a bounded resource as it may
+	EGONE         = "gone"         // the resource existed but was deleted for good (logs past their retention)
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
 

@@ -43,6 +43,10 @@ type Job struct {
 	RetryStrategy RetryStrategy `json:"retry_strategy"`
 	// DependsOn are the jobs this one waits for; never nil.
 	DependsOn []JobDependency `json:"depends_on"`
+	// ArrayProperties is an array job's size and its children's states; nil otherwise.
+	ArrayProperties *ArrayProperties `json:"array_properties,omitempty"`
+	// ArrayChild names the array job of a child; nil otherwise.
+	ArrayChild *ArrayChild `json:"array_child,omitempty"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -95,6 +99,9 @@ type JobRun struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+	// LogsPurgedAt is when the project's retention deleted the run's logs
+	// and metrics; nil while they are kept.
+	LogsPurgedAt *time.Time `json:"logs_purged_at"`
 }
 
 // JobEvent is one state change of a job.
@@ -132,6 +139,9 @@ type JobFilter struct {
 	CreatedAfter, CreatedBefore *time.Time
 	// NamePrefix keeps jobs whose name starts with it.
 	NamePrefix string
+	// ArrayJobID lists that array job's children instead of the top-level
+	// jobs (a list never mixes them).
+	ArrayJobID string
 }
 
 // ValidJobNamePrefix reports whether p can start a job name (the list filter's name_prefix).
@@ -191,4 +201,7 @@ type RunSpec struct {
 	Privileged bool `json:"privileged"`
 	// TimeoutSeconds stops the run after this long; 0 means no timeout.
 	TimeoutSeconds int `json:"timeout_seconds"`
+	// ArrayChild places a child of an array job (DAESTRO_JOB_ARRAY_INDEX
+	// and _SIZE); nil otherwise.
+	ArrayChild *ArrayChild `json:"array_child,omitempty"`
 }

@@ -2,8 +2,6 @@ package domain
 
 import (
 	"fmt"
-
-	"github.com/google/uuid"
 )
 
 // Dependency types: when a job that depends on another may run.
@@ -25,15 +23,18 @@ const MaxDependencies = 20
 
 // JobDependency is one job another waits for.
 type JobDependency struct {
-	// JobID is a job of the same project.
-	JobID string `json:"job_id"`
-	// Type is success (the default) or completion.
+	// JobID is a job of the same project ("<id>:<index>" for an array
+	// job's child); "" for SEQUENTIAL, which names none.
+	JobID string `json:"job_id,omitempty"`
+	// Type is success (the default) or completion; for array jobs also
+	// N_TO_N or SEQUENTIAL.
 	Type string `json:"type"`
 }
 
 // normalizeDependencies checks a submission's depends_on (existence is the
-// store's) and fills in the default type.
-func normalizeDependencies(in []JobDependency) ([]JobDependency, error) {
+// store's) and fills in the default type. array says the submission is an
+// array job, the only kind N_TO_N and SEQUENTIAL apply to.
+func normalizeDependencies(in []JobDependency, array bool) ([]JobDependency, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -44,21 +45,37 @@ func normalizeDependencies(in []JobDependency) ([]JobDependency, error) {
 	seen := map[string]bool{}
 	for i, d := range in {
 		at := fmt.Sprintf("depends_on[%d]", i)
-		if uuid.Validate(d.JobID) != nil {
+		if d.Type == DependencySequential {
+			switch {
+			case !array:
+				return nil, Errorf(EINVALID, "%s.type: SEQUENTIAL applies to array jobs (child i waits for child i-1): set array_size, or use success or completion", at)
+			case d.JobID != "":
+				return nil, Errorf(EINVALID, "%s.job_id: a SEQUENTIAL dependency names no job (child i waits for child i-1 of this array job): leave job_id out", at)
+			case seen[DependencySequential]:
+				return nil, Errorf(EINVALID, "%s.type: SEQUENTIAL is listed twice", at)
+			}
+			seen[DependencySequential] = true
+			out = append(out, d)
+			continue
+		}
+		id, ok := ResolveJobID(d.JobID)
+		if !ok {
 			return nil, Errorf(EINVALID, "%s.job_id: %q is not a job ID", at, d.JobID)
 		}
-		if seen[d.JobID] {
+		if seen[id] {
 			return nil, Errorf(EINVALID, "%s.job_id: job %s is listed twice", at, d.JobID)
 		}
-		seen[d.JobID] = true
+		seen[id] = true
 		switch d.Type {
 		case "":
 			d.Type = DependencySuccess
 		case DependencySuccess, DependencyCompletion:
-		case "N_TO_N", "SEQUENTIAL":
-			return nil, Errorf(EINVALID, "%s.type: %s applies to array jobs, which daestro does not run yet: use success or completion", at, d.Type)
+		case DependencyNToN:
+			if !array {
+				return nil, Errorf(EINVALID, "%s.type: N_TO_N applies to array jobs (child i waits for child i of the other array job): set array_size, or use success or completion", at)
+			}
 		default:
-			return nil, Errorf(EINVALID, "%s.type: %q is not a dependency type: use success (the default) or completion", at, d.Type)
+			return nil, Errorf(EINVALID, "%s.type: %q is not a dependency type: use success (the default) or completion, or for array jobs N_TO_N or SEQUENTIAL", at, d.Type)
 		}
 		out = append(out, d)
 	}
@@ -88,6 +105,8 @@ func JudgeDependencies(deps []DependencyState) DependencyVerdict {
 	for i := range deps {
 		d := &deps[i]
 		switch {
+		case d.Type == DependencyNToN:
+			// The array job's children wait for their counterparts one by one.
 		case !d.State.IsFinal():
 			if v.Wait == nil {
 				v.Wait = d

@@ -12,7 +12,7 @@ import (
 // ParseJobFilter reads the job list's filters (the API's query string and
 // the console's filter form alike) from a query string: job_queue_id,
 // state (a comma-separated list), job_definition ("name" or "name:version"),
-// created_after and created_before (RFC 3339), name_prefix.
+// created_after and created_before (RFC 3339), name_prefix, array_job_id (an array job: its children).
 func ParseJobFilter(q url.Values) (JobFilter, error) {
 	var f JobFilter
 	if id := q.Get("job_queue_id"); id != "" {
@@ -52,6 +52,12 @@ func ParseJobFilter(q url.Values) (JobFilter, error) {
 			return f, Errorf(EINVALID, "%s: %q is not an RFC 3339 time like 2025-05-17T06:37:00Z (in a URL, write + as %%2B)", b.key, v)
 		}
 		*b.dst = &t
+	}
+	if id := q.Get("array_job_id"); id != "" {
+		if uuid.Validate(id) != nil {
+			return f, Errorf(EINVALID, "array_job_id: %q is not a job ID", id)
+		}
+		f.ArrayJobID = id
 	}
 	if p := q.Get("name_prefix"); p != "" {
 		if !ValidJobNamePrefix(p) {

@@ -42,6 +42,8 @@ type SubmitJobInput struct {
 	RetryStrategy *RetryStrategy `json:"retry_strategy"`
 	// DependsOn are jobs of the project this one waits for; optional.
 	DependsOn []JobDependency `json:"depends_on"`
+	// ArraySize makes the job an array job of that many children (2-10,000); optional.
+	ArraySize *int `json:"array_size"`
 }
 
 // SubmitJob is a submission after Normalize: references resolved to plain
@@ -72,6 +74,8 @@ type SubmitJob struct {
 	RetryStrategy *RetryStrategy
 	// DependsOn are checked but for existence (the store's); nil for none.
 	DependsOn []JobDependency
+	// ArraySize is an array job's number of children; 0 for a plain job.
+	ArraySize int
 }
 
 // DefinitionRef is the definition reference the request resolves, "name" or "name:version".
@@ -134,7 +138,14 @@ func (in SubmitJobInput) Normalize(projectCode string, requirePrefix bool) (Subm
 		}
 		r.Env[k] = EnvVar{Value: val, Sensitive: v.Sensitive}
 	}
-	if r.DependsOn, err = normalizeDependencies(in.DependsOn); err != nil {
+	if in.ArraySize != nil {
+		if *in.ArraySize < MinArraySize || *in.ArraySize > MaxArraySize {
+			return r, Errorf(EINVALID, "array_size: %d is out of range: an array job has %d to %d children (leave array_size out for a single job)",
+				*in.ArraySize, MinArraySize, MaxArraySize)
+		}
+		r.ArraySize = *in.ArraySize
+	}
+	if r.DependsOn, err = normalizeDependencies(in.DependsOn, r.ArraySize > 0); err != nil {
 		return r, err
 	}
 	if in.RetryStrategy != nil {

@@ -13,9 +13,29 @@ type Project struct {
 	Code string `json:"code"`
 	// Name is the display name.
 	Name string `json:"name"`
+	// LogRetentionDays is how long the project keeps a run's logs and
+	// metrics after the run ended (see Retention in the README).
+	LogRetentionDays int `json:"log_retention_days"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Bounds of Project.LogRetentionDays; a new project keeps
+// DefaultLogRetentionDays (the column's default).
+const (
+	DefaultLogRetentionDays = 30
+	MinLogRetentionDays     = 1
+	MaxLogRetentionDays     = 3650
+)
+
+// ValidateLogRetentionDays checks a retention setting.
+func ValidateLogRetentionDays(days int) error {
+	if days < MinLogRetentionDays || days > MaxLogRetentionDays {
+		return Errorf(EINVALID, "log_retention_days: %d is out of range: keep a run's logs and metrics %d to %d days after it ended (default %d)",
+			days, MinLogRetentionDays, MaxLogRetentionDays, DefaultLogRetentionDays)
+	}
+	return nil
 }
 
 // APIKey is a credential for one project. The secret itself is never stored.

@@ -41,10 +41,10 @@ func (s *Store) ConsoleSession(ctx context.Context, token string) (domain.Consol
 	var sess domain.ConsoleSession
 	var revoked *time.Time
 	err := s.Pool.QueryRow(ctx, `SELECT cs.csrf_token, cs.expires_at, k.id, k.prefix, k.revoked_at,
-			p.id, p.code, p.name, p.created_at, p.updated_at
+			p.id, p.code, p.name, p.log_retention_days, p.created_at, p.updated_at
 		FROM console_sessions cs JOIN api_keys k ON k.id = cs.api_key_id JOIN projects p ON p.id = k.project_id
 		WHERE cs.token_hash = $1`, hash[:]).Scan(&sess.CSRFToken, &sess.ExpiresAt, &sess.APIKeyID, &sess.APIKeyPrefix, &revoked,
-		&sess.Project.ID, &sess.Project.Code, &sess.Project.Name, &sess.Project.CreatedAt, &sess.Project.UpdatedAt)
+		&sess.Project.ID, &sess.Project.Code, &sess.Project.Name, &sess.Project.LogRetentionDays, &sess.Project.CreatedAt, &sess.Project.UpdatedAt)
 	switch {
 	case isNoRows(err):
 		return sess, domain.Errorf(domain.EUNAUTHORIZED, "you are signed out: sign in with an API key of the project")

@@ -73,25 +73,44 @@ func (s *Store) ReleaseAllocation(ctx context.Context, runID string) (spawnID st
 
 // waitingJobRow is a runnable job with the reason the dispatcher recorded.
 type waitingJobRow struct {
-	ID     string `db:"id"`
-	Name   string `db:"name"`
-	Reason string `db:"reason"`
-	Detail string `db:"detail"`
+	ID       string `db:"id"`
+	Name     string `db:"name"`
+	Reason   string `db:"reason"`
+	Detail   string `db:"detail"`
+	Position *int   `db:"queue_position"`
 }
 
 func (r waitingJobRow) waitingJob() domain.WaitingJob {
-	return domain.WaitingJob{ID: r.ID, Name: r.Name, Reason: r.Reason, Detail: r.Detail}
+	return domain.WaitingJob{ID: r.ID, Name: r.Name, Reason: r.Reason, Detail: withQueuePosition(r.Detail, r.Position)}
 }
 
 // queueWaitingShown bounds the jobs a queue's detail lists by name.
 const queueWaitingShown = 20
 
 // QueueWaiting says why the queue's runnable jobs wait, as the dispatcher
-// last recorded it.
+// last recorded it: the count by reason in one grouped query, and the first
+// queueWaitingShown jobs in the queue's order (whatever the backlog, it
+// reads no more rows than that).
 func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (domain.QueueWaiting, error) {
 	w := domain.QueueWaiting{Reasons: map[string]int{}, Jobs: []domain.WaitingJob{}}
-	rows, err := s.Pool.Query(ctx, `SELECT id, name, pending_reason AS reason, pending_detail AS detail FROM jobs
-		WHERE project_id = $1 AND job_queue_id = $2 AND state = 'runnable' ORDER BY runnable_at, id`, projectID, queueID)
+	rows, err := s.Pool.Query(ctx, `SELECT pending_reason, count(*)::int FROM jobs
+		WHERE project_id = $1 AND job_queue_id = $2 AND state = 'runnable' GROUP BY pending_reason`, projectID, queueID)
+	if err != nil {
+		return w, err
+	}
+	var reason string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&reason, &n}, func() error {
+		w.Reasons[reason] = n
+		w.Runnable += n
+		return nil
+	}); err != nil {
+		return w, err
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT j.id, j.name, j.pending_reason AS reason, j.pending_detail AS detail,
+			`+queuePosition("j")+` AS queue_position
+		FROM jobs j WHERE j.project_id = $1 AND j.job_queue_id = $2 AND j.state = 'runnable'
+		ORDER BY COALESCE(j.runnable_at, j.created_at), j.id LIMIT $3`, projectID, queueID, queueWaitingShown)
 	if err != nil {
 		return w, err
 	}
@@ -99,10 +118,8 @@ func (s *Store) QueueWaiting(ctx context.Context, projectID, queueID string) (do
 	if err != nil {
 		return w, err
 	}
-	w.Runnable = len(jobs)
-	for _, j := range jobs {
-		w.Reasons[j.Reason]++
+	if len(jobs) > 0 {
+		w.Jobs = jobs
 	}
-	w.Jobs = jobs[:min(len(jobs), queueWaitingShown)]
 	return w, nil
 }

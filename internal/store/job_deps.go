@@ -13,6 +13,11 @@ import (
 // DESIGN.md §9), and not the job itself.
 func insertDependencies(ctx context.Context, tx pgx.Tx, projectID, jobID string, deps []domain.JobDependency) error {
 	for i, d := range deps {
+		if d.Type == domain.DependencySequential {
+			continue // jobs.array_sequential; the children's rows say the rest
+		}
+		ref := d.JobID
+		d.JobID, _ = domain.ResolveJobID(ref) // checked by Normalize
 		if d.JobID == jobID {
 			return domain.Errorf(domain.EINVALID, "depends_on[%d].job_id: a job cannot depend on itself", i)
 		}
@@ -21,7 +26,7 @@ func insertDependencies(ctx context.Context, tx pgx.Tx, projectID, jobID string,
 			return err
 		}
 		if !ok {
-			return domain.Errorf(domain.EINVALID, "depends_on[%d].job_id: no job %s in this project", i, d.JobID)
+			return domain.Errorf(domain.EINVALID, "depends_on[%d].job_id: no job %s in this project", i, ref)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO job_dependencies (job_id, depends_on_job_id, type, position) VALUES ($1, $2, $3, $4)`,
 			jobID, d.JobID, d.Type, i); err != nil {
@@ -41,11 +46,12 @@ type dependencyStateRow struct {
 
 // DependencyStates lists the jobs jobID waits for with their states now, in
 // the order the submission gave them.
-func (s *Store) DependencyStates(ctx context.Context, jobID string) ([]domain.DependencyState, error) {
-	if !validUUID(jobID) {
-		return nil, jobNotFound(jobID)
+func (s *Store) DependencyStates(ctx context.Context, ref string) ([]domain.DependencyState, error) {
+	jobID, ok := domain.ResolveJobID(ref)
+	if !ok {
+		return nil, jobNotFound(ref)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT d.depends_on_job_id AS job_id, d.type, j.name, j.state
+	rows, err := s.Pool.Query(ctx, `SELECT `+publicJobID("j")+` AS job_id, d.type, j.name, j.state
 		FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on_job_id
 		WHERE d.job_id = $1 ORDER BY d.position`, jobID)
 	if err != nil {
@@ -58,9 +64,10 @@ func (s *Store) DependencyStates(ctx context.Context, jobID string) ([]domain.De
 }
 
 // Dependents lists the jobs that wait for jobID.
-func (s *Store) Dependents(ctx context.Context, jobID string) ([]string, error) {
-	if !validUUID(jobID) {
-		return nil, jobNotFound(jobID)
+func (s *Store) Dependents(ctx context.Context, ref string) ([]string, error) {
+	jobID, ok := domain.ResolveJobID(ref)
+	if !ok {
+		return nil, jobNotFound(ref)
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT job_id FROM job_dependencies WHERE depends_on_job_id = $1 ORDER BY job_id`, jobID)
 	if err != nil {

@@ -49,7 +49,7 @@ func (s *Store) RetryJobRun(ctx context.Context, runID string, state domain.JobS
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, current_run_id = $3, system_note = '', runnable_at = NULL,
-				pending_reason = 'retry_wait', pending_detail = $4, updated_at = now() WHERE id = $1`,
+				pending_reason = 'retry_wait', pending_detail = $4, pending_in_queue = false, updated_at = now() WHERE id = $1`,
 			jobID, domain.JobPending, next, detail); err != nil {
 			return err
 		}

@@ -28,19 +28,59 @@ func jobRunNotFound(id string) error {
 // jobSelect reads jobs with the names of their queue and definition (deleted
 // ones included: a job outlives both) and the attempt of the current run, as
 // the columns of jobRow.
-const jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id AS queue_id, q.name AS queue_name,
+var jobSelect = `SELECT j.id, j.name, j.state, j.system_note, j.schedule_at, q.id AS queue_id, q.name AS queue_name,
 		d.id AS definition_id, d.name AS definition_name, d.version AS definition_version,
 		j.command, j.parameters, j.env, j.cron_job_id, j.current_run_id, coalesce(r.attempt, 0) AS attempt, j.runnable_at,
 		j.pending_reason, j.pending_detail, j.retry_strategy AS job_retry_strategy, d.retry_strategy AS definition_retry_strategy,
-		CASE WHEN j.pending_reason = 'dependency' THEN (SELECT dj.state FROM jobs dj WHERE dj.id::text = j.pending_detail) END
-			AS pending_dependency_state,
-		coalesce((SELECT json_agg(json_build_object('job_id', dd.depends_on_job_id, 'type', dd.type) ORDER BY dd.position)
-			FROM job_dependencies dd WHERE dd.job_id = j.id), '[]') AS depends_on,
+		CASE WHEN j.pending_reason = 'dependency' THEN (SELECT dj.state FROM job_dependencies pd JOIN jobs dj ON dj.id = pd.depends_on_job_id
+			WHERE pd.job_id = j.id AND ` + publicJobID("dj") + ` = j.pending_detail) END AS pending_dependency_state,
+		coalesce((SELECT json_agg(json_build_object('job_id', ` + publicJobID("ddj") + `, 'type', dd.type) ORDER BY dd.position)
+			FROM job_dependencies dd JOIN jobs ddj ON ddj.id = dd.depends_on_job_id WHERE dd.job_id = j.id), '[]') AS depends_on,
+		j.array_size, j.array_sequential, j.array_parent_id, j.array_index, p.array_size AS parent_array_size,
+		CASE WHEN j.array_size IS NOT NULL THEN (SELECT json_object_agg(c.state, c.n) FROM
+			(SELECT state, count(*) AS n FROM jobs WHERE array_parent_id = j.id GROUP BY state) c) END AS array_counts,
+		` + queuePosition("j") + ` AS queue_position,
 		j.created_at, j.updated_at
 	FROM jobs j
 	JOIN job_queues q ON q.id = j.job_queue_id
 	JOIN job_definitions d ON d.id = j.job_definition_id
-	LEFT JOIN job_runs r ON r.id = j.current_run_id`
+	LEFT JOIN job_runs r ON r.id = j.current_run_id
+	LEFT JOIN jobs p ON p.id = j.array_parent_id`
+
+// queuePosition is the SQL of the 1-based position of the runnable job alias
+// in its queue, as the dispatcher's placement counts it (the queue's
+// unplaced runnable jobs, in the queue's order: when they became runnable,
+// then ID), or NULL when the reason alias waits for is not the dispatcher's.
+// Counted when read, two range scans of the queue-order index and of the
+// queue's allocations, so it is right for every job of a backlog whether or
+// not the last round read it (a round reads a bound of each queue: see
+// placement.Bounds).
+func queuePosition(alias string) string {
+	key := "(COALESCE(" + alias + ".runnable_at, " + alias + ".created_at), " + alias + ".id)"
+	return `CASE WHEN ` + alias + `.state = 'runnable' AND ` + alias + `.pending_in_queue THEN
+		(SELECT count(*) FROM jobs o WHERE o.job_queue_id = ` + alias + `.job_queue_id AND o.state = 'runnable'
+			AND (COALESCE(o.runnable_at, o.created_at), o.id) <= ` + key + `)
+		- (SELECT count(*) FROM allocations a JOIN job_runs ar ON ar.id = a.run_id
+			JOIN jobs o ON o.id = ar.job_id AND o.current_run_id = ar.id
+			WHERE a.job_queue_id = ` + alias + `.job_queue_id AND o.state = 'runnable'
+			AND (COALESCE(o.runnable_at, o.created_at), o.id) < ` + key + `) END`
+}
+
+// withQueuePosition adds the job's position in its queue to a dispatcher's
+// reason, when it has one.
+func withQueuePosition(detail string, position *int) string {
+	if position == nil {
+		return detail
+	}
+	return fmt.Sprintf("%s (position %d in the queue)", detail, *position)
+}
+
+// publicJobID is the SQL of the ID the API names job alias by: an array
+// child's is "<parent>:<index>" (domain.ResolveJobID maps it back).
+func publicJobID(alias string) string {
+	return "CASE WHEN " + alias + ".array_parent_id IS NULL THEN " + alias + ".id::text ELSE " +
+		alias + ".array_parent_id::text || ':' || " + alias + ".array_index::text END"
+}
 
 // jobRow is one row of jobSelect.
 type jobRow struct {
@@ -68,9 +108,18 @@ type jobRow struct {
 	DependsOn         []domain.JobDependency `db:"depends_on"`
 	// PendingDepState is the state now of the job a pending job waits for
 	// (its pending_detail holds that job's ID).
-	PendingDepState *domain.JobState `db:"pending_dependency_state"`
-	CreatedAt       time.Time        `db:"created_at"`
-	UpdatedAt       time.Time        `db:"updated_at"`
+	PendingDepState *domain.JobState        `db:"pending_dependency_state"`
+	ArraySize       *int                    `db:"array_size"`
+	ArraySequential bool                    `db:"array_sequential"`
+	ArrayParentID   *string                 `db:"array_parent_id"`
+	ArrayIndex      *int                    `db:"array_index"`
+	ParentArraySize *int                    `db:"parent_array_size"`
+	ArrayCounts     map[domain.JobState]int `db:"array_counts"`
+	// QueuePosition is where a runnable job the dispatcher explained stands
+	// in its queue now (queuePosition).
+	QueuePosition *int      `db:"queue_position"`
+	CreatedAt     time.Time `db:"created_at"`
+	UpdatedAt     time.Time `db:"updated_at"`
 }
 
 // jobOf maps a jobRow to its job, opening the job's env overrides.
@@ -104,7 +153,7 @@ func (s *Store) jobOf(r jobRow) (domain.Job, error) {
 	case j.State == domain.JobRunnable:
 		p := domain.PendingQueued
 		if r.PendingReason != "" {
-			p = domain.PendingReason{Reason: r.PendingReason, Detail: r.PendingDetail}
+			p = domain.PendingReason{Reason: r.PendingReason, Detail: withQueuePosition(r.PendingDetail, r.QueuePosition)}
 		}
 		j.Pending = &p
 	case j.State == domain.JobPending && r.PendingReason == domain.PendingDependency && r.PendingDepState != nil:
@@ -119,12 +168,25 @@ func (s *Store) jobOf(r jobRow) (domain.Job, error) {
 	if j.DependsOn == nil {
 		j.DependsOn = []domain.JobDependency{}
 	}
+	if r.ArraySequential {
+		j.DependsOn = append(j.DependsOn, domain.JobDependency{Type: domain.DependencySequential})
+	}
+	if r.ArraySize != nil {
+		counts := make(map[domain.JobState]int, len(domain.JobStates))
+		for _, st := range domain.JobStates {
+			counts[st] = r.ArrayCounts[st]
+		}
+		j.ArrayProperties = &domain.ArrayProperties{Size: *r.ArraySize, StatusSummary: counts}
+	}
+	if r.ArrayParentID != nil && r.ArrayIndex != nil && r.ParentArraySize != nil {
+		j.ArrayChild = &domain.ArrayChild{ParentID: *r.ArrayParentID, Index: *r.ArrayIndex, Size: *r.ParentArraySize}
+	}
 	var err error
 	j.Env, err = s.openEnv(envOfJob, r.Env, j.ID)
 	return j, err
 }
 
-const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, reason, system_note, created_at, started_at, finished_at`
+const jobRunCols = `id, attempt, state, compute_spawn_id, image_digest, exit_code, oom_killed, reason, system_note, created_at, started_at, finished_at, logs_purged_at`
 
 // jobRunRow is one row of job_runs read with jobRunCols.
 type jobRunRow struct {
@@ -140,12 +202,13 @@ type jobRunRow struct {
 	CreatedAt      time.Time       `db:"created_at"`
 	StartedAt      *time.Time      `db:"started_at"`
 	FinishedAt     *time.Time      `db:"finished_at"`
+	LogsPurgedAt   *time.Time      `db:"logs_purged_at"`
 }
 
 func (r jobRunRow) jobRun() domain.JobRun {
 	return domain.JobRun{ID: r.ID, Attempt: r.Attempt, State: r.State, ComputeSpawnID: r.ComputeSpawnID, ImageDigest: r.ImageDigest,
 		ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, Reason: r.Reason, SystemNote: r.SystemNote,
-		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, LogsPurgedAt: r.LogsPurgedAt}
 }
 
 // jobEventRow is one row of job_events.
@@ -204,11 +267,20 @@ func (s *Store) submitJob(ctx context.Context, tx pgx.Tx, projectID string, in d
 		via = "API"
 	}
 	jobID, runID := NewID(), NewID()
+	if in.ArraySize > 0 {
+		runID = "" // an array job never runs itself: its children do
+	}
 	if err := s.insertJob(ctx, tx, projectID, jobID, runID, queue, def.ID, command, in); err != nil {
 		return domain.Job{}, err
 	}
 	if err := insertDependencies(ctx, tx, projectID, jobID, in.DependsOn); err != nil {
 		return domain.Job{}, err
+	}
+	if in.ArraySize > 0 {
+		if err := s.insertArrayChildren(ctx, tx, projectID, jobID, queue, def.ID, command, in, via); err != nil {
+			return domain.Job{}, err
+		}
+		return s.job(ctx, tx, projectID, jobID, "")
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO job_runs (id, job_id, project_id, attempt, state) VALUES ($1, $2, $3, 1, $4)`,
 		runID, jobID, projectID, domain.JobSubmitted); err != nil {
@@ -266,9 +338,10 @@ func (s *Store) insertJob(ctx context.Context, tx pgx.Tx, projectID, jobID, runI
 		}
 		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
 			_, err := sp.Exec(ctx, `INSERT INTO jobs (id, project_id, job_queue_id, job_definition_id, name, state,
-					schedule_at, command, parameters, env, current_run_id, cron_job_id, retry_strategy)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				jobID, projectID, queue.ID, defID, name, domain.JobSubmitted, in.ScheduleAt, cmdJSON, params, env, runID, in.CronJobID, in.RetryStrategy)
+					schedule_at, command, parameters, env, current_run_id, cron_job_id, retry_strategy, array_size, array_sequential)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, '')::uuid, $12, $13, NULLIF($14, 0), $15)`,
+				jobID, projectID, queue.ID, defID, name, domain.JobSubmitted, in.ScheduleAt, cmdJSON, params, env, runID, in.CronJobID, in.RetryStrategy,
+				in.ArraySize, in.Sequential())
 			return err
 		})
 		switch {
@@ -296,9 +369,10 @@ func (s *Store) Job(ctx context.Context, projectID, id string) (domain.Job, erro
 }
 
 // job reads a job on q; lock is "" or a locking clause for the job row.
-func (s *Store) job(ctx context.Context, q querier, projectID, id, lock string) (domain.Job, error) {
-	if !validUUID(id) {
-		return domain.Job{}, jobNotFound(id)
+func (s *Store) job(ctx context.Context, q querier, projectID, ref, lock string) (domain.Job, error) {
+	id, ok := domain.ResolveJobID(ref)
+	if !ok {
+		return domain.Job{}, jobNotFound(ref)
 	}
 	if lock != "" {
 		lock += " OF j"
@@ -309,7 +383,7 @@ func (s *Store) job(ctx context.Context, q querier, projectID, id, lock string) 
 	}
 	j, err := pgx.CollectExactlyOneRow(rows, byNameErr(s.jobOf))
 	if isNoRows(err) {
-		return j, jobNotFound(id)
+		return j, jobNotFound(ref)
 	}
 	return j, err
 }
@@ -349,7 +423,8 @@ func (s *Store) JobDetail(ctx context.Context, projectID, id string) (domain.Job
 }
 
 // ListJobs returns one page of the project's jobs matching f, newest first
-// (IDs are UUID v7, so their order is submission order).
+// (IDs are UUID v7, so their order is submission order); an array job's
+// children (f.ArrayJobID) come in index order.
 func (s *Store) ListJobs(ctx context.Context, projectID string, f domain.JobFilter, page domain.PageRequest) (domain.Page[domain.Job], error) {
 	var queueID *string
 	if f.JobQueueID != "" {
@@ -367,10 +442,12 @@ func (s *Store) ListJobs(ctx context.Context, projectID string, f domain.JobFilt
 			AND ($6::timestamptz IS NULL OR j.created_at > $6)
 			AND ($7::timestamptz IS NULL OR j.created_at < $7)
 			AND ($8 = '' OR starts_with(j.name, $8))
-			AND ($9 = '' OR j.id < $9::uuid)
-		ORDER BY j.id DESC LIMIT $10`,
+			AND CASE WHEN $11 = '' THEN j.array_parent_id IS NULL ELSE j.array_parent_id = $11::uuid END
+			AND ($9 = '' OR CASE WHEN $11 = '' THEN j.id < $9::uuid
+				ELSE j.array_index > (SELECT a.array_index FROM jobs a WHERE a.id = $9::uuid) END)
+		ORDER BY j.array_index NULLS FIRST, j.id DESC LIMIT $10`,
 		projectID, queueID, states, f.DefinitionName, f.DefinitionVersion, f.CreatedAfter, f.CreatedBefore, f.NamePrefix,
-		page.After, page.Limit+1)
+		page.After, page.Limit+1, f.ArrayJobID)
 	if err != nil {
 		return domain.Page[domain.Job]{}, err
 	}
@@ -448,7 +525,7 @@ func (s *Store) ResubmitJob(ctx context.Context, projectID, id string, start fun
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, current_run_id = $3, system_note = '', runnable_at = NULL,
-				pending_reason = '', pending_detail = '', updated_at = now() WHERE id = $1`, j.ID, domain.JobSubmitted, runID); err != nil {
+				pending_reason = '', pending_detail = '', pending_in_queue = false, updated_at = now() WHERE id = $1`, j.ID, domain.JobSubmitted, runID); err != nil {
 			return err
 		}
 		if err := insertJobEvent(ctx, tx, j.ID, runID, domain.JobSubmitted, fmt.Sprintf("resubmitted via API (attempt %d)", attempt)); err != nil {
@@ -644,6 +721,7 @@ func (s *Store) setJobRunState(ctx context.Context, db beginner, runID string, s
 					runnable_at = CASE WHEN $2 = 'runnable' AND (state <> 'runnable' OR runnable_at IS NULL) THEN now() ELSE runnable_at END,
 					pending_reason = coalesce($4, CASE WHEN state = $2 THEN pending_reason ELSE '' END),
 					pending_detail = coalesce($5, CASE WHEN state = $2 THEN pending_detail ELSE '' END),
+					pending_in_queue = $4::text IS NULL AND state = $2 AND pending_in_queue,
 					updated_at = CASE WHEN state <> $2 OR system_note <> $3 THEN now() ELSE updated_at END
 				WHERE id = $1`, jobID, state, note, pendingCode, pendingDetail); err != nil {
 				return err
@@ -726,6 +804,9 @@ type runSpecRow struct {
 	MemoryMB       *int            `db:"memory_mb"`
 	Privileged     bool            `db:"privileged"`
 	TimeoutSeconds int             `db:"timeout_seconds"`
+	ArrayParentID  *string         `db:"array_parent_id"`
+	ArrayIndex     *int            `db:"array_index"`
+	ArraySize      *int            `db:"array_size"`
 }
 
 // runSpecOf maps a runSpecRow to its spec, opening and merging both envs.
@@ -753,6 +834,9 @@ func (s *Store) runSpecOf(r runSpecRow) (domain.RunSpec, error) {
 	if spec.Command == nil {
 		spec.Command = []string{}
 	}
+	if r.ArrayParentID != nil && r.ArrayIndex != nil && r.ArraySize != nil {
+		spec.ArrayChild = &domain.ArrayChild{ParentID: *r.ArrayParentID, Index: *r.ArrayIndex, Size: *r.ArraySize}
+	}
 	def, err := s.openEnv(envOfDefinition, r.DefinitionEnv, r.DefinitionID)
 	if err != nil {
 		return spec, err
@@ -775,9 +859,11 @@ func (s *Store) JobRunSpec(ctx context.Context, runID string) (domain.RunSpec, e
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT r.id AS run_id, r.attempt, r.state, r.compute_spawn_id, j.id AS job_id, j.name AS job_name,
 			j.project_id, q.id AS job_queue_id, q.name AS job_queue_name, d.id AS definition_id, d.type, d.image, d.registry_auth_id,
-			d.script, j.command, j.env AS job_env, d.env AS definition_env, d.cpu_quota_pct, d.memory_mb, d.privileged, d.timeout_seconds
+			d.script, j.command, j.env AS job_env, d.env AS definition_env, d.cpu_quota_pct, d.memory_mb, d.privileged, d.timeout_seconds,
+			j.array_parent_id, j.array_index, p.array_size
 		FROM job_runs r
 		JOIN jobs j ON j.id = r.job_id
+		LEFT JOIN jobs p ON p.id = j.array_parent_id
 		JOIN job_queues q ON q.id = j.job_queue_id
 		JOIN job_definitions d ON d.id = j.job_definition_id
 		WHERE r.id = $1`, runID)

@@ -19,19 +19,20 @@ import (
 // APIKeyPrefix starts every API key, so a leaked key is recognisable by scanners.
 const APIKeyPrefix = "dst_"
 
-const projectCols = `id, code, name, created_at, updated_at`
+const projectCols = `id, code, name, log_retention_days, created_at, updated_at`
 
 // projectRow is one row of projects read with projectCols.
 type projectRow struct {
 	ID        string    `db:"id"`
 	Code      string    `db:"code"`
 	Name      string    `db:"name"`
+	Retention int       `db:"log_retention_days"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
 }
 
 func (r projectRow) project() domain.Project {
-	return domain.Project{ID: r.ID, Code: r.Code, Name: r.Name, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	return domain.Project{ID: r.ID, Code: r.Code, Name: r.Name, LogRetentionDays: r.Retention, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 const apiKeyCols = `id, project_id, name, prefix, created_at, last_used_at, revoked_at`
@@ -59,13 +60,14 @@ type apiKeyAuthRow struct {
 	SecretHash       []byte    `db:"secret_hash"`
 	ProjectCode      string    `db:"project_code"`
 	ProjectName      string    `db:"project_name"`
+	ProjectRetention int       `db:"project_log_retention_days"`
 	ProjectCreatedAt time.Time `db:"project_created_at"`
 	ProjectUpdatedAt time.Time `db:"project_updated_at"`
 }
 
 // project is the key's project (its ID is the key's project_id, the join's key).
 func (r apiKeyAuthRow) project() domain.Project {
-	return domain.Project{ID: r.ProjectID, Code: r.ProjectCode, Name: r.ProjectName,
+	return domain.Project{ID: r.ProjectID, Code: r.ProjectCode, Name: r.ProjectName, LogRetentionDays: r.ProjectRetention,
 		CreatedAt: r.ProjectCreatedAt, UpdatedAt: r.ProjectUpdatedAt}
 }
 
@@ -157,7 +159,8 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, presented string) (domai
 			"malformed API key: expected %s<prefix>_<secret> as issued by `daestro admin create-project` or POST /v1/api-keys", APIKeyPrefix)
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT k.id, k.project_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at, k.secret_hash,
-			p.code AS project_code, p.name AS project_name, p.created_at AS project_created_at, p.updated_at AS project_updated_at
+			p.code AS project_code, p.name AS project_name,
+			p.log_retention_days AS project_log_retention_days, p.created_at AS project_created_at, p.updated_at AS project_updated_at
 		FROM api_keys k JOIN projects p ON p.id = k.project_id WHERE k.prefix = $1`, APIKeyPrefix+prefix)
 	if err != nil {
 		return domain.Project{}, domain.APIKey{}, err

@@ -287,9 +287,10 @@ func (s *Store) AppendRunMetrics(ctx context.Context, spawnID, runID string, sam
 // JobRunForOutput resolves the run whose output a request about job jobID
 // of the project reads: runID when given (it must be one of the job's
 // runs), else the job's current run, else its latest.
-func (s *Store) JobRunForOutput(ctx context.Context, projectID, jobID, runID string) (string, error) {
-	if !validUUID(jobID) {
-		return "", outputJobNotFound(jobID)
+func (s *Store) JobRunForOutput(ctx context.Context, projectID, ref, runID string) (string, error) {
+	jobID, ok := domain.ResolveJobID(ref)
+	if !ok {
+		return "", outputJobNotFound(ref)
 	}
 	var (
 		state  string
@@ -299,14 +300,14 @@ func (s *Store) JobRunForOutput(ctx context.Context, projectID, jobID, runID str
 			(SELECT r.id FROM job_runs r WHERE r.job_id = j.id ORDER BY r.attempt DESC LIMIT 1))::text
 		FROM jobs j WHERE j.project_id = $1 AND j.id = $2`, projectID, jobID).Scan(&state, &latest)
 	if isNoRows(err) {
-		return "", outputJobNotFound(jobID)
+		return "", outputJobNotFound(ref)
 	}
 	if err != nil {
 		return "", err
 	}
 	if runID == "" {
 		if latest == nil {
-			return "", domain.Errorf(domain.ECONFLICT, "job %s has no run yet (it is %s): its logs and metrics appear once it is placed on a compute spawn", jobID, state)
+			return "", domain.Errorf(domain.ECONFLICT, "job %s has no run yet (it is %s): its logs and metrics appear once it is placed on a compute spawn", ref, state)
 		}
 		return *latest, nil
 	}
@@ -315,7 +316,7 @@ func (s *Store) JobRunForOutput(ctx context.Context, projectID, jobID, runID str
 		err = s.Pool.QueryRow(ctx, `SELECT 1 FROM job_runs WHERE id = $1 AND job_id = $2`, runID, jobID).Scan(&one)
 	}
 	if !validUUID(runID) || isNoRows(err) {
-		return "", domain.Errorf(domain.ENOTFOUND, "run: job %s has no run %q; leave run out for the job's current run", jobID, runID)
+		return "", domain.Errorf(domain.ENOTFOUND, "run: job %s has no run %q; leave run out for the job's current run", ref, runID)
 	}
 	return runID, err
 }
@@ -347,17 +348,16 @@ func (r metricSampleRow) metricSample() domain.MetricSample {
 // ReadRunLogs returns a page of the run's lines after q.AfterSeq. While the
 // run lasts only its contiguous prefix is shown: a reader that pages on
 // with NextAfterSeq never skips a line that arrives late. Once it has
-// finished every stored line is shown.
+// finished every stored line is shown. Once the project's retention
+// deleted them it is EGONE, with when.
 func (s *Store) ReadRunLogs(ctx context.Context, runID string, q domain.LogQuery) (domain.RunLogs, error) {
 	out := domain.RunLogs{RunID: runID, NextAfterSeq: q.AfterSeq}
 	// Finished is read first: every line stored before the run finished is
 	// then visible to the read below, so "finished and a short page" means
 	// the end.
-	err := s.Pool.QueryRow(ctx, `SELECT finished_at IS NOT NULL FROM job_runs WHERE id = $1`, runID).Scan(&out.RunFinished)
-	if isNoRows(err) {
-		return out, domain.Errorf(domain.ENOTFOUND, "run %s no longer exists", runID)
-	}
-	if err != nil {
+	// A purged run's logs are EGONE, not an empty page.
+	var err error
+	if out.RunFinished, err = runOutputKept(ctx, s.Pool, runID); err != nil {
 		return out, err
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT seq, stream, at, line, partial FROM run_logs
@@ -378,8 +378,12 @@ func (s *Store) ReadRunLogs(ctx context.Context, runID string, q domain.LogQuery
 	return out, nil
 }
 
-// RunMetrics returns every sample of the run, in time order, with their summary.
+// RunMetrics returns every sample of the run, in time order, with their
+// summary; EGONE once the project's retention deleted them.
 func (s *Store) RunMetrics(ctx context.Context, runID string, q domain.MetricsQuery) (domain.RunMetrics, error) {
+	if _, err := runOutputKept(ctx, s.Pool, runID); err != nil {
+		return domain.RunMetrics{}, err
+	}
 	// Every sample is read for the summary (three narrow columns); only the
 	// page is answered.
 	rows, err := s.Pool.Query(ctx, `SELECT at, cpu_pct, memory_bytes FROM run_metrics WHERE run_id = $1 ORDER BY at`, runID)

@@ -21,6 +21,10 @@ type Store struct {
 	Secrets *secrets.Keyring
 	// RunLogCapBytes bounds one run's stored log (DefaultRunLogCapBytes when 0).
 	RunLogCapBytes int64
+	// RoundJobsFloor is the least number of each queue's runnable jobs a
+	// dispatcher round reads (placement.DefaultJobsFloor when 0); see
+	// placement.Bounds.
+	RoundJobsFloor int
 
 	// feedMu guards feed and the subscriptions of every feed of the Store.
 	feedMu sync.Mutex
