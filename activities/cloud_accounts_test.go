@@ -33,36 +33,12 @@ const (
 // it, while a termination_failed spawn of account B whose machine is gone
 // is still settled.
 func TestMachineOfTheOldAccountIsNeverTakenForDeleted(t *testing.T) {
-	st := testenv.SealingStore(t)
 	ctx := context.Background()
 	fake := dofake.New(t)
 	fake.AddToken(strangerToken, strangerAccount)
-	clouds := cloud.NewRegistry()
-	clouds.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
-		return digitalocean.New(c.AccessToken, digitalocean.WithBaseURL(fake.URL), digitalocean.WithRetry(2, time.Millisecond, time.Millisecond))
-	})
-	svc := &service.Service{Store: st, Clouds: clouds}
-
-	p, err := st.CreateProject(ctx, testenv.RandomName("acct"), "")
-	require.NoError(t, err)
-	in := domain.CloudAuthInput{Name: "do-main", Provider: cloud.DigitalOcean, AccessToken: dofake.Token}
-	v, err := clouds.Validate(ctx, in.Provider, cloud.Credentials{AccessToken: in.AccessToken}, "")
-	require.NoError(t, err)
-	auth, err := st.CreateCloudAuth(ctx, p.ID, in, v.Account.ID)
-	require.NoError(t, err)
-	f := &cloudFixture{t: t, st: st, projectID: p.ID, authID: auth.ID, envID: store.NewID(), queueID: store.NewID(),
-		acts: &Activities{Store: st, Clouds: clouds, Agent: AgentConfig{Image: "unused", ServerURL: "http://127.0.0.1:1"}}}
-	f.exec(`INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, region, instance_type, instance_vcpu, instance_memory_mb, hourly_price)
-		VALUES ($1, $2, 'droplets', 'cloud', $3, 'nyc3', 's-1vcpu-1gb', 1, 1024, 0.00893)`, f.envID, p.ID, auth.ID)
-	f.exec(`INSERT INTO job_queues (id, project_id, name, priority, enabled, max_idle_seconds) VALUES ($1, $2, 'q', 10, true, 60)`, f.queueID, p.ID)
-	// A spawn as the dispatcher requests it: its cloud auth's account copied.
-	requested := func() string {
-		id := store.NewID()
-		f.exec(`INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state, provider, cloud_auth_id, region, instance_type, account_id)
-			SELECT $1, $2, $3, $4, 'cloud', 'requested', a.provider, a.id, 'nyc3', 's-1vcpu-1gb', a.account_id FROM cloud_auths a WHERE a.id = $5`,
-			id, p.ID, f.queueID, f.envID, auth.ID)
-		return id
-	}
+	f, auth, requested := newDOFixture(t, fake)
+	st := f.st
+	svc := &service.Service{Store: st, Clouds: f.acts.Clouds}
 
 	old := requested()
 	made, err := f.create(old)
@@ -75,9 +51,9 @@ func TestMachineOfTheOldAccountIsNeverTakenForDeleted(t *testing.T) {
 
 	// The user switches the cloud auth to account B's token, confirmed.
 	token := strangerToken
-	_, err = svc.UpdateCloudAuth(ctx, p.ID, auth.ID, domain.CloudAuthPatch{AccessToken: &token})
+	_, err = svc.UpdateCloudAuth(ctx, f.projectID, auth.ID, domain.CloudAuthPatch{AccessToken: &token})
 	require.Equal(t, domain.ECONFLICT, domain.ErrorCode(err), "unconfirmed: %v", err)
-	up, err := svc.UpdateCloudAuth(ctx, p.ID, auth.ID, domain.CloudAuthPatch{AccessToken: &token, ConfirmAccountChange: true})
+	up, err := svc.UpdateCloudAuth(ctx, f.projectID, auth.ID, domain.CloudAuthPatch{AccessToken: &token, ConfirmAccountChange: true})
 	require.NoError(t, err)
 	require.NotNil(t, up.CloudAuth.AccountID)
 	assert.Equal(t, strangerAccount, *up.CloudAuth.AccountID)
@@ -114,12 +90,85 @@ func TestMachineOfTheOldAccountIsNeverTakenForDeleted(t *testing.T) {
 	assert.Empty(t, res.Deleted)
 	assert.Equal(t, []OtherAccountMachine{{SpawnID: old, State: domain.SpawnTerminationFailed, CloudAuthID: auth.ID, Provider: cloud.DigitalOcean,
 		InstanceID: made.InstanceID, MachineAccount: dofake.AccountUUID, AuthAccount: strangerAccount, Note: note}}, res.OtherAccount)
-	got, err := st.ComputeSpawn(ctx, p.ID, old)
+	got, err := st.ComputeSpawn(ctx, f.projectID, old)
 	require.NoError(t, err)
 	assert.Equal(t, domain.SpawnTerminationFailed, got.State, "never terminated on the word of keys that cannot see it")
 	assert.Equal(t, note, got.SystemNote)
-	got, err = st.ComputeSpawn(ctx, p.ID, settled)
+	got, err = st.ComputeSpawn(ctx, f.projectID, settled)
 	require.NoError(t, err)
 	assert.Equal(t, domain.SpawnTerminated, got.State, "account B's own spawn is settled as before")
 	assert.Equal(t, 1, fake.Droplets())
+}
+
+// newDOFixture is a project with a DigitalOcean cloud auth (dofake.Token)
+// on fake, a droplet compute env and a queue, the activities wired to a
+// real DigitalOcean provider aimed at fake, and requested, which inserts a
+// cloud spawn as the dispatcher requests it (its auth's account copied).
+func newDOFixture(t *testing.T, fake *dofake.Server) (f *cloudFixture, auth domain.CloudAuth, requested func() string) {
+	st := testenv.SealingStore(t)
+	ctx := context.Background()
+	clouds := cloud.NewRegistry()
+	clouds.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return digitalocean.New(c.AccessToken, digitalocean.WithBaseURL(fake.URL), digitalocean.WithRetry(2, time.Millisecond, time.Millisecond))
+	})
+	p, err := st.CreateProject(ctx, testenv.RandomName("acct"), "")
+	require.NoError(t, err)
+	in := domain.CloudAuthInput{Name: "do-main", Provider: cloud.DigitalOcean, AccessToken: dofake.Token}
+	v, err := clouds.Validate(ctx, in.Provider, cloud.Credentials{AccessToken: in.AccessToken}, "")
+	require.NoError(t, err)
+	auth, err = st.CreateCloudAuth(ctx, p.ID, in, v.Account.ID)
+	require.NoError(t, err)
+	f = &cloudFixture{t: t, st: st, projectID: p.ID, authID: auth.ID, envID: store.NewID(), queueID: store.NewID(),
+		acts: &Activities{Store: st, Clouds: clouds, Agent: AgentConfig{Image: "unused", ServerURL: "http://127.0.0.1:1"}}}
+	f.exec(`INSERT INTO compute_envs (id, project_id, name, kind, cloud_auth_id, region, instance_type, instance_vcpu, instance_memory_mb, hourly_price)
+		VALUES ($1, $2, 'droplets', 'cloud', $3, 'nyc3', 's-1vcpu-1gb', 1, 1024, 0.00893)`, f.envID, p.ID, auth.ID)
+	f.exec(`INSERT INTO job_queues (id, project_id, name, priority, enabled, max_idle_seconds) VALUES ($1, $2, 'q', 10, true, 60)`, f.queueID, p.ID)
+	requested = func() string {
+		id := store.NewID()
+		f.exec(`INSERT INTO compute_spawns (id, project_id, job_queue_id, compute_env_id, kind, state, provider, cloud_auth_id, region, instance_type, account_id)
+			SELECT $1, $2, $3, $4, 'cloud', 'requested', a.provider, a.id, 'nyc3', 's-1vcpu-1gb', a.account_id FROM cloud_auths a WHERE a.id = $5`,
+			id, p.ID, f.queueID, f.envID, auth.ID)
+		return id
+	}
+	return f, auth, requested
+}
+
+// A droplet create whose answer is lost (DigitalOcean made the droplet but
+// answered 500) is tried once within the call, so the activity fails with a
+// retryable error; the repeat the activity's retry policy makes finds the
+// droplet by the spawn's tag and adopts it. One droplet, one create request:
+// the create is never blindly repeated, and the retries happen at one level.
+func TestCreateMachineWhoseAnswerWasLostIsRepeatedByThePolicyAndAdopts(t *testing.T) {
+	fake := dofake.New(t)
+	f, _, requested := newDOFixture(t, fake)
+	id := requested()
+
+	fake.LoseCreateAnswers(1)
+	_, err := f.create(id)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "did not answer the request to create the droplet (HTTP 500)")
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.False(t, appErr.NonRetryable(), "the activity's retry policy repeats it: %v", err)
+	assert.Equal(t, 1, fake.Droplets(), "the lost create took effect")
+	assert.Equal(t, 1, count(fake.Calls(), "POST /v2/droplets"), "not repeated within the call")
+
+	again, err := f.create(id)
+	require.NoError(t, err)
+	assert.True(t, again.Adopted, "found by its tag")
+	assert.Equal(t, 1, fake.Droplets())
+	assert.Equal(t, 1, count(fake.Calls(), "POST /v2/droplets"), "the repeat did not create again")
+	sp, err := f.st.CloudSpawnMachine(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, again.InstanceID, sp.InstanceID)
+}
+
+func count(calls []string, call string) int {
+	n := 0
+	for _, c := range calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }

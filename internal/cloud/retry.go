@@ -7,13 +7,20 @@ import (
 	"time"
 )
 
-// The providers on hand-rolled HTTP SDKs (DigitalOcean, Linode, Vultr)
-// retry a call within one activity attempt through Retry: throttling and
-// server errors are short-lived, and a create must be repeated only when the
-// provider refused it before doing any work. What each provider decides is
-// only which failures are worth another attempt and how to word the last
-// one; the loop, the backoff and the cancellation are here, once. (AWS uses
-// its SDK's own retryer, configured the same way.)
+// Cloud calls are retried at one level: the caller's. Temporal's activity
+// retry policy (workflows/spawn_cloud.go) repeats a failed machine create,
+// get or delete with backoff, and the create activity looks for a machine
+// carrying the spawn's tag before it creates one, so a create whose answer
+// was lost (a 5xx, a dropped connection) is never blindly repeated.
+//
+// Within one call the providers repeat only throttling, through Retry: a
+// throttled request was refused before the provider did any work, so
+// repeating it is safe for every call, a create included, and the provider
+// says how long to wait (Retry-After). A server error or a network failure is
+// tried once and returned as ErrUnavailable for the caller's policy to
+// repeat. What each provider decides is only what "throttled" looks like and
+// how to word the last failure; the loop, the backoff and the cancellation
+// are here, once. (AWS uses its SDK's own retryer, limited the same way.)
 
 // RetryConfig bounds the attempts of one call.
 type RetryConfig struct {
@@ -26,22 +33,24 @@ type RetryConfig struct {
 
 // Attempt is what one failed try says about trying again.
 type Attempt struct {
-	// Retryable says another attempt may succeed.
-	Retryable bool
+	// Throttled says the provider refused the request for its rate limit
+	// before doing any work: the one failure Retry repeats.
+	Throttled bool
 	// RetryAfter is the wait the server asked for, when HasRetryAfter.
 	RetryAfter    time.Duration
 	HasRetryAfter bool
 }
 
-// Retry runs try until it succeeds (nil error), fails in a way that is not
-// retryable, the attempts run out (exhausted), or ctx ends (the caller
+// Retry runs try until it succeeds (nil error), fails other than by
+// throttling, the attempts run out (exhausted: throttled every time), or ctx
+// ends (the caller
 // checks ctx.Err() first). It returns the last error and how many attempts
 // were made.
 func Retry(ctx context.Context, cfg RetryConfig, try func(context.Context) (Attempt, error)) (attempts int, exhausted bool, err error) {
 	wait := cfg.MinWait
 	for attempt := 1; ; attempt++ {
 		a, err := try(ctx)
-		if err == nil || ctx.Err() != nil || !a.Retryable {
+		if err == nil || ctx.Err() != nil || !a.Throttled {
 			return attempt, false, err
 		}
 		if attempt >= cfg.MaxAttempts {

@@ -38,7 +38,7 @@ func TestRetry(t *testing.T) {
 	tries := 0
 	n, exhausted, err := cloud.Retry(context.Background(), cfg, func(context.Context) (cloud.Attempt, error) {
 		tries++
-		return cloud.Attempt{Retryable: true}, boom
+		return cloud.Attempt{Throttled: true}, boom
 	})
 	assert.Equal(t, 3, n)
 	assert.Equal(t, 3, tries)
@@ -51,16 +51,16 @@ func TestRetry(t *testing.T) {
 		if tries == 2 {
 			return cloud.Attempt{}, nil
 		}
-		return cloud.Attempt{Retryable: true, RetryAfter: time.Hour, HasRetryAfter: true}, boom // capped at MaxWait
+		return cloud.Attempt{Throttled: true, RetryAfter: time.Hour, HasRetryAfter: true}, boom // capped at MaxWait
 	})
 	assert.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.False(t, exhausted)
 
 	n, exhausted, err = cloud.Retry(context.Background(), cfg, func(context.Context) (cloud.Attempt, error) {
-		return cloud.Attempt{Retryable: false}, boom
+		return cloud.Attempt{Throttled: false}, boom
 	})
-	assert.Equal(t, 1, n, "a permanent failure is not repeated")
+	assert.Equal(t, 1, n, "a failure other than throttling (a 5xx, say) is left to the caller")
 	assert.False(t, exhausted)
 	assert.ErrorIs(t, err, boom)
 
@@ -68,7 +68,7 @@ func TestRetry(t *testing.T) {
 	slow := cloud.RetryConfig{MinWait: time.Hour, MaxWait: time.Hour, MaxAttempts: 5}
 	n, _, err = cloud.Retry(ctx, slow, func(context.Context) (cloud.Attempt, error) {
 		cancel()
-		return cloud.Attempt{Retryable: true}, boom
+		return cloud.Attempt{Throttled: true}, boom
 	})
 	assert.Equal(t, 1, n, "a cancelled context ends the wait")
 	assert.ErrorIs(t, err, boom)

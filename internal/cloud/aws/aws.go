@@ -134,8 +134,8 @@ type Option func(*config)
 // tests. The region still picks the signing scope.
 func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = u } }
 
-// WithRetry bounds the retries of throttled (RequestLimitExceeded) and failed
-// (HTTP 5xx, network) calls: at most attempts tries, waiting from minWait
+// WithRetry bounds the retries of throttled (RequestLimitExceeded) calls (a
+// 5xx or a network error is tried once): at most attempts tries, waiting from minWait
 // doubling up to maxWait between them, with jitter. A Retry-After or
 // x-amz-retry-after header overrides the wait but is capped at maxWait so a
 // hostile header cannot stall a workflow.

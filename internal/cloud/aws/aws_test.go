@@ -282,9 +282,14 @@ func TestCreateIsIdempotentByName(t *testing.T) {
 	assert.Equal(t, a.ID, b.ID, "a repeated create returns the first machine")
 	assert.Equal(t, 1, f.Instances())
 
-	// The answer to a create is lost: the SDK retries with the same token
-	// and gets the machine the lost call started.
+	// The answer to a create is lost: the call is tried once and says so;
+	// the caller's retry policy repeats it with the same token and gets
+	// the machine the lost call started.
 	f.LoseAnswers("RunInstances", 1)
+	_, err = p.CreateInstance(ctx, agent("spawn-2", "daestro"))
+	require.ErrorIs(t, err, cloud.ErrUnavailable)
+	assert.Contains(t, err.Error(), "cannot start a second machine")
+	assert.Equal(t, 3, count(f.Calls(), "RunInstances"), "a lost answer is not repeated within the call")
 	c, err := p.CreateInstance(ctx, agent("spawn-2", "daestro"))
 	require.NoError(t, err)
 	assert.Equal(t, 2, f.Instances(), "one machine for spawn-2, not two")
@@ -346,9 +351,16 @@ func TestThrottlingIsRetried(t *testing.T) {
 	assert.NotEmpty(t, in.ID)
 	assert.Equal(t, 1, f.Instances())
 
-	f.FailServer(2)
+	// A server error is not throttling: it is tried once, for the
+	// caller's retry policy to repeat.
+	before := count(f.Calls(), "DescribeRegions")
+	f.FailServer(1)
 	_, err = p.Regions(ctx)
-	require.NoError(t, err, "after 2 server errors")
+	require.ErrorIs(t, err, cloud.ErrUnavailable)
+	assert.Contains(t, err.Error(), "(InternalError)")
+	assert.Equal(t, before+1, count(f.Calls(), "DescribeRegions"))
+	_, err = p.Regions(ctx)
+	require.NoError(t, err, "the repeat after the server error")
 }
 
 func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
@@ -387,7 +399,8 @@ func TestThrottledForeverIsUnavailable(t *testing.T) {
 	f2.FailServer(10)
 	_, err = newProvider(t, f2, ec2fake.AccessKeyID).ListInstancesByTag(ctx, "daestro")
 	require.ErrorIs(t, err, cloud.ErrUnavailable)
-	assert.Contains(t, err.Error(), "InternalError after 4 attempts")
+	assert.Contains(t, err.Error(), "(InternalError)", "a server error is tried once")
+	assert.Equal(t, 1, count(f2.Calls(), "DescribeInstances"))
 }
 
 func TestNoCapacityFailsFast(t *testing.T) {

@@ -20,15 +20,16 @@ import (
 	"daestro/internal/cloud"
 )
 
-// The retries are the SDK's own (its standard retryer retries
-// RequestLimitExceeded, HTTP 500/502/503/504 and network errors), bounded and
-// paced by WithRetry, with two changes: capacity errors are never retried,
-// and the waits follow our backoff.
+// The retries are the SDK's own standard retryer, bounded and paced by
+// WithRetry, limited to throttling (RequestLimitExceeded and the SDK's other
+// throttle codes, HTTP 429) as internal/cloud/retry.go describes: a 5xx or a
+// network error is tried once and left to the caller's retry policy (the
+// activity's), and the waits follow our backoff.
 
 // capacityCodes mean EC2 cannot supply the type where asked. EC2 sends
-// InsufficientInstanceCapacity as an HTTP 500, which the SDK would retry;
-// capacity does not come back within seconds, so the caller should try
-// another type or region at once.
+// InsufficientInstanceCapacity as an HTTP 500, but capacity does not come
+// back within seconds: it is ErrCapacity, not ErrUnavailable, so the caller
+// tries another type or region at once instead of repeating the call.
 var capacityCodes = []string{
 	"InsufficientInstanceCapacity",
 	"InsufficientHostCapacity",
@@ -47,12 +48,10 @@ func newRetryer(c config) awssdk.Retryer {
 		o.MaxBackoff = c.maxWait
 		o.Backoff = backoff{min: c.minWait, max: c.maxWait}
 		o.RateLimiter = ratelimit.None
-		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
-			if isCode(err, capacityCodes...) {
-				return awssdk.FalseTernary
-			}
-			return awssdk.UnknownTernary
-		})}, o.Retryables...)
+		throttled := retry.IsErrorThrottles(retry.DefaultThrottles)
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {
+			return awssdk.BoolTernary(throttled.IsErrorThrottle(err) == awssdk.TrueTernary)
+		})}
 	})
 }
 
@@ -206,10 +205,15 @@ func classify(o op, err error) error {
 		return &cloud.Error{Kind: cloud.ErrUnavailable, Err: err, Message: fmt.Sprintf(
 			"AWS could not %s: the Ubuntu image is no longer available (%s); try again, the next attempt looks the image up afresh", o.what, msg)}
 	case ae == nil || attempts > 1 || status == 0 || status >= 500:
-		// No EC2 error (network, unreadable answer), or still failing
-		// after the retries.
-		m := fmt.Sprintf("AWS did not answer the request to %s (%s after %d attempts): try again later or check https://health.aws.amazon.com/health/status",
-			o.what, describe(code, status, err), attempts)
+		// No EC2 error (network, unreadable answer), a server error
+		// (tried once: the caller's retry policy repeats it), or still
+		// throttled after the retries.
+		detail := describe(code, status, err)
+		if attempts > 1 {
+			detail = fmt.Sprintf("%s after %d attempts", detail, attempts)
+		}
+		m := fmt.Sprintf("AWS did not answer the request to %s (%s): try again later or check https://health.aws.amazon.com/health/status",
+			o.what, detail)
 		if o.action == "RunInstances" {
 			m += "; repeating the request with the same machine name cannot start a second machine"
 		}

@@ -61,7 +61,7 @@ func WithBaseURL(u string) Option {
 	}
 }
 
-// WithRetry bounds the retries of throttled (429) and failed (5xx) calls:
+// WithRetry bounds the retries of throttled (429) calls (a 5xx is tried once):
 // at most attempts tries, waiting from minWait doubling up to maxWait
 // between them; a Retry-After header overrides the wait but is capped at
 // maxWait so a hostile header cannot stall a workflow.
@@ -193,7 +193,7 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 	// Only a 429 is retried: it means the request was refused before any
 	// work, while after a 5xx the droplet may exist and a retry could start
 	// (and bill) a second one. The caller can find an orphan by tag.
-	err := p.doWith(ctx, "create the droplet", onlyThrottled, func(ctx context.Context) (*godo.Response, error) {
+	err := p.do(ctx, "create the droplet", func(ctx context.Context) (*godo.Response, error) {
 		var (
 			resp *godo.Response
 			err  error

@@ -13,29 +13,13 @@ import (
 	"daestro/internal/cloud"
 )
 
-// retryPolicy says which failed responses are worth another attempt.
-type retryPolicy func(status int) bool
-
-// throttledOrFailed retries 429 and 5xx, DigitalOcean's transient classes,
-// and network errors (status 0), where nothing came back from DigitalOcean.
-func throttledOrFailed(status int) bool {
-	return status == 0 || status == http.StatusTooManyRequests || status >= 500
-}
-
-// onlyThrottled retries 429 alone, for calls that are not safe to repeat: a
-// 429 is refused before any work, a 5xx or a lost connection may not be.
-func onlyThrottled(status int) bool { return status == http.StatusTooManyRequests }
-
-// do runs call with the default retry policy.
+// do runs call through cloud.Retry, which repeats only throttling (429),
+// and classifies the final error; a 5xx or a network error is tried once and
+// left to the caller's retry policy (see internal/cloud/retry.go). The
+// retries live here rather than in godo's retryablehttp so that the
+// classification, the attempt bound and the cancellation behaviour are ours
+// and tested.
 func (p *Provider) do(ctx context.Context, what string, call func(context.Context) (*godo.Response, error)) error {
-	return p.doWith(ctx, what, throttledOrFailed, call)
-}
-
-// doWith runs call through cloud.Retry, retrying the responses policy
-// accepts, and classifies the final error. The retries live here rather
-// than in godo's retryablehttp so that the classification, the attempt
-// bound and the cancellation behaviour are ours and tested.
-func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, call func(context.Context) (*godo.Response, error)) error {
 	var status int
 	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry(), func(ctx context.Context) (cloud.Attempt, error) {
 		resp, err := call(ctx)
@@ -43,7 +27,7 @@ func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, c
 			return cloud.Attempt{}, nil
 		}
 		status = statusOf(resp, err)
-		a := cloud.Attempt{Retryable: retry(status)}
+		a := cloud.Attempt{Throttled: status == http.StatusTooManyRequests}
 		a.RetryAfter, a.HasRetryAfter = retryAfter(resp, err)
 		return a, err
 	})
@@ -55,7 +39,7 @@ func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, c
 	case exhausted:
 		return &cloud.Error{
 			Kind:    cloud.ErrUnavailable,
-			Message: fmt.Sprintf("DigitalOcean did not answer the request to %s (%s after %d attempts): try again later or check https://status.digitalocean.com", what, describe(status, err), attempts),
+			Message: fmt.Sprintf("DigitalOcean throttled the request to %s (%s after %d attempts): try again later or check https://status.digitalocean.com", what, describe(status, err), attempts),
 			Err:     err,
 		}
 	}
@@ -122,9 +106,9 @@ func classify(what string, status int, err error) error {
 	case status == http.StatusUnprocessableEntity && (strings.Contains(lower, "not available") || strings.Contains(lower, "unavailable") || strings.Contains(lower, "capacity")):
 		return &cloud.Error{Kind: cloud.ErrCapacity, Message: fmt.Sprintf("DigitalOcean cannot %s right now: %s; try another size or region", what, msg), Err: err}
 	case status == 0 || status >= 500:
-		// Reached only for calls not safe to repeat (create): the request
-		// may have taken effect, so say how to find what it left behind.
-		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("DigitalOcean failed to %s (%s) and the request was not repeated because it may have taken effect: list the machines by tag before trying again", what, describe(status, err)), Err: err}
+		// Tried once: the caller's retry policy repeats it (a create only
+		// after looking for the machine by its tag, as it may exist).
+		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("DigitalOcean did not answer the request to %s (%s): try again later or check https://status.digitalocean.com", what, describe(status, err)), Err: err}
 	default:
 		return &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("DigitalOcean refused to %s: %s (HTTP %d)", what, msg, status), Err: err}
 	}

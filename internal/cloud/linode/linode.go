@@ -78,8 +78,8 @@ func WithBaseURL(u string) Option {
 	}
 }
 
-// WithRetry bounds the retries of throttled and failed calls (429, 408,
-// 5xx, "Linode busy."): at most attempts tries, waiting from minWait
+// WithRetry bounds the retries of throttled calls (429, "Linode busy."; a
+// 5xx or 408 is tried once): at most attempts tries, waiting from minWait
 // doubling up to maxWait between them; a Retry-After header overrides the
 // wait but is capped at maxWait so a hostile header cannot stall a workflow.
 func WithRetry(attempts int, minWait, maxWait time.Duration) Option {
@@ -134,7 +134,7 @@ func (p *Provider) ValidateCredentials(ctx context.Context) error {
 	if p.token == "" {
 		return &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "no Linode access token given: create a personal access token in Linode Cloud Manager under My Profile → API Tokens"}
 	}
-	return p.do(ctx, "check the access token", transient, func(ctx context.Context) error {
+	return p.do(ctx, "check the access token", func(ctx context.Context) error {
 		_, err := p.client.GetProfile(ctx)
 		return err
 	})
@@ -149,7 +149,7 @@ func (p *Provider) Account(ctx context.Context) (cloud.Account, error) {
 		return cloud.Account{}, &cloud.Error{Kind: cloud.ErrUnauthorized, Message: "no Linode access token given: create a personal access token in Linode Cloud Manager under My Profile → API Tokens"}
 	}
 	var a *linodego.Account
-	err := p.do(ctx, "read the account (the token needs the Account scope, read only is enough)", transient, func(ctx context.Context) error {
+	err := p.do(ctx, "read the account (the token needs the Account scope, read only is enough)", func(ctx context.Context) error {
 		var err error
 		a, err = p.client.GetAccount(ctx)
 		return err
@@ -235,7 +235,7 @@ func (p *Provider) CreateInstance(ctx context.Context, req cloud.CreateRequest) 
 	// work, while after a 5xx, a 408 or a lost connection the Linode may
 	// exist and a retry could start (and bill) a second one. The caller can
 	// find an orphan by tag.
-	err = p.do(ctx, "create the Linode", onlyThrottled, func(ctx context.Context) error {
+	err = p.do(ctx, "create the Linode", func(ctx context.Context) error {
 		var err error
 		in, err = p.client.CreateInstance(ctx, opts)
 		return err
@@ -253,7 +253,7 @@ func (p *Provider) Instance(ctx context.Context, id string) (cloud.Instance, err
 		return cloud.Instance{}, err
 	}
 	var in *linodego.Instance
-	err = p.do(ctx, "get Linode "+id, transient, func(ctx context.Context) error {
+	err = p.do(ctx, "get Linode "+id, func(ctx context.Context) error {
 		var err error
 		in, err = p.client.GetInstance(ctx, n)
 		return err
@@ -270,7 +270,7 @@ func (p *Provider) DeleteInstance(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	err = p.do(ctx, "delete Linode "+id, transient, func(ctx context.Context) error {
+	err = p.do(ctx, "delete Linode "+id, func(ctx context.Context) error {
 		return p.client.DeleteInstance(ctx, n)
 	})
 	if errors.Is(err, cloud.ErrNotFound) {
@@ -307,7 +307,7 @@ func list[T any](ctx context.Context, p *Provider, what, filter string, call fun
 	for page := 1; ; page++ {
 		opts := &linodego.ListOptions{PageOptions: &linodego.PageOptions{Page: page}, PageSize: pageSize, Filter: filter}
 		var got []T
-		err := p.do(ctx, what, transient, func(ctx context.Context) error {
+		err := p.do(ctx, what, func(ctx context.Context) error {
 			var err error
 			got, err = call(ctx, opts)
 			return err

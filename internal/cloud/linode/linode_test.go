@@ -293,7 +293,10 @@ func TestThrottledForeverIsUnavailable(t *testing.T) {
 	assert.Equal(t, 4, f.Count(getRegions), "WithRetry bounds the attempts, not linodego's 1000 retries")
 }
 
-func TestTransientFailuresRetried(t *testing.T) {
+// TestTransientFailuresAreTriedOnce: a 5xx, a 408 or a proxy's page is not
+// throttling, so the call is not repeated within itself; it says Linode did
+// not answer, and the caller's retry policy (the activity's) repeats it.
+func TestTransientFailuresAreTriedOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		inject func(f *linodefake.Server, n int)
@@ -301,7 +304,6 @@ func TestTransientFailuresRetried(t *testing.T) {
 		{"503", func(f *linodefake.Server, n int) { f.FailServer(n, http.StatusServiceUnavailable) }},
 		{"500", func(f *linodefake.Server, n int) { f.FailServer(n, http.StatusInternalServerError) }},
 		{"408", func(f *linodefake.Server, n int) { f.Fail(n, http.StatusRequestTimeout, "Please try again") }},
-		{"Linode busy", func(f *linodefake.Server, n int) { f.Busy(n) }},
 		{"502 from a proxy", func(f *linodefake.Server, n int) {
 			f.FailRaw(n, http.StatusBadGateway, "text/html", "<html>Bad Gateway</html>")
 		}},
@@ -319,19 +321,42 @@ func TestTransientFailuresRetried(t *testing.T) {
 			in, err := p.CreateInstance(ctx, smallCreate("a"))
 			require.NoError(t, err)
 
-			tc.inject(f, 2)
-			_, err = p.Instance(ctx, in.ID)
-			require.NoError(t, err, "get after 2 failures")
-			tc.inject(f, 2)
-			require.NoError(t, p.DeleteInstance(ctx, in.ID), "delete after 2 failures")
-			assert.Equal(t, 0, f.Instances())
-
-			tc.inject(f, 10)
+			tc.inject(f, 1)
 			_, err = p.Instance(ctx, in.ID)
 			require.ErrorIs(t, err, cloud.ErrUnavailable)
-			assert.Contains(t, err.Error(), "after 4 attempts")
+			assert.Contains(t, err.Error(), "did not answer the request to get Linode "+in.ID)
+			_, err = p.Instance(ctx, in.ID)
+			require.NoError(t, err, "the repeat after the failure")
+
+			tc.inject(f, 1)
+			require.ErrorIs(t, p.DeleteInstance(ctx, in.ID), cloud.ErrUnavailable)
+			assert.Equal(t, 1, f.Instances())
+			require.NoError(t, p.DeleteInstance(ctx, in.ID), "the repeat after the failure")
+			assert.Equal(t, 0, f.Instances())
 		})
 	}
+}
+
+// TestBusyIsRetried: "Linode busy." is refused before any work, like a
+// 429, so it is repeated within the call.
+func TestBusyIsRetried(t *testing.T) {
+	f := linodefake.New(t)
+	p := newProvider(t, f, linodefake.Token)
+	ctx := context.Background()
+	in, err := p.CreateInstance(ctx, smallCreate("a"))
+	require.NoError(t, err)
+
+	f.Busy(2)
+	_, err = p.Instance(ctx, in.ID)
+	require.NoError(t, err, "get after 2 busy answers")
+	f.Busy(2)
+	require.NoError(t, p.DeleteInstance(ctx, in.ID), "delete after 2 busy answers")
+	assert.Equal(t, 0, f.Instances())
+
+	f.Busy(10)
+	_, err = p.Instance(ctx, in.ID)
+	require.ErrorIs(t, err, cloud.ErrUnavailable)
+	assert.Contains(t, err.Error(), "HTTP 400 Linode busy after 4 attempts")
 }
 
 func TestCreateNotRepeatedAfterAmbiguousFailure(t *testing.T) {
@@ -350,7 +375,7 @@ func TestCreateNotRepeatedAfterAmbiguousFailure(t *testing.T) {
 			tc.inject(f)
 			_, err := p.CreateInstance(context.Background(), smallCreate("a"))
 			require.ErrorIs(t, err, cloud.ErrUnavailable)
-			assert.Contains(t, err.Error(), "list the machines by tag", "say how to find a half-created Linode")
+			assert.Contains(t, err.Error(), "did not answer the request to create the Linode")
 			assert.Equal(t, 1, f.Count(postInstance))
 		})
 	}
@@ -475,8 +500,8 @@ func TestHTTPClientTimeout(t *testing.T) {
 		linode.WithHTTPClient(&http.Client{Timeout: 20 * time.Millisecond}),
 		linode.WithRetry(2, time.Millisecond, time.Millisecond))
 	err := p.ValidateCredentials(context.Background())
-	require.ErrorIs(t, err, cloud.ErrUnavailable, "a timed-out call is retried, then reported unavailable")
-	assert.Equal(t, 2, f.Count(getProfile))
+	require.ErrorIs(t, err, cloud.ErrUnavailable, "a timed-out call is reported unavailable, for the caller to repeat")
+	assert.Equal(t, 1, f.Count(getProfile), "a timeout is not throttling: tried once")
 }
 
 // TestSameNameTwiceRefused pins what makes a blind re-create safe on Linode:

@@ -38,33 +38,33 @@ func (f failure) maintenance() bool {
 	return f.status == http.StatusServiceUnavailable && f.header.Get("X-Maintenance-Mode") != ""
 }
 
-// retryPolicy says which failures are worth another attempt.
-type retryPolicy func(failure) bool
+// throttled is Linode's refusal before doing any work: 429, or 400 "Linode
+// busy." (another operation holds the Linode). Only these are repeated
+// within a call, a create included.
+func (f failure) throttled() bool {
+	return f.status == http.StatusTooManyRequests || f.busy()
+}
 
-// transient retries Linode's throttled class (429, 408, 503, "Linode
-// busy."), other server errors, a 400 that a proxy rather than the API sent
-// (linodego retries those too) and network errors, where nothing came back
-// from Linode. For calls that are safe to repeat.
-func transient(f failure) bool {
+// transient is a failure the caller's retry policy may repeat: a 408, a
+// server error other than maintenance, a 400 that a proxy rather than the
+// API sent, or a network error, where nothing came back from Linode.
+func (f failure) transient() bool {
 	switch {
 	case f.maintenance():
 		return false
-	case f.status == 0, f.status == http.StatusRequestTimeout, f.status == http.StatusTooManyRequests, f.status >= 500:
+	case f.status == 0, f.status == http.StatusRequestTimeout, f.status >= 500:
 		return true
 	default:
-		return f.busy() || (f.status == http.StatusBadRequest && !f.api)
+		return f.status == http.StatusBadRequest && !f.api
 	}
 }
 
-// onlyThrottled retries 429 alone, for calls that are not safe to repeat: a
-// 429 is refused before any work, the other transient failures may not be.
-func onlyThrottled(f failure) bool { return f.status == http.StatusTooManyRequests }
-
-// do runs call through cloud.Retry, retrying the failures policy accepts,
-// and classifies the final error. The retries live here rather than in
-// linodego's resty client so that the classification, the attempt bound and
-// the cancellation behaviour are ours and tested.
-func (p *Provider) do(ctx context.Context, what string, retry retryPolicy, call func(context.Context) error) error {
+// do runs call through cloud.Retry, which repeats only throttling, and
+// classifies the final error; anything else is tried once and left to the
+// caller's retry policy (see internal/cloud/retry.go). The retries live here
+// rather than in linodego's resty client so that the classification, the
+// attempt bound and the cancellation behaviour are ours and tested.
+func (p *Provider) do(ctx context.Context, what string, call func(context.Context) error) error {
 	var f failure
 	attempts, exhausted, err := cloud.Retry(ctx, cloud.RetryConfig{MinWait: p.cfg.minWait, MaxWait: p.cfg.maxWait, MaxAttempts: p.cfg.maxAttempts},
 		func(ctx context.Context) (cloud.Attempt, error) {
@@ -73,7 +73,7 @@ func (p *Provider) do(ctx context.Context, what string, retry retryPolicy, call 
 				return cloud.Attempt{}, nil
 			}
 			f = failureOf(err)
-			a := cloud.Attempt{Retryable: retry(f)}
+			a := cloud.Attempt{Throttled: f.throttled()}
 			a.RetryAfter, a.HasRetryAfter = cloud.ParseRetryAfter(f.header)
 			return a, err
 		})
@@ -85,7 +85,7 @@ func (p *Provider) do(ctx context.Context, what string, retry retryPolicy, call 
 	case exhausted:
 		return &cloud.Error{
 			Kind:    cloud.ErrUnavailable,
-			Message: fmt.Sprintf("Linode did not answer the request to %s (%s after %d attempts): try again later or check https://status.linode.com", what, describe(f), attempts),
+			Message: fmt.Sprintf("Linode throttled the request to %s (%s after %d attempts): try again later or check https://status.linode.com", what, describe(f), attempts),
 			Err:     err,
 		}
 	}
@@ -183,10 +183,10 @@ func classify(what string, f failure, err error) error {
 		return &cloud.Error{Kind: cloud.ErrQuota, Message: fmt.Sprintf("Linode refused to %s: %s; open a support ticket in Linode Cloud Manager to raise the account limit, or delete unused Linodes", what, f.message), Err: err}
 	case f.status == http.StatusBadRequest && f.api && containsAny(lower, capacityWords):
 		return &cloud.Error{Kind: cloud.ErrCapacity, Message: fmt.Sprintf("Linode cannot %s right now: %s; try another type or region", what, f.message), Err: err}
-	case transient(f):
-		// Reached only for calls not safe to repeat (create): the request
-		// may have taken effect, so say how to find what it left behind.
-		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("Linode failed to %s (%s) and the request was not repeated because it may have taken effect: list the machines by tag before trying again", what, describe(f)), Err: err}
+	case f.transient():
+		// Tried once: the caller's retry policy repeats it (a create only
+		// after looking for the machine by its tag, as it may exist).
+		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("Linode did not answer the request to %s (%s): try again later or check https://status.linode.com", what, describe(f)), Err: err}
 	default:
 		return &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("Linode refused to %s: %s (HTTP %d)", what, f.message, f.status), Err: err}
 	}

@@ -10,34 +10,18 @@ import (
 	"daestro/internal/cloud"
 )
 
-// retryPolicy says which failed responses are worth another attempt.
-type retryPolicy func(status int) bool
-
-// throttledOrFailed retries 429 and 5xx, Vultr's transient classes, and
-// network errors (status 0), where nothing came back from Vultr.
-func throttledOrFailed(status int) bool {
-	return status == 0 || status == http.StatusTooManyRequests || status >= 500
-}
-
-// onlyThrottled retries 429 alone, for calls that are not safe to repeat: a
-// 429 is refused before any work, a 5xx or a lost connection may not be.
-func onlyThrottled(status int) bool { return status == http.StatusTooManyRequests }
-
-// do runs call with the default retry policy.
-func (p *Provider) do(ctx context.Context, what string, call func(context.Context) error) error {
-	return p.doWith(ctx, what, throttledOrFailed, call)
-}
-
 // errUnusable stands for a success status whose body govultr could not
 // use: not a failure worth another attempt (the call may have taken effect).
 var errUnusable = errors.New("vultr: unusable success answer")
 
-// doWith runs call through cloud.Retry, retrying the responses policy
-// accepts, and classifies the final error from what the transport
-// recorded, since govultr's errors carry no status. The retries live here
-// rather than in go-retryablehttp so that the classification, the attempt
-// bound and the cancellation behaviour are ours and tested.
-func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, call func(context.Context) error) error {
+// do runs call through cloud.Retry, which repeats only throttling (429),
+// and classifies the final error from what the transport recorded, since
+// govultr's errors carry no status; a 5xx or a network error is tried once
+// and left to the caller's retry policy (see internal/cloud/retry.go). The
+// retries live here rather than in go-retryablehttp so that the
+// classification, the attempt bound and the cancellation behaviour are ours
+// and tested.
+func (p *Provider) do(ctx context.Context, what string, call func(context.Context) error) error {
 	if p.token == "" {
 		return errNoToken()
 	}
@@ -56,7 +40,7 @@ func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, c
 			case ex.badType != "" || (ex.status >= 200 && ex.status < 300):
 				return cloud.Attempt{}, errUnusable
 			}
-			a := cloud.Attempt{Retryable: retry(ex.status)}
+			a := cloud.Attempt{Throttled: ex.status == http.StatusTooManyRequests}
 			a.RetryAfter, a.HasRetryAfter = cloud.ParseRetryAfter(http.Header{"Retry-After": {ex.retryAfter}})
 			return a, callErr
 		})
@@ -70,7 +54,7 @@ func (p *Provider) doWith(ctx context.Context, what string, retry retryPolicy, c
 	case exhausted:
 		return &cloud.Error{
 			Kind:    cloud.ErrUnavailable,
-			Message: fmt.Sprintf("Vultr did not answer the request to %s (%s after %d attempts): try again later or check https://status.vultr.com", what, describe(ex, err), attempts),
+			Message: fmt.Sprintf("Vultr throttled the request to %s (%s after %d attempts): try again later or check https://status.vultr.com", what, describe(ex, err), attempts),
 			Err:     err,
 		}
 	}
@@ -168,9 +152,9 @@ func classify(what string, ex *exchange, err error) error {
 	case status >= 400 && status < 500 && containsAny(lower, capacityWords):
 		return &cloud.Error{Kind: cloud.ErrCapacity, Message: fmt.Sprintf("Vultr cannot %s right now: %s; try another plan or region", what, msg), Err: err}
 	case status == 0 || status >= 500:
-		// Reached only for calls not safe to repeat (create): the request
-		// may have taken effect, so say how to find what it left behind.
-		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("Vultr failed to %s (%s) and the request was not repeated because it may have taken effect: list the machines by tag before trying again", what, describe(ex, err)), Err: err}
+		// Tried once: the caller's retry policy repeats it (a create only
+		// after looking for the machine by its tag, as it may exist).
+		return &cloud.Error{Kind: cloud.ErrUnavailable, Message: fmt.Sprintf("Vultr did not answer the request to %s (%s): try again later or check https://status.vultr.com", what, describe(ex, err)), Err: err}
 	default:
 		return &cloud.Error{Kind: cloud.ErrInvalid, Message: fmt.Sprintf("Vultr refused to %s: %s (HTTP %d)", what, msg, status), Err: err}
 	}

@@ -71,6 +71,9 @@ type Server struct {
 	creates []CreateBody
 	// injects are the failures to answer the next calls with, in order.
 	injects []inject
+	// lostCreates is how many next droplet creates are carried out but
+	// answered 500, as if the answer were lost on its way back.
+	lostCreates int
 	// calls records "METHOD /path" of every request.
 	calls []string
 }
@@ -174,6 +177,15 @@ func (s *Server) SetDropletLimit(n int) {
 	s.dropletLimit = n
 }
 
+// LoseCreateAnswers makes the next n droplet creates take effect (the
+// droplet exists) but answer 500: the ambiguous failure after which a
+// blind repeat would start a second droplet.
+func (s *Server) LoseCreateAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lostCreates += n
+}
+
 func (s *Server) add(n int, in inject) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,6 +265,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(in.status)
 		_, _ = w.Write([]byte(in.body))
 		return
+	}
+	if s.lostCreates > 0 && r.Method == http.MethodPost && r.URL.Path == "/v2/droplets" {
+		s.lostCreates--
+		answer := w
+		w = httptest.NewRecorder()
+		defer writeError(answer, http.StatusInternalServerError, "server_error", "Unexpected server-side error")
 	}
 	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	account, ok := s.tokens[bearer]
