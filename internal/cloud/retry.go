@@ -31,6 +31,18 @@ type RetryConfig struct {
 	MaxAttempts int
 }
 
+// NewRetryConfig is what a provider's WithRetry option sets: at most
+// attempts tries (at least one), waiting from minWait doubling up to maxWait
+// (at least minWait) between them; a Retry-After header overrides the wait
+// but is capped at maxWait so a hostile header cannot stall a workflow.
+func NewRetryConfig(attempts int, minWait, maxWait time.Duration) RetryConfig {
+	return RetryConfig{MaxAttempts: max(attempts, 1), MinWait: minWait, MaxWait: max(maxWait, minWait)}
+}
+
+// DefaultRetryConfig bounds a provider's throttle retries unless its
+// WithRetry option says otherwise.
+var DefaultRetryConfig = NewRetryConfig(5, time.Second, 30*time.Second)
+
 // Attempt is what one failed try says about trying again.
 type Attempt struct {
 	// Throttled says the provider refused the request for its rate limit

@@ -119,10 +119,8 @@ var _ cloud.Provider = (*Provider)(nil)
 type config struct {
 	// baseURL replaces EC2's endpoint when set.
 	baseURL string
-	// maxAttempts, minWait and maxWait are WithRetry's bounds.
-	maxAttempts int
-	minWait     time.Duration
-	maxWait     time.Duration
+	// retry is WithRetry's bounds.
+	retry cloud.RetryConfig
 	// httpClient sends the requests.
 	httpClient ec2.HTTPClient
 }
@@ -140,11 +138,7 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = u } }
 // x-amz-retry-after header overrides the wait but is capped at maxWait so a
 // hostile header cannot stall a workflow.
 func WithRetry(attempts int, minWait, maxWait time.Duration) Option {
-	return func(c *config) {
-		c.maxAttempts = max(attempts, 1)
-		c.minWait = minWait
-		c.maxWait = max(maxWait, minWait)
-	}
+	return func(c *config) { c.retry = cloud.NewRetryConfig(attempts, minWait, maxWait) }
 }
 
 // WithHTTPClient sets the HTTP client, for timeouts or proxies.
@@ -164,10 +158,8 @@ func New(accessKeyID, secretAccessKey, region string, opts ...Option) (*Provider
 		return nil, &cloud.Error{Kind: cloud.ErrInvalid, Message: "no AWS region given: choose one such as " + DefaultRegion}
 	}
 	cfg := config{
-		maxAttempts: 5,
-		minWait:     time.Second,
-		maxWait:     20 * time.Second,
-		httpClient:  awshttp.NewBuildableClient().WithTimeout(60 * time.Second),
+		retry:      cloud.NewRetryConfig(5, time.Second, 20*time.Second),
+		httpClient: awshttp.NewBuildableClient().WithTimeout(60 * time.Second),
 	}
 	for _, o := range opts {
 		o(&cfg)

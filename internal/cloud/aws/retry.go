@@ -44,9 +44,9 @@ var capacityCodes = []string{
 // nothing useful to a user.
 func newRetryer(c config) awssdk.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = c.maxAttempts
-		o.MaxBackoff = c.maxWait
-		o.Backoff = backoff{min: c.minWait, max: c.maxWait}
+		o.MaxAttempts = c.retry.MaxAttempts
+		o.MaxBackoff = c.retry.MaxWait
+		o.Backoff = backoff{min: c.retry.MinWait, max: c.retry.MaxWait}
 		o.RateLimiter = ratelimit.None
 		throttled := retry.IsErrorThrottles(retry.DefaultThrottles)
 		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) awssdk.Ternary {

@@ -21,7 +21,7 @@ import (
 // and tested.
 func (p *Provider) do(ctx context.Context, what string, call func(context.Context) (*godo.Response, error)) error {
 	var status int
-	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry(), func(ctx context.Context) (cloud.Attempt, error) {
+	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry, func(ctx context.Context) (cloud.Attempt, error) {
 		resp, err := call(ctx)
 		if err == nil {
 			return cloud.Attempt{}, nil
@@ -44,11 +44,6 @@ func (p *Provider) do(ctx context.Context, what string, call func(context.Contex
 		}
 	}
 	return classify(what, status, err)
-}
-
-// retry is the config's bound on one call's attempts.
-func (c config) retry() cloud.RetryConfig {
-	return cloud.RetryConfig{MinWait: c.minWait, MaxWait: c.maxWait, MaxAttempts: c.maxAttempts}
 }
 
 // statusOf returns the HTTP status of a failed call, 0 when none came back.

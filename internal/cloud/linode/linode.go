@@ -56,12 +56,8 @@ var _ cloud.Provider = (*Provider)(nil)
 type config struct {
 	// baseURL is the API's scheme and host, without the version path.
 	baseURL string
-	// maxAttempts bounds the tries of one call, first included.
-	maxAttempts int
-	// minWait is the first backoff; it doubles up to maxWait.
-	minWait time.Duration
-	// maxWait caps every wait, Retry-After included.
-	maxWait time.Duration
+	// retry bounds the throttle retries of one call.
+	retry cloud.RetryConfig
 	// httpClient is copied into linodego's resty client.
 	httpClient *http.Client
 }
@@ -79,15 +75,9 @@ func WithBaseURL(u string) Option {
 }
 
 // WithRetry bounds the retries of throttled calls (429, "Linode busy."; a
-// 5xx or 408 is tried once): at most attempts tries, waiting from minWait
-// doubling up to maxWait between them; a Retry-After header overrides the
-// wait but is capped at maxWait so a hostile header cannot stall a workflow.
+// 5xx or 408 is tried once) as cloud.NewRetryConfig says.
 func WithRetry(attempts int, minWait, maxWait time.Duration) Option {
-	return func(c *config) {
-		c.maxAttempts = max(attempts, 1)
-		c.minWait = minWait
-		c.maxWait = max(maxWait, minWait)
-	}
+	return func(c *config) { c.retry = cloud.NewRetryConfig(attempts, minWait, maxWait) }
 }
 
 // WithHTTPClient sets the HTTP client linodego sends requests with, for
@@ -99,11 +89,9 @@ func WithHTTPClient(hc *http.Client) Option {
 // New returns a Provider for the account owning token.
 func New(token string, opts ...Option) (*Provider, error) {
 	cfg := config{
-		baseURL:     DefaultBaseURL,
-		maxAttempts: 5,
-		minWait:     time.Second,
-		maxWait:     30 * time.Second,
-		httpClient:  &http.Client{Timeout: 60 * time.Second},
+		baseURL:    DefaultBaseURL,
+		retry:      cloud.DefaultRetryConfig,
+		httpClient: &http.Client{Timeout: 60 * time.Second},
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -66,7 +66,7 @@ func (f failure) transient() bool {
 // attempt bound and the cancellation behaviour are ours and tested.
 func (p *Provider) do(ctx context.Context, what string, call func(context.Context) error) error {
 	var f failure
-	attempts, exhausted, err := cloud.Retry(ctx, cloud.RetryConfig{MinWait: p.cfg.minWait, MaxWait: p.cfg.maxWait, MaxAttempts: p.cfg.maxAttempts},
+	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry,
 		func(ctx context.Context) (cloud.Attempt, error) {
 			err := call(ctx)
 			if err == nil {

@@ -29,7 +29,7 @@ func (p *Provider) do(ctx context.Context, what string, call func(context.Contex
 		ex      *exchange
 		callErr error
 	)
-	attempts, exhausted, err := cloud.Retry(ctx, cloud.RetryConfig{MinWait: p.cfg.minWait, MaxWait: p.cfg.maxWait, MaxAttempts: p.cfg.maxAttempts},
+	attempts, exhausted, err := cloud.Retry(ctx, p.cfg.retry,
 		func(ctx context.Context) (cloud.Attempt, error) {
 			var cctx context.Context
 			cctx, ex = withExchange(ctx)

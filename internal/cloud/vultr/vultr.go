@@ -70,11 +70,9 @@ var _ cloud.Provider = (*Provider)(nil)
 
 // config is what the options set.
 type config struct {
-	baseURL     string
-	maxAttempts int
-	minWait     time.Duration
-	maxWait     time.Duration
-	httpClient  *http.Client
+	baseURL    string
+	retry      cloud.RetryConfig
+	httpClient *http.Client
 }
 
 // Option configures a Provider.
@@ -87,17 +85,11 @@ func WithBaseURL(u string) Option {
 	return func(c *config) { c.baseURL = u }
 }
 
-// WithRetry bounds the retries of throttled (429) calls (a 5xx is tried once):
-// at most attempts tries, waiting from minWait doubling up to maxWait
-// between them; a Retry-After header overrides the wait but is capped at
-// maxWait so a hostile header cannot stall a workflow. govultr's own retries
-// are off, so these are all the attempts a call makes.
+// WithRetry bounds the retries of throttled (429) calls (a 5xx is tried
+// once) as cloud.NewRetryConfig says. govultr's own retries are off, so
+// these are all the attempts a call makes.
 func WithRetry(attempts int, minWait, maxWait time.Duration) Option {
-	return func(c *config) {
-		c.maxAttempts = max(attempts, 1)
-		c.minWait = minWait
-		c.maxWait = max(maxWait, minWait)
-	}
+	return func(c *config) { c.retry = cloud.NewRetryConfig(attempts, minWait, maxWait) }
 }
 
 // WithHTTPClient sets the HTTP client underneath the bearer-token and
@@ -109,11 +101,9 @@ func WithHTTPClient(hc *http.Client) Option {
 // New returns a Provider for the account owning the API key token.
 func New(token string, opts ...Option) (*Provider, error) {
 	cfg := config{
-		baseURL:     DefaultBaseURL,
-		maxAttempts: 5,
-		minWait:     time.Second,
-		maxWait:     30 * time.Second,
-		httpClient:  &http.Client{Timeout: 60 * time.Second},
+		baseURL:    DefaultBaseURL,
+		retry:      cloud.DefaultRetryConfig,
+		httpClient: &http.Client{Timeout: 60 * time.Second},
 	}
 	for _, o := range opts {
 		o(&cfg)
