@@ -31,33 +31,11 @@ func writeError(c *gin.Context, err error) {
 			err = mapped
 		}
 	}
-	status := httpStatus(domain.ErrorCode(err))
+	status := domain.HTTPStatus(err)
 	if status == http.StatusInternalServerError {
 		logger(c).Error("request failed", "error", err)
 	}
 	c.AbortWithStatusJSON(status, envelope{OK: false, Message: domain.ErrorMessage(err)})
-}
-
-// httpStatus is the one place domain error codes become HTTP statuses.
-func httpStatus(code string) int {
-	switch code {
-	case domain.EINVALID:
-		return http.StatusBadRequest
-	case domain.ENOTFOUND:
-		return http.StatusNotFound
-	case domain.ECONFLICT:
-		return http.StatusConflict
-	case domain.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case domain.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case domain.ETOOMANY:
-		return http.StatusTooManyRequests
-	case domain.EGONE:
-		return http.StatusGone
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 func notFoundRoute(c *gin.Context) error {

@@ -289,25 +289,7 @@ func (c *Console) userError(err error) error {
 }
 
 // statusOf is the HTTP status a page answers an error with (as the API would).
-func statusOf(err error) int {
-	switch domain.ErrorCode(err) {
-	case domain.EINVALID:
-		return http.StatusBadRequest
-	case domain.ENOTFOUND:
-		return http.StatusNotFound
-	case domain.ECONFLICT:
-		return http.StatusConflict
-	case domain.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case domain.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case domain.ETOOMANY:
-		return http.StatusTooManyRequests
-	case domain.EGONE:
-		return http.StatusGone
-	}
-	return http.StatusInternalServerError
-}
+func statusOf(err error) int { return domain.HTTPStatus(err) }
 
 // seeOther redirects after a successful POST (Post/Redirect/Get).
 func seeOther(w http.ResponseWriter, r *http.Request, path string) {

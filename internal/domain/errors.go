@@ -5,9 +5,11 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Error codes, mapped to HTTP statuses in exactly one place (apiserver).
+// Error codes, mapped to HTTP statuses in exactly one place (HTTPStatus),
+// which the API and the console both answer with.
 const (
 	EINVALID      = "invalid"      // the request breaks a rule; the message says which
 	ENOTFOUND     = "not_found"    // the resource does not exist in the caller's project
@@ -18,6 +20,28 @@ const (
 	EGONE         = "gone"         // the resource existed but was deleted for good (logs past their retention)
 	EINTERNAL     = "internal"     // a bug or an unexpected failure
 )
+
+// HTTPStatus is the HTTP status an error's code answers with.
+func HTTPStatus(err error) int {
+	switch ErrorCode(err) {
+	case EINVALID:
+		return http.StatusBadRequest
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ECONFLICT:
+		return http.StatusConflict
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case ETOOMANY:
+		return http.StatusTooManyRequests
+	case EGONE:
+		return http.StatusGone
+	default:
+		return http.StatusInternalServerError
+	}
+}
 
 // Error is an error with a code and a message written for the user.
 type Error struct {
