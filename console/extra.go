@@ -86,7 +86,11 @@ func (c *Console) cloudDetailView(w http.ResponseWriter, r *http.Request, s *dom
 		return
 	}
 	if f == nil {
-		f = newForm(url.Values{"name": {ca.Name}, "default_region": {ca.DefaultRegion}})
+		f = newForm(nil)
+	}
+	if !f.Values.Has("name") {
+		f.Values.Set("name", ca.Name)
+		f.Values.Set("default_region", ca.DefaultRegion)
 	}
 	c.render(w, r, status, "cloud_auth", view{Title: "Cloud auth " + ca.Name, Nav: "cloud", Session: s, Form: f, Data: cloudDetailData{ca, warnings}})
 }
@@ -123,7 +127,15 @@ func (c *Console) cloudUpdate(w http.ResponseWriter, r *http.Request, s *domain.
 
 func (c *Console) cloudDelete(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
 	if err := c.o.Service.DeleteCloudAuth(ctx(r), s.Project.ID, r.PathValue("id")); err != nil {
-		c.fail(w, r, s, err)
+		if err = c.userError(err); domain.ErrorCode(err) != domain.ECONFLICT {
+			c.fail(w, r, s, err)
+			return
+		}
+		// The rule's sentence (which environments still use it) on the
+		// auth's own page, next to what the user can do about it.
+		f := newForm(nil)
+		f.General = domain.ErrorMessage(err)
+		c.cloudDetailView(w, r, s, statusOf(err), f, nil)
 		return
 	}
 	seeOther(w, r, "/cloud-auths")
