@@ -85,6 +85,8 @@ func TestConsoleCloudAuthsAndCloudEnvsInABrowser(t *testing.T) {
 	authID := strings.TrimPrefix(authPath, "/cloud-auths/")
 	assert.Equal(t, "Cloud auth do-main", b.text("h1"))
 	assert.NotContains(t, b.html(), dofake.Token, "the token is never shown")
+	assert.Contains(t, b.text("dl.facts"), dofake.AccountUUID, "the account the token belongs to")
+	assert.Equal(t, "no compute environment", b.text("#used-by"))
 
 	// The list.
 	b.open("/cloud-auths")
@@ -120,6 +122,14 @@ func TestConsoleCloudAuthsAndCloudEnvsInABrowser(t *testing.T) {
 	b.shot("cloud-auth-rotate-refused")
 	_, auth = s.call(http.MethodGet, "/v1/cloud-auths/"+authID, nil)
 	assert.Equal(t, newHint, auth["credentials_hint"], "the refused key did not replace the rotated one")
+	// Ticking the switch is the API's confirm_account_change: taken.
+	b.do(10*time.Second, chromedp.SetValue(chromedp.ID("f-access_token"), "dop_v1_other_account"),
+		chromedp.Click(chromedp.ID("f-confirm_account_change")))
+	b.click(`//button[text()="Save"]`)
+	assert.Contains(t, b.text("dl.facts"), "b6fc48fb-3f83-4d54-9d1c-0c6e6b0a0999", "the account switched")
+	b.shot("cloud-auth-account-switched")
+	_, auth = s.call(http.MethodGet, "/v1/cloud-auths/"+authID, nil)
+	assert.NotEqual(t, newHint, auth["credentials_hint"])
 
 	// A cloud environment: region and instance type from DigitalOcean's lists.
 	b.open("/compute-envs/new")
@@ -138,6 +148,8 @@ func TestConsoleCloudAuthsAndCloudEnvsInABrowser(t *testing.T) {
 		"s-2vcpu-4gb — 2 vCPU, 4096 MB, $0.0357/h",
 		"c-4 — 4 vCPU, 8192 MB, $0.1250/h",
 	}, types)
+	groups := get(b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#f-instance_type optgroup')).map(g => g.label + ': ' + Array.from(g.querySelectorAll('option')).map(o => o.value).join(' '))`))
+	assert.Equal(t, []string{"s family: s-1vcpu-1gb s-2vcpu-4gb", "c family: c-4"}, groups, "the types, family by family")
 	assert.Contains(t, b.text("#chosen"), "do-prod (digitalocean) · nyc3")
 	b.shot("env-new-cloud")
 	b.fill(`//button[text()="Create compute environment"]`, map[string]string{"f-name": "do-vms", "f-instance_type": "c-4"})
@@ -156,6 +168,7 @@ func TestConsoleCloudAuthsAndCloudEnvsInABrowser(t *testing.T) {
 	assert.Equal(t, authPath+"/delete", b.location())
 	assert.Equal(t, apiErr["message"], b.text("#form-error"))
 	assert.Contains(t, b.text("#form-error"), "do-vms")
+	assert.Equal(t, "do-vms", b.text("#used-by"), "the page names the environment that keeps it")
 	assert.Equal(t, "Cloud auth do-prod", b.text("h1"), "the auth is still there")
 	b.shot("cloud-auth-delete-refused")
 
