@@ -75,6 +75,9 @@ func (c *Console) cloudCreate(w http.ResponseWriter, r *http.Request, s *domain.
 
 type cloudDetailData struct {
 	Auth domain.CloudAuth
+	// UsedBy are the compute environments that start machines with it (the
+	// ones that keep it from being deleted).
+	UsedBy []domain.ComputeEnv
 	// Warnings follow a change of keys.
 	Warnings []string
 }
@@ -85,10 +88,25 @@ func (c *Console) cloudDetailView(w http.ResponseWriter, r *http.Request, s *dom
 		c.fail(w, r, s, err)
 		return
 	}
-	if f == nil {
-		f = newForm(url.Values{"name": {ca.Name}, "default_region": {ca.DefaultRegion}})
+	envs, err := c.o.Store.ListComputeEnvs(ctx(r), s.Project.ID, domain.PageRequest{Limit: domain.MaxPageLimit})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
 	}
-	c.render(w, r, status, "cloud_auth", view{Title: "Cloud auth " + ca.Name, Nav: "cloud", Session: s, Form: f, Data: cloudDetailData{ca, warnings}})
+	d := cloudDetailData{Auth: ca, Warnings: warnings}
+	for _, e := range envs.Items {
+		if e.CloudAuthID != nil && *e.CloudAuthID == ca.ID {
+			d.UsedBy = append(d.UsedBy, e)
+		}
+	}
+	if f == nil {
+		f = newForm(nil)
+	}
+	if !f.Values.Has("name") {
+		f.Values.Set("name", ca.Name)
+		f.Values.Set("default_region", ca.DefaultRegion)
+	}
+	c.render(w, r, status, "cloud_auth", view{Title: "Cloud auth " + ca.Name, Nav: "cloud", Session: s, Form: f, Data: d})
 }
 
 func (c *Console) cloudDetail(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
@@ -96,11 +114,13 @@ func (c *Console) cloudDetail(w http.ResponseWriter, r *http.Request, s *domain.
 }
 
 // cloudUpdate renames, changes the default region or rotates the keys
-// (service.UpdateCloudAuth); empty key fields keep the current keys.
+// (service.UpdateCloudAuth); empty key fields keep the current keys, and
+// keys of another account are taken only with the switch-accounts box
+// ticked (the API's confirm_account_change).
 func (c *Console) cloudUpdate(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
 	v := r.PostForm
 	name, region := strings.TrimSpace(v.Get("name")), strings.TrimSpace(v.Get("default_region"))
-	p := domain.CloudAuthPatch{Name: &name, DefaultRegion: &region}
+	p := domain.CloudAuthPatch{Name: &name, DefaultRegion: &region, ConfirmAccountChange: checked(v, "confirm_account_change")}
 	for field, dst := range map[string]**string{"access_key_id": &p.AccessKeyID, "secret_access_key": &p.SecretAccessKey, "access_token": &p.AccessToken} {
 		if val := strings.TrimSpace(v.Get(field)); val != "" {
 			*dst = &val
@@ -123,7 +143,15 @@ func (c *Console) cloudUpdate(w http.ResponseWriter, r *http.Request, s *domain.
 
 func (c *Console) cloudDelete(w http.ResponseWriter, r *http.Request, s *domain.ConsoleSession) {
 	if err := c.o.Service.DeleteCloudAuth(ctx(r), s.Project.ID, r.PathValue("id")); err != nil {
-		c.fail(w, r, s, err)
+		if err = c.userError(err); domain.ErrorCode(err) != domain.ECONFLICT {
+			c.fail(w, r, s, err)
+			return
+		}
+		// The rule's sentence (which environments still use it) on the
+		// auth's own page, next to what the user can do about it.
+		f := newForm(nil)
+		f.General = domain.ErrorMessage(err)
+		c.cloudDetailView(w, r, s, statusOf(err), f, nil)
 		return
 	}
 	seeOther(w, r, "/cloud-auths")

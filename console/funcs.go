@@ -34,6 +34,14 @@ var funcs = template.FuncMap{
 		}
 		return *p
 	},
+	// price is an hourly price as the pickers show it; "" when the
+	// provider reports none (0).
+	"price": func(p float64) string {
+		if p == 0 {
+			return ""
+		}
+		return fmt.Sprintf("$%.4f/h", p)
+	},
 	"mb":  func(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) },
 	"pct": func(f float64) string { return fmt.Sprintf("%.1f %%", f) },
 	"env": sortedEnv,

@@ -91,6 +91,10 @@ type systemOptions struct {
 	logLevel string
 	// unreachableAfter is DAESTRO_SPAWN_UNREACHABLE_AFTER (the default when empty).
 	unreachableAfter string
+	// publicURL is DAESTRO_PUBLIC_URL, the URL cloud machines are told to
+	// reach the server at (the listen address when empty, which the server
+	// refuses cloud environments of real providers on: it is a loopback one).
+	publicURL string
 }
 
 func startSystem(t testing.TB, opts ...systemOptions) *e2e {
@@ -117,6 +121,9 @@ func startSystem(t testing.TB, opts ...systemOptions) *e2e {
 	t.Setenv(config.EnvTemporalAddress, testenv.TemporalAddress())
 	t.Setenv(config.EnvHTTPAddr, addr)
 	t.Setenv(config.EnvPublicURL, scheme+"://"+addr)
+	if o.publicURL != "" {
+		t.Setenv(config.EnvPublicURL, o.publicURL)
+	}
 	t.Setenv(config.EnvMasterKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	t.Setenv(config.EnvLogLevel, o.logLevel)
 	// A control queue of its own: another system on the shared test server

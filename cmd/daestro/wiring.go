@@ -187,6 +187,13 @@ var localDockerOff = fmt.Sprintf("localdocker is off on this server: its machine
 	"which any job could take over; it is for `daestro dev`, demos and tests (set %s=true on the server and worker to allow it on a machine you trust)",
 	config.EnvEnableLocalDocker)
 
+// providerBaseURLs points providers at other API endpoints than their
+// public ones: only tests set it, to the in-repo fakes of
+// internal/cloud/cloudtest, so that server and worker run in the test's
+// process talk to a fake cloud through the providers' real clients. It is
+// deliberately not configuration: a server always talks to the real clouds.
+var providerBaseURLs = map[string]string{}
+
 // cloudRegistry wires every provider on its official SDK, and localdocker
 // when the operator allows it (cfg.EnableLocalDocker; `daestro dev` always
 // does); every provider call is counted in m.
@@ -195,12 +202,32 @@ func cloudRegistry(cfg config.Config, m *metrics.Metrics) *cloud.Registry {
 	if m != nil {
 		r.Observe(m.CloudCall)
 	}
-	r.Register(cloud.AWS, aws.NewFactory())
+	var awsOpts []aws.Option
+	var doOpts []digitalocean.Option
+	var linodeOpts []linode.Option
+	var vultrOpts []vultr.Option
+	if u := providerBaseURLs[cloud.AWS]; u != "" {
+		awsOpts = append(awsOpts, aws.WithBaseURL(u))
+	}
+	if u := providerBaseURLs[cloud.DigitalOcean]; u != "" {
+		doOpts = append(doOpts, digitalocean.WithBaseURL(u))
+	}
+	if u := providerBaseURLs[cloud.Linode]; u != "" {
+		linodeOpts = append(linodeOpts, linode.WithBaseURL(u))
+	}
+	if u := providerBaseURLs[cloud.Vultr]; u != "" {
+		vultrOpts = append(vultrOpts, vultr.WithBaseURL(u))
+	}
+	r.Register(cloud.AWS, aws.NewFactory(awsOpts...))
 	r.Register(cloud.DigitalOcean, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
-		return digitalocean.New(c.AccessToken)
+		return digitalocean.New(c.AccessToken, doOpts...)
 	})
-	r.Register(cloud.Linode, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return linode.New(c.AccessToken) })
-	r.Register(cloud.Vultr, func(c cloud.Credentials, _ string) (cloud.Provider, error) { return vultr.New(c.AccessToken) })
+	r.Register(cloud.Linode, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return linode.New(c.AccessToken, linodeOpts...)
+	})
+	r.Register(cloud.Vultr, func(c cloud.Credentials, _ string) (cloud.Provider, error) {
+		return vultr.New(c.AccessToken, vultrOpts...)
+	})
 	if cfg.EnableLocalDocker {
 		r.Register(cloud.LocalDocker, func(cloud.Credentials, string) (cloud.Provider, error) { return localdocker.New() })
 	} else {
