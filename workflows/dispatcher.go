@@ -48,9 +48,24 @@ func DispatcherWorkflow(ctx workflow.Context, in contract.DispatcherInput) error
 			return err
 		}
 		waiting = round.Waiting
+		// The round's signals go out together and are awaited at its end:
+		// one after another, each cost a workflow task's round trip, and a
+		// round that placed eight jobs told the last one a second later.
+		// (Histories from before "batched-signals" awaited each in turn.)
+		batched := workflow.GetVersion(ctx, "batched-signals", workflow.DefaultVersion, 1) == 1
+		var sent []workflow.Future
+		signal := func(workflowID, name string, arg any) {
+			// A workflow that is gone or already past the point ignores (or
+			// never sees) the signal: its outcome is not waited on for errors.
+			f := workflow.SignalExternalWorkflow(ctx, workflowID, "", name, arg)
+			if batched {
+				sent = append(sent, f)
+				return
+			}
+			_ = f.Get(ctx, nil)
+		}
 		for _, as := range round.Assigned {
-			// A job that is gone or already running ignores (or never sees) the signal.
-			_ = workflow.SignalExternalWorkflow(ctx, contract.JobWorkflowID(as.JobID), "", contract.SignalJobAssigned, contract.JobAssignedSignal{SpawnID: as.SpawnID}).Get(ctx, nil)
+			signal(contract.JobWorkflowID(as.JobID), contract.SignalJobAssigned, contract.JobAssignedSignal{SpawnID: as.SpawnID})
 		}
 		if len(round.Requested) > 0 {
 			// Idempotent: a spawn whose workflow runs is left alone. A failed
@@ -61,7 +76,10 @@ func DispatcherWorkflow(ctx workflow.Context, in contract.DispatcherInput) error
 			}
 		}
 		for _, sp := range round.SpawnAllocations {
-			_ = workflow.SignalExternalWorkflow(ctx, contract.SpawnWorkflowID(sp.SpawnID), "", contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: sp.Count}).Get(ctx, nil)
+			signal(contract.SpawnWorkflowID(sp.SpawnID), contract.SignalAllocationsChanged, contract.AllocationsChangedSignal{Count: sp.Count})
+		}
+		for _, f := range sent {
+			_ = f.Get(ctx, nil)
 		}
 
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {

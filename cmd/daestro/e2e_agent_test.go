@@ -243,10 +243,17 @@ func (s *e2e) startAgent(image string) agentRun {
 	return s.addAgent(image, envID, queueID)
 }
 
-// selfHostedQueue creates an enabled queue with a self-hosted compute env of its own.
+// selfHostedQueue creates an enabled queue with a self-hosted compute env of
+// its own, which offers one core of each machine.
 func (s *e2e) selfHostedQueue(name string, queue map[string]any) (envID, queueID string) {
+	return s.selfHostedQueueOffering(name, 100, queue)
+}
+
+// selfHostedQueueOffering is selfHostedQueue with an env that offers
+// usableCPUPct of each machine.
+func (s *e2e) selfHostedQueueOffering(name string, usableCPUPct int, queue map[string]any) (envID, queueID string) {
 	t := s.t
-	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted", "usable_cpu_pct": 100})
+	status, env := s.call(http.MethodPost, "/v1/compute-envs", map[string]any{"name": name + "-boxes", "kind": "selfhosted", "usable_cpu_pct": usableCPUPct})
 	require.Equal(t, http.StatusCreated, status, env)
 	body := map[string]any{"name": name, "priority": 10}
 	for k, v := range queue {

@@ -231,7 +231,7 @@ func (s *Store) SpawnFacts(ctx context.Context, ids []string) (map[string]SpawnF
 	}
 	rows, err := s.Pool.Query(ctx, `SELECT id::text AS id, state, state_changed_at,
 			(extract(epoch FROM now() - state_changed_at) * 1000)::bigint AS since_change_ms
-		FROM compute_spawns WHERE id = ANY($1::uuid[])`, valid)
+		FROM compute_spawns WHERE id = ANY($1::text[]::uuid[])`, valid)
 	if err != nil {
 		return nil, err
 	}

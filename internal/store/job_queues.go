@@ -175,7 +175,7 @@ func (s *Store) ListJobQueues(ctx context.Context, projectID string, page domain
 	}
 	rows, err = s.Pool.Query(ctx, `SELECT m.job_queue_id::text AS job_queue_id, e.id::text AS id, e.name FROM job_queue_compute_envs m
 		JOIN compute_envs e ON e.id = m.compute_env_id
-		WHERE m.job_queue_id = ANY($1::uuid[]) ORDER BY m.added_at, e.id`, ids)
+		WHERE m.job_queue_id = ANY($1::text[]::uuid[]) ORDER BY m.added_at, e.id`, ids)
 	if err != nil {
 		return domain.Page[domain.JobQueue]{}, err
 	}

@@ -110,7 +110,7 @@ func (s *Store) PlanRound(ctx context.Context, projectID string, place func(plac
 		}
 		out.SpawnCounts = map[string]int{}
 		rows, err = tx.Query(ctx, `SELECT compute_spawn_id::text, count(*)::int FROM allocations
-			WHERE compute_spawn_id = ANY($1::uuid[]) GROUP BY compute_spawn_id`, touched)
+			WHERE compute_spawn_id = ANY($1::text[]::uuid[]) GROUP BY compute_spawn_id`, touched)
 		if err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func insertAllocations(ctx context.Context, tx pgx.Tx, as []placement.Assignment
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO allocations (run_id, compute_spawn_id, job_queue_id, cpu_pct, memory_mb, whole_spawn)
 		SELECT u.run_id, u.spawn_id, j.job_queue_id, u.cpu, u.mem, u.whole
-		FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::bool[]) AS u(job_id, run_id, spawn_id, cpu, mem, whole)
+		FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::int[], $5::int[], $6::bool[]) AS u(job_id, run_id, spawn_id, cpu, mem, whole)
 		JOIN jobs j ON j.id = u.job_id`, jobIDs, runIDs, spawnIDs, cpus, mems, wholes); err != nil {
 		return nil, fmt.Errorf("allocate %d runs: %w", len(as), err)
 	}
@@ -175,7 +175,7 @@ func writePendingReasons(ctx context.Context, tx pgx.Tx, pending map[string]plac
 		ids, codes, details = append(ids, id), append(codes, string(p.Code)), append(details, p.Detail)
 	}
 	_, err := tx.Exec(ctx, `UPDATE jobs j SET pending_reason = u.code, pending_detail = u.detail, pending_in_queue = true
-		FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, code, detail)
+		FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]) AS u(id, code, detail)
 		WHERE j.id = u.id AND (j.pending_reason, j.pending_detail, j.pending_in_queue) IS DISTINCT FROM (u.code, u.detail, true)`,
 		ids, codes, details)
 	return err
@@ -367,7 +367,7 @@ func loadPlacementInput(ctx context.Context, tx pgx.Tx, projectID string, floor 
 		queueIDs, limits = append(queueIDs, id), append(limits, k)
 	}
 	rows, err = tx.Query(ctx, `SELECT x.* FROM job_queues q
-		LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(queue_id, k) ON b.queue_id = q.id
+		LEFT JOIN unnest($2::text[]::uuid[], $3::int[]) AS b(queue_id, k) ON b.queue_id = q.id
 		CROSS JOIN LATERAL (
 			SELECT j.id AS job_id, r.id AS run_id, j.job_queue_id AS queue_id,
 				COALESCE(j.runnable_at, j.created_at) AS runnable_at,

@@ -74,7 +74,7 @@ func (s *Store) PurgeRunOutput(ctx context.Context, now time.Time, limit int) (P
 			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM run_logs l USING (
-				SELECT run_id, seq FROM run_logs WHERE run_id = ANY($1::uuid[]) LIMIT $2) d
+				SELECT run_id, seq FROM run_logs WHERE run_id = ANY($1::text[]::uuid[]) LIMIT $2) d
 			WHERE l.run_id = d.run_id AND l.seq = d.seq`, due, limit)
 		if err != nil {
 			return err
@@ -82,7 +82,7 @@ func (s *Store) PurgeRunOutput(ctx context.Context, now time.Time, limit int) (P
 		b.LogLines = int(tag.RowsAffected())
 		if left := limit - b.LogLines; left > 0 {
 			tag, err = tx.Exec(ctx, `DELETE FROM run_metrics m USING (
-					SELECT run_id, at FROM run_metrics WHERE run_id = ANY($1::uuid[]) LIMIT $2) d
+					SELECT run_id, at FROM run_metrics WHERE run_id = ANY($1::text[]::uuid[]) LIMIT $2) d
 				WHERE m.run_id = d.run_id AND m.at = d.at`, due, left)
 			if err != nil {
 				return err
@@ -90,7 +90,7 @@ func (s *Store) PurgeRunOutput(ctx context.Context, now time.Time, limit int) (P
 			b.MetricSamples = int(tag.RowsAffected())
 		}
 		tag, err = tx.Exec(ctx, `UPDATE job_runs r SET logs_purged_at = now()
-			WHERE r.id = ANY($1::uuid[])
+			WHERE r.id = ANY($1::text[]::uuid[])
 				AND NOT EXISTS (SELECT 1 FROM run_logs WHERE run_id = r.id)
 				AND NOT EXISTS (SELECT 1 FROM run_metrics WHERE run_id = r.id)`, due)
 		if err != nil {
