@@ -55,8 +55,8 @@ func DispatcherWorkflow(ctx workflow.Context, in contract.DispatcherInput) error
 		batched := workflow.GetVersion(ctx, "batched-signals", workflow.DefaultVersion, 1) == 1
 		var sent []workflow.Future
 		signal := func(workflowID, name string, arg any) {
-			// A workflow that is gone or already past the point ignores (or
-			// never sees) the signal: its outcome is not waited on for errors.
+			// A workflow that is gone or already past that step ignores (or
+			// never sees) the signal, so a failed signal is not acted on.
 			f := workflow.SignalExternalWorkflow(ctx, workflowID, "", name, arg)
 			if batched {
 				sent = append(sent, f)
